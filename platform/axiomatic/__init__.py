@@ -1,0 +1,1 @@
+"""axiomatic: Ray-distributed hyperparameter studies for axiomatic training."""
