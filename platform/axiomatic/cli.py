@@ -1,0 +1,224 @@
+"""The ``platform`` command: ``data``, ``train``, ``eval``, ``study``, ``plan``, ``report``.
+
+Every command takes ``--json`` and then prints exactly one JSON document on stdout. Bad input is
+reported with the file and field at fault and exit status 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from axiomatic.errors import UserError, from_validation
+
+console = Console(stderr=False)
+errors = Console(stderr=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except UserError as err:
+        errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="platform", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(title="commands")
+    _add_data(commands)
+    return parser
+
+
+def emit_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+# ---------------------------------------------------------------- data
+
+def _add_data(commands) -> None:
+    data = commands.add_parser("data", help="generate training sets, list and inspect suites")
+    sub = data.add_subparsers(title="data commands")
+
+    gen = sub.add_parser("generate", help="generate a training set into a directory")
+    gen.add_argument("--preset", default="TS2", help="OCC, TS2 or TS1 (default TS2)")
+    gen.add_argument("--perturbation", type=float, help="0 = OCC, 1 = TS2, 2 = TS1, 3 = beyond")
+    gen.add_argument("--size", type=int)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--chain-lengths", type=int, nargs=2, metavar=("LO", "HI"))
+    gen.add_argument("--name-length", type=int, nargs=2, metavar=("LO", "HI"))
+    gen.add_argument("--flip-prob", type=float)
+    gen.add_argument("--shuffle-share", type=float)
+    gen.add_argument("--hypotheses-per-premise", type=int)
+    gen.add_argument("--uniform", action="store_true", help="plain uniform pair sampling (no category balance)")
+    gen.add_argument("--out", required=True, help="directory for the arrays and manifest.json")
+    gen.add_argument("--jsonl", action="store_true", help="also write DIR/instances.jsonl")
+    gen.add_argument("--published-dir", help="published evaluation files (default ../shared/...)")
+    gen.add_argument("--json", action="store_true")
+    gen.set_defaults(handler=_data_generate)
+
+    lst = sub.add_parser("suites", help="list evaluation suites")
+    lst.add_argument("--published-dir")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=_data_suites)
+
+    show = sub.add_parser("show", help="examples, counts and shortcut baselines of a suite")
+    show.add_argument("suite")
+    show.add_argument("--examples", type=int, default=5)
+    show.add_argument("--published-dir")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_data_show)
+
+
+def _spec_from_args(args):
+    from axiomatic.data.mixtures import PRESETS, DataSpec
+
+    if args.perturbation is None and args.preset not in PRESETS:
+        raise UserError(f"--preset: unknown preset {args.preset!r}; accepted: {', '.join(PRESETS)}")
+    fields = {
+        "perturbation": args.perturbation if args.perturbation is not None else PRESETS[args.preset],
+        "size": args.size, "seed": args.seed, "chain_lengths": args.chain_lengths,
+        "name_length": args.name_length, "flip_prob": args.flip_prob,
+        "shuffle_share": args.shuffle_share, "hypotheses_per_premise": args.hypotheses_per_premise,
+    }
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if args.uniform:
+        fields["balance"] = False
+    try:
+        return DataSpec(**fields)
+    except ValidationError as err:
+        raise from_validation(err, "command line") from None
+
+
+def _data_generate(args) -> int:
+    from axiomatic.data.store import Store
+
+    spec = _spec_from_args(args)
+    store = Store(published=args.published_dir)
+    data, manifest = store.training_set(spec)
+    out = Path(args.out)
+    _write_dir_atomically(out, lambda tmp: _export(tmp, data, manifest, args.jsonl))
+    if args.json:
+        emit_json({"out": str(out.resolve()), "manifest": manifest})
+    else:
+        _print_manifest(manifest, out)
+    return 0
+
+
+def _export(directory: Path, data, manifest: dict, jsonl: bool) -> None:
+    data.save(directory)
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    if jsonl:
+        with open(directory / "instances.jsonl", "w") as handle:
+            for i in range(len(data)):
+                premise, hypothesis, label = data.text(i)
+                handle.write(json.dumps({"premise": premise, "hypothesis": hypothesis, "label": label}) + "\n")
+
+
+def _write_dir_atomically(out: Path, fill) -> None:
+    """Fill a fresh sibling directory, then swap it in: an error leaves ``out`` untouched."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        fill(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.rename(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _print_manifest(manifest: dict, out: Path) -> None:
+    counts = manifest["counts"]
+    table = Table(title=f"training set → {out}", show_header=False)
+    spec = manifest["spec"]
+    shares = manifest["recipe"]["train"]["shares"]
+    table.add_row("digest", manifest["digest"][:16])
+    table.add_row("instances", f"{counts['n']:,}  (Yes share {counts['yes_share']:.3f})")
+    table.add_row("mixture", "  ".join(f"{k} {v:.3f}" for k, v in shares.items()))
+    table.add_row("chains", f"{spec['chain_lengths'][0]}–{spec['chain_lengths'][1]} nodes, "
+                  f"flip prob {spec['flip_prob']}, names {spec['name_length'][0]}–{spec['name_length'][1]} chars")
+    table.add_row("categories", "  ".join(f"{k} {v:,}" for k, v in counts["categories"].items()))
+    table.add_row("leakage", f"checked against {manifest['leakage']['checked_suites']} suites: "
+                  f"{manifest['leakage']['dropped']} shared rows dropped, {manifest['leakage']['shared']} left")
+    table.add_row("shortcuts", _baseline_text(manifest["baselines"]) + f"  (on {manifest['baseline_rows']:,} rows)")
+    table.add_row("generated in", f"{manifest['seconds']:.2f} s")
+    console.print(table)
+
+
+def _baseline_text(b: dict) -> str:
+    return "  ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in b.items() if v is not None)
+
+
+def _data_suites(args) -> int:
+    from axiomatic.data import suites
+
+    names = suites.all_names(suites.published_dir(args.published_dir))
+    if args.json:
+        emit_json({"suites": names})
+        return 0
+    table = Table(title="evaluation suites")
+    table.add_column("family")
+    table.add_column("sizes")
+    table.add_column("what it tests")
+    for family in suites.FAMILIES.values():
+        table.add_row(family.name, f"{family.size_key}=" + ",".join(map(str, family.sizes)), family.description)
+    published = [n for n in names if n.startswith("published/")]
+    for prefix in sorted({n.rsplit("/", 1)[0] for n in published}):
+        members = [n.rsplit("/", 1)[1] for n in published if n.rsplit("/", 1)[0] == prefix]
+        key = members[0].split("=")[0]
+        sizes = sorted((m.split("=")[1] for m in members), key=int)
+        table.add_row(prefix, f"{key}=" + ",".join(sizes), "the paper's published file")
+    console.print(table)
+    console.print(f"{len(names)} suites; name one as e.g. 'flipped_chain/len=9' or "
+                  "'published/transitivity/flipped_chain/len=9'")
+    return 0
+
+
+def _data_show(args) -> int:
+    from axiomatic.data.store import Store
+
+    store = Store(published=args.published_dir)
+    try:
+        data, manifest = store.suite(args.suite)
+    except ValueError as err:
+        raise UserError(f"suite: {err}") from None
+    examples = [dict(zip(("premise", "hypothesis", "label"), data.text(i)))
+                for i in range(min(args.examples, len(data)))]
+    counts = manifest["counts"]
+    if args.json:
+        emit_json({"suite": args.suite, "n": counts["n"], "yes_share": counts["yes_share"],
+                   "baselines": manifest["baselines"], "counts": counts, "examples": examples})
+        return 0
+    table = Table(title=f"{args.suite}: {counts['n']} items, Yes share {counts['yes_share']:.3f}")
+    table.add_column("premise", overflow="fold")
+    table.add_column("hypothesis")
+    table.add_column("label")
+    for ex in examples:
+        table.add_row(ex["premise"], ex["hypothesis"], ex["label"])
+    console.print(table)
+    base = Table(title="shortcut baselines (accuracy)")
+    for name in manifest["baselines"]:
+        base.add_column(name.replace("_", " "))
+    base.add_row(*("n/a" if v is None else f"{v:.3f}" for v in manifest["baselines"].values()))
+    console.print(base)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""The transitivity axiom: premises of ``A causes B.`` sentences, ``Does X cause Y?``, Yes iff X ⇝ Y.
+
+Instances are built directly as token arrays, a whole group of same-sized graphs at a time:
+structure -> names -> hypothesis categories -> pairs -> tokens. No strings, no per-instance
+Python, which is what makes generation fast (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from axiomatic.data import graphs, names, tokenizer
+from axiomatic.data.dataset import Dataset
+
+CAUSES = tokenizer.word("causes")
+CAUSE = tokenizer.word("cause")
+DOES = tokenizer.word("Does")
+PERIOD = tokenizer.TOKEN_ID["."]
+QUESTION = tokenizer.TOKEN_ID["?"]
+
+
+@dataclass
+class Group:
+    """Premises of one graph size, with their names: the unit of vectorised work."""
+
+    graphs: graphs.GraphBatch
+    name_length: tuple[int, int]
+
+
+def generate(rng: np.random.Generator, groups: list[Group], alphabet: str,
+             hypotheses_per_premise: int = 1, balance: bool = True) -> Dataset:
+    """Label, pick hypotheses for, and tokenize every premise of every group."""
+    alphabet_ids = tokenizer.char_ids(alphabet)
+    k = hypotheses_per_premise
+    named = [(g, *names.sample_names(rng, g.graphs.count, g.graphs.nodes, g.name_length, alphabet_ids))
+             for g in groups]
+    truths = [_truths(g.graphs) for g in groups]
+    available = np.concatenate([np.repeat(masks.any(axis=(2, 3)), k, axis=1) for masks in truths], axis=1)
+    labels = _balanced_labels(rng, available.shape[1])
+    wanted = _assign_categories(rng, available, labels, balance)
+    parts, start = [], 0
+    for (group, chars, name_lengths), masks in zip(named, truths):
+        stop = start + group.graphs.count * k
+        x, y, picked = _pick_pairs(rng, masks, labels[start:stop], wanted[start:stop], k)
+        rows = np.repeat(np.arange(group.graphs.count), k)
+        tokens, lengths = render(group.graphs.edges[rows], chars[rows], name_lengths[rows], x, y)
+        nodes = np.full(len(x), group.graphs.nodes, dtype=np.int32)
+        parts.append(Dataset(tokens, lengths, labels[start:stop].astype(np.uint8), picked, nodes))
+        start = stop
+    return Dataset.concat(parts)
+
+
+def _truths(batch: graphs.GraphBatch) -> np.ndarray:
+    return graphs.pair_categories(batch.adjacency, graphs.transitive_closure(batch.adjacency))
+
+
+def _balanced_labels(rng: np.random.Generator, count: int) -> np.ndarray:
+    """Exactly half Yes (the odd one out is No), in random order."""
+    return rng.permutation(np.arange(count) < count // 2)
+
+
+def _assign_categories(rng: np.random.Generator, available: np.ndarray, labels: np.ndarray,
+                       balance: bool) -> np.ndarray:
+    """Which category each instance's hypothesis comes from.
+
+    Balanced: half the Yes items multi-hop and half the No items unrelated, as far as the
+    structures allow (a sequential chain has no unrelated pair; a 3-node chain with a flip has no
+    multi-hop pair); the rest fall back to direct edges and reversed paths. Unbalanced: -1, meaning
+    "any pair with this label", the paper's plain uniform sampling.
+    """
+    if not balance:
+        return np.full(labels.shape, -1, dtype=np.int64)
+    wanted = np.where(labels, graphs.YES_DIRECT, graphs.NO_REVERSE)
+    for label, rarer in ((True, graphs.YES_MULTIHOP), (False, graphs.NO_UNRELATED)):
+        members = np.flatnonzero(labels == label)
+        candidates = rng.permutation(members[available[rarer, members]])
+        wanted[candidates[: members.size // 2]] = rarer
+    return wanted
+
+
+def _pick_pairs(rng, masks, labels, wanted, k):
+    """Choose (x, y) per instance: uniformly within its category, distinct within a premise."""
+    count = masks.shape[1]
+    n = masks.shape[2]
+    used = np.zeros((count, n, n), dtype=bool)
+    x = np.empty(count * k, dtype=np.int64)
+    y = np.empty(count * k, dtype=np.int64)
+    picked = np.empty(count * k, dtype=np.uint8)
+    label_masks = {True: masks[0] | masks[1], False: masks[2] | masks[3]}
+    premises = np.arange(count)
+    for step in range(k):
+        idx = premises * k + step
+        lab, want = labels[idx].astype(bool), wanted[idx]
+        any_of_label = np.where(lab[:, None, None], label_masks[True], label_masks[False]) & ~used
+        own = masks[np.maximum(want, 0), premises] & ~used
+        has_own = (want >= 0) & own.reshape(count, -1).any(axis=1)
+        choice = np.where(has_own[:, None, None], own, any_of_label)
+        flat = np.where(choice.reshape(count, -1), rng.random((count, n * n)), -1.0).argmax(axis=1)
+        x[idx], y[idx] = np.divmod(flat, n)
+        used[premises, x[idx], y[idx]] = True
+        picked[idx] = masks[:, premises, x[idx], y[idx]].argmax(axis=0)
+    return x, y, picked
+
+
+def render(edges, chars, name_lengths, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Token rows ``A causes B . ... Does X cause Y ?`` for a batch, right-padded."""
+    count, n_edges, _ = edges.shape
+    rows = np.arange(count)
+    width = chars.shape[-1]
+    live = np.arange(width) < name_lengths[..., None]  # (B, n, W)
+
+    def name(node):  # node: (B, ...) indices -> chars and masks (B, ..., W)
+        r = rows.reshape((count,) + (1,) * (node.ndim - 1))
+        return chars[r, node], live[r, node]
+
+    def word(token, shape):
+        return np.full(shape + (1,), token, np.uint8), np.ones(shape + (1,), bool)
+
+    src, dst = name(edges[..., 0]), name(edges[..., 1])
+    sentence_shape = (count, n_edges)
+    premise = [src, word(CAUSES, sentence_shape), dst, word(PERIOD, sentence_shape)]
+    values = np.concatenate([p[0] for p in premise], axis=-1).reshape(count, -1)
+    mask = np.concatenate([p[1] for p in premise], axis=-1).reshape(count, -1)
+    question = [word(DOES, (count,)), name(x), word(CAUSE, (count,)), name(y), word(QUESTION, (count,))]
+    values = np.concatenate([values] + [q[0] for q in question], axis=1)
+    mask = np.concatenate([mask] + [q[1] for q in question], axis=1)
+    return _compact(values, mask)
+
+
+def _compact(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Squeeze out masked-off slots, keeping row order: a right-padded (B, T) matrix."""
+    lengths = mask.sum(axis=1).astype(np.int32)
+    tokens = np.zeros((values.shape[0], int(lengths.max())), dtype=np.uint8)
+    row, _ = np.nonzero(mask)
+    column = (np.cumsum(mask, axis=1) - 1)[mask]
+    tokens[row, column] = values[mask]
+    return tokens, lengths

@@ -1,0 +1,93 @@
+"""Causal structures in batches: chains with flipped edges, random DAGs, and their truths.
+
+A batch of ``B`` graphs on ``n`` nodes is a boolean adjacency tensor ``(B, n, n)`` plus the edge
+list ``(B, E, 2)`` in the order the premise will state it. Everything is vectorised over the batch;
+networkx is only used by tests and the naive benchmark as an independent reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Hypothesis categories: why a pair's answer is what it is.
+YES_DIRECT, YES_MULTIHOP, NO_REVERSE, NO_UNRELATED = range(4)
+CATEGORY_NAMES = ("yes_direct", "yes_multihop", "no_reverse", "no_unrelated")
+
+
+@dataclass
+class GraphBatch:
+    adjacency: np.ndarray  # (B, n, n) bool, adjacency[b, u, v] means u causes v
+    edges: np.ndarray  # (B, E, 2) node indices, in premise order
+
+    @property
+    def count(self) -> int:
+        return self.adjacency.shape[0]
+
+    @property
+    def nodes(self) -> int:
+        return self.adjacency.shape[1]
+
+
+def chains(flips: np.ndarray) -> GraphBatch:
+    """Chains over positions 0..n-1; edge k joins k and k+1, pointing back where flips[:, k]."""
+    count, n_edges = flips.shape
+    lower = np.arange(n_edges)
+    src = np.where(flips, lower + 1, lower)
+    dst = np.where(flips, lower, lower + 1)
+    edges = np.stack([src, dst], axis=-1)
+    adjacency = np.zeros((count, n_edges + 1, n_edges + 1), dtype=bool)
+    rows = np.arange(count)[:, None]
+    adjacency[rows, src, dst] = True
+    return GraphBatch(adjacency, edges.astype(np.int64))
+
+
+def random_dags(rng: np.random.Generator, count: int, nodes: int, n_edges: int) -> GraphBatch:
+    """Erdős–Rényi DAGs: ``n_edges`` distinct pairs (i < j) drawn uniformly per graph.
+
+    Node indices are the topological order; names are random, and the premise order is shuffled
+    by the caller, so the index order leaks nothing.
+    """
+    upper_i, upper_j = np.triu_indices(nodes, k=1)
+    if n_edges > upper_i.size:
+        raise ValueError(f"a DAG on {nodes} nodes has at most {upper_i.size} edges, asked {n_edges}")
+    chosen = np.argsort(rng.random((count, upper_i.size)), axis=1)[:, :n_edges]
+    edges = np.stack([upper_i[chosen], upper_j[chosen]], axis=-1)
+    adjacency = np.zeros((count, nodes, nodes), dtype=bool)
+    rows = np.arange(count)[:, None]
+    adjacency[rows, edges[..., 0], edges[..., 1]] = True
+    return GraphBatch(adjacency, edges.astype(np.int64))
+
+
+def reverse_order(batch: GraphBatch) -> GraphBatch:
+    return GraphBatch(batch.adjacency, batch.edges[:, ::-1].copy())
+
+
+def shuffle_order(rng: np.random.Generator, batch: GraphBatch, rows: np.ndarray | None = None) -> GraphBatch:
+    """Random premise order, for every row or only the rows selected by a boolean mask."""
+    perm = np.argsort(rng.random(batch.edges.shape[:2]), axis=1)
+    shuffled = np.take_along_axis(batch.edges, perm[..., None], axis=1)
+    if rows is not None:
+        shuffled = np.where(rows[:, None, None], shuffled, batch.edges)
+    return GraphBatch(batch.adjacency, shuffled)
+
+
+def transitive_closure(adjacency: np.ndarray) -> np.ndarray:
+    """reach[b, u, v]: a directed path of length >= 1 leads from u to v (Warshall, batched)."""
+    reach = adjacency.copy()
+    for k in range(reach.shape[1]):
+        reach |= reach[:, :, k : k + 1] & reach[:, k : k + 1, :]
+    return reach
+
+
+def pair_categories(adjacency: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """(4, B, n, n) masks of the ordered pairs (x, y), x != y, in each hypothesis category."""
+    reverse = reach.transpose(0, 2, 1)
+    off_diagonal = ~np.eye(adjacency.shape[1], dtype=bool)
+    return np.stack([
+        adjacency,
+        reach & ~adjacency,
+        reverse,
+        ~reach & ~reverse & off_diagonal,
+    ])

@@ -1,0 +1,133 @@
+"""Content-addressed dataset cache: recipe -> canonical JSON -> sha256 -> arrays + manifest.
+
+The first request generates and writes; every later one (any trial on the node) loads. Writes go
+to a private temporary directory that is renamed into place, so concurrent requests never see a
+half-written dataset: the loser of a race simply discards its copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from axiomatic.data import baselines, graphs, suites, tokenizer
+from axiomatic.data.dataset import Dataset
+from axiomatic.data.mixtures import DataSpec, generate
+
+CACHE_ENV = "AXIOMATIC_CACHE"
+BASELINE_SAMPLE = 5000
+
+
+def default_root() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "axiomatic").resolve()
+
+
+def digest(recipe: dict) -> str:
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def describe(data: Dataset) -> dict:
+    """Counts that say what a dataset holds: labels, hypothesis categories, graph sizes, lengths."""
+    cats = np.bincount(data.categories[data.categories < len(graphs.CATEGORY_NAMES)], minlength=4)
+    sizes, size_counts = np.unique(data.nodes, return_counts=True)
+    return {
+        "n": len(data),
+        "yes": int(data.labels.sum()),
+        "yes_share": round(float(data.labels.mean()), 4) if len(data) else 0.0,
+        "categories": {name: int(c) for name, c in zip(graphs.CATEGORY_NAMES, cats)},
+        "nodes": {str(int(s)): int(c) for s, c in zip(sizes, size_counts)},
+        "max_tokens": int(data.lengths.max()) if len(data) else 0,
+    }
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike | None = None, published: str | os.PathLike | None = None):
+        self.root = Path(root).resolve() if root else default_root()
+        self.published = suites.published_dir(published)
+
+    # -------------------------------------------------------------- public
+
+    def suite(self, name: str, items: int = suites.DEFAULT_ITEMS) -> tuple[Dataset, dict]:
+        """A suite's arrays and manifest (with its shortcut baselines)."""
+        recipe = {"suite": name, "items": items, "version": suites.SUITE_VERSION,
+                  "tokenizer": tokenizer.VERSION}
+        if name.startswith("published/"):
+            path = suites.published_files(self.published).get(name)
+            if path is None:
+                raise suites.unknown_suite(name)
+            recipe = {"suite": name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                      "tokenizer": tokenizer.VERSION}
+
+        def build():
+            data = suites.build(name, self.published, items)
+            return data, {"baselines": baselines.score(data)}
+
+        return self._get(recipe, build)
+
+    def training_set(self, spec: DataSpec, check_against: list[str] | None = None) -> tuple[Dataset, dict]:
+        """A training set, checked against the suites it will be scored on (default: all)."""
+        check = sorted(check_against if check_against is not None else suites.all_names(self.published))
+        recipe = {"train": spec.canonical(), "tokenizer": tokenizer.VERSION,
+                  "checked_against": digest({"suites": check})}
+
+        def build():
+            data = generate(spec)
+            data, leakage = self.remove_leakage(data, check)
+            sample = data.subset(slice(0, BASELINE_SAMPLE))
+            return data, {"spec": spec.model_dump(mode="json"), "leakage": leakage,
+                          "baselines": baselines.score(sample), "baseline_rows": len(sample)}
+
+        return self._get(recipe, build)
+
+    def remove_leakage(self, data: Dataset, suite_names: list[str]) -> tuple[Dataset, dict]:
+        """Drop training rows whose (premise, question) appears in any evaluation suite."""
+        held_out: set[bytes] = set()
+        for name in suite_names:
+            held_out.update(self.suite(name)[0].row_keys())
+        keys = data.row_keys()
+        shared = np.array([k in held_out for k in keys], dtype=bool)
+        report = {"checked_suites": len(suite_names), "shared_found": int(shared.sum()),
+                  "dropped": int(shared.sum())}
+        if shared.any():
+            data = data.subset(~shared)
+        report["shared"] = 0
+        return data, report
+
+    # -------------------------------------------------------------- cache mechanics
+
+    def _get(self, recipe: dict, build: Callable[[], tuple[Dataset, dict]]) -> tuple[Dataset, dict]:
+        key = digest(recipe)
+        final = self.root / key[:2] / key
+        if (final / "manifest.json").is_file():
+            return Dataset.load(final), json.loads((final / "manifest.json").read_text())
+        started = time.perf_counter()
+        data, extra = build()
+        manifest = {"digest": key, "recipe": recipe, "counts": describe(data),
+                    "tokenizer": tokenizer.VERSION, "seconds": round(time.perf_counter() - started, 3),
+                    **extra}
+        self._write(final, data, manifest)
+        return data, manifest
+
+    def _write(self, final: Path, data: Dataset, manifest: dict) -> None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+        try:
+            data.save(tmp)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / "manifest.json").is_file():  # a real failure, not a lost race
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def path_of(self, manifest: dict) -> Path:
+        return self.root / manifest["digest"][:2] / manifest["digest"]

@@ -1,0 +1,201 @@
+"""Evaluation suites: generated generalisation tests and the paper's published files.
+
+Every suite has a stable name, ``<family>/len=N`` for chains or ``<family>/n=N`` for DAGs, and
+the published files appear as ``published/<axiom>/<family>/len=N``. A generated suite's seed is
+derived from its name, so a suite is the same 500 items on every machine and in every trial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from axiomatic.data import graphs
+from axiomatic.data.axioms import transitivity
+from axiomatic.data.dataset import Dataset
+from axiomatic.data.mixtures import ALPHANUMERICS
+
+SUITE_VERSION = "suites-1"
+DEFAULT_ITEMS = 500
+LONG_CHAINS = (*range(7, 16), 20, 50)
+PUBLISHED_ENV = "AXIOMATIC_PUBLISHED_DIR"
+
+
+@dataclass(frozen=True)
+class Family:
+    """How a family of suites builds its graphs."""
+
+    name: str
+    sizes: tuple[int, ...]
+    size_key: str  # "len" (chain nodes) or "n" (DAG nodes)
+    structure: str  # "sequential", "flipped" or "dag"
+    order: str = "chain"  # premise order: "chain", "reversed" or "shuffled"
+    name_length: tuple[int, int] = (1, 3)
+    edges_per_node: float = 0.0
+    description: str = ""
+
+
+FAMILIES = {f.name: f for f in (
+    Family("standard_chain", LONG_CHAINS, "len", "sequential",
+           description="sequential chains, sentences in chain order (length generalisation)"),
+    Family("flipped_chain", LONG_CHAINS, "len", "flipped",
+           description="chains with each edge flipped with probability 0.5"),
+    Family("reversed_chain", (3, 4, 5, 6), "len", "sequential", order="reversed",
+           description="sequential chains stated last edge first"),
+    Family("shuffled_chain", tuple(range(3, 16)), "len", "sequential", order="shuffled",
+           description="sequential chains, sentences in random order (defeats mention order)"),
+    Family("name_shift", tuple(range(3, 10)), "len", "sequential", name_length=(4, 10),
+           description="sequential chains with 4-10 character names (training uses 1-3)"),
+    Family("branching_bf1.4", (5, 8, 10, 12), "n", "dag", order="shuffled", edges_per_node=1.4,
+           description="random DAGs with int(1.4 n) edges, sentences in random order"),
+    Family("branching_bf2.0", (5, 8, 10, 12), "n", "dag", order="shuffled", edges_per_node=2.0,
+           description="random DAGs with 2 n edges, sentences in random order"),
+)}
+
+
+def generated_names() -> list[str]:
+    return [f"{f.name}/{f.size_key}={size}" for f in FAMILIES.values() for size in f.sizes]
+
+
+def split_name(name: str) -> tuple[str, int]:
+    """``flipped_chain/len=9`` -> (``flipped_chain``, 9); raises ValueError when malformed."""
+    family, _, size = name.rpartition("/")
+    key, _, value = size.partition("=")
+    if not family or key not in ("len", "n") or not value.isdigit():
+        raise ValueError(f"suite name must look like 'family/len=N' or 'family/n=N', got {name!r}")
+    return family, int(value)
+
+
+def build_generated(name: str, items: int = DEFAULT_ITEMS) -> Dataset:
+    family_name, size = split_name(name)
+    family = FAMILIES.get(family_name)
+    if family is None or size not in family.sizes or name != f"{family_name}/{family.size_key}={size}":
+        raise unknown_suite(name)
+    rng = np.random.default_rng(_seed(name, items))
+    batch = _structures(rng, family, size, items)
+    group = transitivity.Group(batch, family.name_length)
+    return transitivity.generate(rng, [group], ALPHANUMERICS, hypotheses_per_premise=1, balance=True)
+
+
+def _seed(name: str, items: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{SUITE_VERSION}:{name}:{items}".encode()).digest()[:8], "little")
+
+
+def _structures(rng, family: Family, size: int, items: int) -> graphs.GraphBatch:
+    if family.structure == "dag":
+        batch = graphs.random_dags(rng, items, size, int(family.edges_per_node * size))
+    else:
+        flips = np.zeros((items, size - 1), dtype=bool)
+        if family.structure == "flipped":
+            flips = rng.random(flips.shape) < 0.5
+        batch = graphs.chains(flips)
+    if family.order == "reversed":
+        return graphs.reverse_order(batch)
+    if family.order == "shuffled":
+        return graphs.shuffle_order(rng, batch)
+    return batch
+
+
+# ---------------------------------------------------------------- published files
+
+def published_dir(override: str | os.PathLike | None = None) -> Path:
+    """Where the paper's JSONL files lie: the argument, $AXIOMATIC_PUBLISHED_DIR, or ../shared/."""
+    if override:
+        return Path(override)
+    if os.environ.get(PUBLISHED_ENV):
+        return Path(os.environ[PUBLISHED_ENV])
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent.parent / "shared" / "benchmarks" / "causal_axioms"
+        if candidate.is_dir():
+            return candidate
+    return Path.cwd().parent / "shared" / "benchmarks" / "causal_axioms"
+
+
+def published_files(directory: Path) -> dict[str, Path]:
+    """Suite name -> file, from the directory's index.json (empty when the directory is absent)."""
+    index = directory / "index.json"
+    if not index.is_file():
+        return {}
+    out = {}
+    for entry in json.loads(index.read_text()):
+        axiom, family = entry["suite"].split("/", 1)
+        key = "n" if family.startswith("branching") else "len"
+        out[f"published/{axiom}/{family}/{key}={entry['size']}"] = directory / entry["file"]
+    return out
+
+
+def read_jsonl(path: Path) -> Dataset:
+    """Read {premise, hypothesis, label} records; errors name the file, line and field."""
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            records.append(_record(path, number, line))
+    if not records:
+        raise ValueError(f"{path}: no records")
+    try:
+        return Dataset.from_text(records)
+    except ValueError as err:  # a sentence outside the grammar: find the line for the message
+        for number, (premise, hypothesis, label) in enumerate(records, 1):
+            try:
+                Dataset.from_text([(premise, hypothesis, label)])
+            except ValueError as line_err:
+                raise ValueError(f"{path}: record {number}: {line_err}") from None
+        raise err
+
+
+def _record(path: Path, number: int, line: str) -> tuple[str, str, str]:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}:{number}: expected an object with premise, hypothesis, label")
+    for field in ("premise", "hypothesis", "label"):
+        if not isinstance(obj.get(field), str):
+            raise ValueError(f"{path}:{number}: field '{field}' missing or not a string")
+    if obj["label"] not in ("Yes", "No"):
+        raise ValueError(f"{path}:{number}: field 'label' must be 'Yes' or 'No', got {obj['label']!r}")
+    return obj["premise"], obj["hypothesis"], obj["label"]
+
+
+# ---------------------------------------------------------------- one entry point
+
+def all_names(directory: Path | None = None) -> list[str]:
+    return generated_names() + list(published_files(published_dir(directory)))
+
+
+def unknown_suite(name: str) -> ValueError:
+    families = ", ".join(f"{f.name}/{f.size_key}=({','.join(map(str, f.sizes))})" for f in FAMILIES.values())
+    return ValueError(f"unknown suite {name!r}; generated suites: {families}; "
+                      "published suites: published/<axiom>/<family>/len=N (see 'platform data suites')")
+
+
+def build(name: str, directory: Path | None = None, items: int = DEFAULT_ITEMS) -> Dataset:
+    """Any suite by name (generated or published)."""
+    if name.startswith("published/"):
+        files = published_files(published_dir(directory))
+        if name not in files:
+            raise unknown_suite(name)
+        return read_jsonl(files[name])
+    return build_generated(name, items)
+
+
+def expand(patterns: list[str], directory: Path | None = None) -> list[str]:
+    """Resolve suite selectors: exact names, or prefixes ending in '/' or '*' (``flipped_chain/*``)."""
+    known = all_names(directory)
+    out: list[str] = []
+    for pattern in patterns:
+        prefix = pattern.rstrip("*")
+        matched = [n for n in known if n == pattern or (pattern.endswith(("*", "/")) and n.startswith(prefix))]
+        if not matched:
+            raise unknown_suite(pattern)
+        out += [m for m in matched if m not in out]
+    return out
