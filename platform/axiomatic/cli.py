@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="platform", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(title="commands")
     _add_data(commands)
+    from axiomatic import cli_train
+
+    cli_train.add_commands(commands)
     return parser
 
 

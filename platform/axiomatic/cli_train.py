@@ -1,0 +1,168 @@
+"""``platform train`` and ``platform eval``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from axiomatic.errors import UserError
+
+console = Console()
+
+
+def add_commands(commands) -> None:
+    train = commands.add_parser("train", help="train one model from a run YAML")
+    train.add_argument("config", help="run YAML with data / model / train / suites sections")
+    train.add_argument("--workers", type=int, default=1, help="N > 1 trains under Ray Train DDP")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    train.add_argument("--out", help="output directory (default runs/train/<config name>)")
+    train.add_argument("--resume", help="continue from this checkpoint directory")
+    train.add_argument("--address", help="Ray cluster to join for --workers > 1 (default: local)")
+    train.add_argument("--json", action="store_true")
+    train.set_defaults(handler=_train)
+
+    ev = commands.add_parser("eval", help="score a checkpoint on suites and JSONL files")
+    ev.add_argument("checkpoint")
+    ev.add_argument("--suite", action="append", default=[], help="suite name or prefix/* (repeatable)")
+    ev.add_argument("--jsonl", action="append", default=[], help="file of {premise, hypothesis, label}")
+    ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    ev.add_argument("--published-dir")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(handler=_eval)
+
+
+# ---------------------------------------------------------------- train
+
+def _train(args) -> int:
+    from axiomatic.data import suites
+    from axiomatic.train import launch
+    from axiomatic.train.config import load_run
+
+    run = load_run(args.config)
+    try:
+        run = _with_suites(run, suites.expand(list(run.suites)) if run.suites else [])
+    except ValueError as err:
+        raise UserError(f"{args.config}: suites: {err}") from None
+    if args.device:
+        run = _with_train(run, device=args.device)
+    if args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    out = Path(args.out or Path("runs") / "train" / Path(args.config).stem).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    progress = _Progress(quiet=args.json)
+    started = time.perf_counter()
+    metrics = launch.train(run, out, workers=args.workers, report=progress, resume_from=args.resume,
+                           address=args.address)
+    checkpoint_dir = out / "checkpoint"
+    if args.json:
+        from axiomatic.cli import emit_json
+
+        emit_json({"checkpoint": str(checkpoint_dir), "metrics": metrics})
+    else:
+        console.print(f"trained in {time.perf_counter() - started:.0f} s; checkpoint: {checkpoint_dir}")
+        _print_scores(_suite_scores(metrics))
+    return 0
+
+
+def _with_suites(run, names):
+    from dataclasses import replace
+
+    return replace(run, suites=tuple(names))
+
+
+def _with_train(run, **changes):
+    from dataclasses import replace
+
+    return replace(run, train=run.train.model_copy(update=changes))
+
+
+class _Progress:
+    """Prints one line per evaluation (epoch, step, loss, accuracies) as training goes."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def __call__(self, metrics: dict, checkpoint_dir) -> None:
+        if self.quiet:
+            return
+        suites = [v for k, v in metrics.items() if k.startswith("suite/")]
+        mean_suite = f"  suites mean {sum(suites) / len(suites):.3f}" if suites else ""
+        console.print(f"epoch {metrics['epoch']:>3}  step {metrics['step']:>6}  "
+                      f"loss {metrics['train/loss']:.4f}  val acc {metrics['val/acc']:.3f}"
+                      f"{mean_suite}  {metrics['examples_per_s']:.0f} ex/s")
+
+
+# ---------------------------------------------------------------- eval
+
+def _suite_scores(metrics: dict) -> dict[str, dict]:
+    from axiomatic.data.store import Store
+
+    store = Store()
+    scores = {}
+    for key, value in metrics.items():
+        if key.startswith("suite/") and key.endswith("/acc"):
+            name = key[len("suite/") : -len("/acc")]
+            data, manifest = store.suite(name)
+            scores[name] = {"accuracy": value, "n": len(data), **manifest["baselines"]}
+    return scores
+
+
+def _print_scores(scores: dict[str, dict]) -> None:
+    if not scores:
+        return
+    table = Table(title="accuracy per suite, beside the shortcut baselines")
+    for column in ("suite", "n", "accuracy", "mention order", "direct edge", "majority"):
+        table.add_column(column, justify="left" if column == "suite" else "right", no_wrap=column == "suite")
+    for name, s in scores.items():
+        cells = [s.get(k) for k in ("mention_order", "direct_edge", "majority")]
+        table.add_row(name, str(s["n"]), f"[bold]{s['accuracy']:.3f}[/]",
+                      *("–" if c is None else f"{c:.3f}" for c in cells))
+    console.print(table)
+
+
+def _eval(args) -> int:
+    from axiomatic.data import baselines, suites
+    from axiomatic.data.store import Store
+    from axiomatic.model.decoder import Decoder
+    from axiomatic.train import checkpoint
+    from axiomatic.train.evaluate import evaluate
+    from axiomatic.train.loop import resolve_device
+
+    run, _ = checkpoint.load_run(args.checkpoint)
+    store = Store(published=args.published_dir)
+    try:
+        names = suites.expand(args.suite, store.published) if args.suite else list(run.suites)
+    except ValueError as err:
+        raise UserError(f"--suite: {err}") from None
+    targets = {}
+    for name in names:
+        data, manifest = store.suite(name)
+        targets[name] = (data, manifest["baselines"])
+    for path in args.jsonl:
+        try:
+            data = suites.read_jsonl(Path(path))
+        except (OSError, ValueError) as err:
+            raise UserError(str(err)) from None
+        targets[path] = (data, baselines.score(data))
+    if not targets:
+        raise UserError("nothing to evaluate: give --suite NAME or --jsonl FILE")
+    device = resolve_device(args.device)
+    model = Decoder(run.model).to(device)
+    checkpoint.restore(args.checkpoint, model)
+    scores = {}
+    for name, (data, base) in targets.items():
+        if int(data.lengths.max()) > run.model.max_len:
+            raise UserError(f"{name}: inputs of up to {int(data.lengths.max())} tokens exceed the "
+                            f"model's max_len={run.model.max_len}")
+        result = evaluate(model, data, device)
+        scores[name] = {"accuracy": result["acc"], "n": result["n"], **base}
+    if args.json:
+        from axiomatic.cli import emit_json
+
+        emit_json(scores)
+    else:
+        _print_scores(scores)
+    return 0

@@ -1,0 +1,91 @@
+"""Checkpoints: model + optimizer + position in training + the run's config, in one directory.
+
+Tensors are stored with ``torch.save`` and read back with ``weights_only=True``, so loading a
+checkpoint never unpickles arbitrary objects; everything else is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from axiomatic.data import tokenizer
+from axiomatic.errors import UserError
+from axiomatic.train.config import RunConfig
+
+STATE = "state.json"
+
+
+@dataclass
+class TrainingState:
+    step: int = 0
+    epoch: int = 0
+    step_in_epoch: int = 0
+
+
+def save(directory: Path, model: torch.nn.Module, optimizer, state: TrainingState, run: RunConfig,
+         data_digest: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), directory / "model.pt")
+    torch.save(optimizer.state_dict(), directory / "optimizer.pt")
+    torch.save(torch.get_rng_state(), directory / "rng.pt")
+    meta = {"step": state.step, "epoch": state.epoch, "step_in_epoch": state.step_in_epoch,
+            "run": run.to_dict(), "data_digest": data_digest, "tokenizer": tokenizer.VERSION,
+            "vocab_size": tokenizer.VOCAB_SIZE}
+    (directory / STATE).write_text(json.dumps(meta, indent=2))
+    return directory
+
+
+def read_meta(directory: str | Path) -> dict:
+    """A checkpoint's JSON metadata, checked for compatibility with this tokenizer."""
+    directory = Path(directory)
+    path = directory / STATE
+    if not path.is_file():
+        raise UserError(f"{directory}: not a checkpoint (no {STATE})")
+    meta = json.loads(path.read_text())
+    if meta.get("tokenizer") != tokenizer.VERSION or meta.get("vocab_size") != tokenizer.VOCAB_SIZE:
+        raise UserError(f"{path}: field 'tokenizer' is {meta.get('tokenizer')!r} (vocab "
+                        f"{meta.get('vocab_size')}); this platform reads {tokenizer.VERSION!r} "
+                        f"(vocab {tokenizer.VOCAB_SIZE})")
+    return meta
+
+
+def load_run(directory: str | Path) -> tuple[RunConfig, dict]:
+    meta = read_meta(directory)
+    try:
+        return RunConfig.from_dict(meta["run"]), meta
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{Path(directory) / STATE}: field 'run' does not describe a valid run: {err}") from None
+
+
+def restore(directory: str | Path, model: torch.nn.Module, optimizer=None) -> TrainingState:
+    """Load weights (and optimizer + RNG when given) into built objects; returns the position."""
+    directory = Path(directory)
+    meta = read_meta(directory)
+    weights = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        raise UserError(f"{directory / 'model.pt'}: weights do not fit the configured model: "
+                        f"{str(err).splitlines()[0]}") from None
+    if optimizer is not None:
+        optimizer.load_state_dict(torch.load(directory / "optimizer.pt", map_location="cpu", weights_only=True))
+        torch.set_rng_state(torch.load(directory / "rng.pt", weights_only=True))
+    return TrainingState(meta["step"], meta["epoch"], meta["step_in_epoch"])
+
+
+def replace_directory(source: Path, target: Path) -> None:
+    """Make ``target`` a copy of ``source`` without ever leaving a half-copied ``target``."""
+    fresh, stale = target.with_name(target.name + ".new"), target.with_name(target.name + ".old")
+    for leftover in (fresh, stale):
+        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.copytree(source, fresh)
+    if target.exists():
+        os.rename(target, stale)
+    os.rename(fresh, target)
+    shutil.rmtree(stale, ignore_errors=True)

@@ -1,0 +1,154 @@
+"""What one training run is: data spec + model config + train config + seed, and the recipes.
+
+A run file (``configs/cpu_small.yaml``) has the sections ``data``, ``model``, ``train`` and
+optionally ``suites``; each section may name a preset/recipe and override its fields:
+
+    data:  {preset: TS2, size: 20000}
+    model: {preset: tiny, pe: rope}
+    train: {recipe: fast, epochs: 5}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from axiomatic.data.mixtures import PRESETS as DATA_PRESETS
+from axiomatic.data.mixtures import DataSpec
+from axiomatic.errors import UserError, from_validation
+from axiomatic.model.decoder import ModelConfig
+
+
+class TrainConfig(BaseModel):
+    """Optimiser, schedule, precision and evaluation cadence of one run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lr: float = Field(1e-4, gt=0)
+    batch_size: int = Field(128, gt=0)
+    epochs: int = Field(100, gt=0)
+    max_steps: int | None = Field(None, gt=0, description="stop after this many optimiser steps")
+    weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = Field(0, ge=0)
+    schedule: Literal["constant", "cosine"] = "constant"
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="cosine floor as a share of lr")
+    grad_clip: float | None = Field(None, gt=0)
+    precision: Literal["fp32", "bf16"] = "fp32"
+    compile: bool = False
+    bucketing: bool = False
+    val_share: float = Field(0.1, gt=0, lt=1)
+    eval_every: int | None = Field(None, gt=0, description="evaluate every K steps (default: each epoch)")
+    eval_batch_size: int = Field(512, gt=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+RECIPES: dict[str, dict] = {
+    # Faithful to the public code: AdamW 1e-4, no schedule, no clipping, batch 128, 100 epochs, fp32.
+    "paper": {},
+    # Trains the same model to the same accuracy much sooner: larger batch and lr with warmup and
+    # cosine decay, clipping for stability, bf16 + compile + length bucketing on GPU.
+    "fast": {"lr": 1e-3, "batch_size": 512, "epochs": 20, "warmup_steps": 300, "schedule": "cosine",
+             "grad_clip": 1.0, "weight_decay": 0.01, "precision": "bf16", "compile": True,
+             "bucketing": True},
+}
+
+
+def train_config(section: dict | None) -> TrainConfig:
+    section = dict(section or {})
+    recipe = section.pop("recipe", "paper")
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe: unknown recipe {recipe!r}; accepted: {', '.join(RECIPES)}")
+    return TrainConfig(**{**RECIPES[recipe], **section})
+
+
+def data_spec(section: dict | None) -> DataSpec:
+    section = dict(section or {})
+    preset = section.pop("preset", None)
+    if preset is not None:
+        if preset not in DATA_PRESETS:
+            raise ValueError(f"preset: unknown preset {preset!r}; accepted: {', '.join(DATA_PRESETS)}")
+        if "shares" not in section:
+            section.setdefault("perturbation", DATA_PRESETS[preset])
+    return DataSpec(**section)
+
+
+def model_config(section: dict | None) -> ModelConfig:
+    section = dict(section or {})
+    preset = section.pop("preset", "tiny")
+    return ModelConfig.preset(preset, **section)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """One training run. ``to_dict`` is what checkpoints and Tune trials carry."""
+
+    data: DataSpec
+    model: ModelConfig
+    train: TrainConfig
+    suites: tuple[str, ...] = ()
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return {"data": self.data.model_dump(mode="json"), "model": self.model.to_dict(),
+                "train": self.train.model_dump(mode="json"), "suites": list(self.suites),
+                "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        return cls(DataSpec(**d["data"]), ModelConfig.from_dict(d["model"]), TrainConfig(**d["train"]),
+                   tuple(d.get("suites", ())), int(d.get("seed", 0)))
+
+
+class _RunFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: dict = Field(default_factory=dict)
+    model: dict = Field(default_factory=dict)
+    train: dict = Field(default_factory=dict)
+    suites: list[str] = Field(default_factory=list)
+    seed: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mapping(cls, v):
+        if not isinstance(v, dict):
+            raise ValueError("expected a mapping with sections data, model, train, suites, seed")
+        return v
+
+
+def build_run(sections: dict, source: str) -> RunConfig:
+    """Validate a run's sections; every error names the source and the field path."""
+    try:
+        raw = _RunFile(**sections) if isinstance(sections, dict) else _RunFile.model_validate(sections)
+    except ValidationError as err:
+        raise from_validation(err, source) from None
+    built = {}
+    for name, build in (("data", data_spec), ("model", model_config), ("train", train_config)):
+        try:
+            built[name] = build(getattr(raw, name))
+        except ValidationError as err:
+            raise from_validation(err, source, prefix=name) from None
+        except (ValueError, TypeError) as err:
+            raise UserError(f"{source}: invalid input\n  {name}.{err}") from None
+    return RunConfig(built["data"], built["model"], built["train"], tuple(raw.suites), raw.seed)
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise UserError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(loaded, dict):
+        raise UserError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+    return loaded
+
+
+def load_run(path: str | Path) -> RunConfig:
+    return build_run(load_yaml(path), str(path))

@@ -1,0 +1,46 @@
+"""Score a model on datasets: accuracy of the Yes/No decision at the last input token."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from axiomatic.data.dataset import Dataset
+from axiomatic.data.tokenizer import NO_ID, YES_ID
+
+
+def targets(labels: torch.Tensor) -> torch.Tensor:
+    """Label 1/0 -> the token id the model must put its mass on."""
+    return torch.where(labels.bool(), YES_ID, NO_ID)
+
+
+def loss_and_correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The paper's loss: cross-entropy over the vocabulary at the last input token."""
+    loss = F.cross_entropy(logits.float(), targets(labels))
+    said_yes = logits[:, YES_ID] > logits[:, NO_ID]
+    return loss, (said_yes == labels.bool())
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data: Dataset, device: torch.device, batch_size: int = 512,
+             autocast: bool = False) -> dict[str, float]:
+    """Accuracy and mean loss on a dataset, in large no-grad batches grouped by length."""
+    was_training = model.training
+    model.eval()
+    order = np.argsort(data.lengths, kind="stable")
+    correct, loss_sum = 0, 0.0
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        width = int(data.lengths[idx].max())
+        tokens = torch.from_numpy(data.tokens[idx, :width].astype(np.int64)).to(device)
+        lengths = torch.from_numpy(data.lengths[idx].astype(np.int64)).to(device)
+        labels = torch.from_numpy(data.labels[idx].astype(np.int64)).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            logits = model(tokens, lengths)
+        loss, hits = loss_and_correct(logits, labels)
+        correct += int(hits.sum())
+        loss_sum += float(loss) * len(idx)
+    model.train(was_training)
+    n = max(len(order), 1)
+    return {"acc": correct / n, "loss": loss_sum / n, "n": len(order)}

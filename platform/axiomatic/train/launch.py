@@ -1,0 +1,105 @@
+"""Run the training loop in-process (one worker) or under Ray Train DDP (N workers).
+
+One worker runs in the calling process: a ``TorchTrainer`` costs 25-50 s of start-up on a small
+machine, which would dominate short runs. N workers run :func:`ray_train_worker` under a
+``TorchTrainer`` (gloo on CPU, nccl on GPU); inside a Tune trial the same trainer is built by the
+study runner with a ``TuneReportCallback``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import ray
+import ray.train
+import ray.train.torch
+from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig as RayRunConfig, ScalingConfig
+from ray.train.torch import TorchConfig, TorchTrainer
+
+from axiomatic.data.store import Store, default_root
+from axiomatic.train import checkpoint, loop
+from axiomatic.train.config import RunConfig
+
+
+def train(run: RunConfig, out: Path, workers: int = 1, report=None, resume_from=None,
+          address: str | None = None) -> dict:
+    """Train and keep the latest checkpoint in ``out/checkpoint``; metrics go to out/metrics.jsonl."""
+    history = out / "metrics.jsonl"
+
+    def keep(metrics: dict, checkpoint_dir: Path | None) -> None:
+        with open(history, "a") as handle:
+            handle.write(json.dumps(metrics) + "\n")
+        if checkpoint_dir is not None:
+            checkpoint.replace_directory(Path(checkpoint_dir), out / "checkpoint")
+        if report is not None:
+            report(metrics, checkpoint_dir)
+
+    if workers == 1:
+        return loop.train(run, keep, resume_from=Path(resume_from) if resume_from else None)
+    return _train_distributed(run, out, workers, keep, resume_from, address)
+
+
+def _train_distributed(run, out, workers, keep, resume_from, address) -> dict:
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=True,
+                 **({} if address else {"num_cpus": max(workers, 2)}))
+    try:
+        trainer = distributed_trainer(run, workers, name=f"train-{out.name}", storage=out / "ray",
+                                      resume_from=resume_from)
+        result = trainer.fit()
+    finally:
+        if started_here:
+            ray.shutdown()
+    if result.error:
+        raise result.error
+    for metrics in result.metrics_dataframe.to_dict("records") if result.metrics_dataframe is not None else []:
+        keep({k: v for k, v in metrics.items() if "/" in k or k in ("epoch", "step", "examples_per_s")}, None)
+    if result.checkpoint is not None:
+        with result.checkpoint.as_directory() as directory:
+            keep(result.metrics, Path(directory))
+    return {k: v for k, v in result.metrics.items() if not k.startswith("_")}
+
+
+def distributed_trainer(run: RunConfig, workers: int, name: str, storage: Path, resume_from=None,
+                        callbacks=(), use_gpu: bool | None = None) -> TorchTrainer:
+    """A TorchTrainer running the loop on ``workers`` DDP workers; restarts resume its run."""
+    use_gpu = run.train.device == "cuda" or (run.train.device == "auto" and _cluster_has_gpus())
+    config = {"run": run.to_dict(), "cache": str(default_root()),
+              "resume_from": str(Path(resume_from).resolve()) if resume_from else None}
+    return TorchTrainer(
+        ray_train_worker,
+        train_loop_config=config,
+        scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu),
+        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+        run_config=RayRunConfig(
+            name=name, storage_path=str(Path(storage).resolve()), callbacks=list(callbacks),
+            failure_config=FailureConfig(max_failures=1, controller_failure_limit=1),
+            checkpoint_config=CheckpointConfig(num_to_keep=1)),
+    )
+
+
+def _cluster_has_gpus() -> bool:
+    return ray.is_initialized() and ray.cluster_resources().get("GPU", 0) > 0
+
+
+def ray_train_worker(config: dict) -> None:
+    """Per-worker entry point under Ray Train: rank, device and DDP come from Ray's context."""
+    run = RunConfig.from_dict(config["run"])
+    context = ray.train.get_context()
+    worker = loop.Worker(rank=context.get_world_rank(), world=context.get_world_size(),
+                         device=ray.train.torch.get_device(),
+                         wrap=lambda model: ray.train.torch.prepare_model(model, move_to_device=False))
+    resume = ray.train.get_checkpoint()
+
+    def report(metrics: dict, checkpoint_dir: Path | None) -> None:
+        ray.train.report(metrics, checkpoint=Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None)
+
+    store = Store(config["cache"])
+    if resume is not None:  # a restarted worker group continues from its own last report
+        with resume.as_directory() as directory:
+            loop.train(run, report, worker, resume_from=Path(directory), store=store)
+        return
+    start = Path(config["resume_from"]) if config["resume_from"] else None
+    loop.train(run, report, worker, resume_from=start, store=store)

@@ -1,0 +1,200 @@
+"""The per-worker training loop: plain torch, the same code in-process and under Ray Train.
+
+The loop knows nothing about Ray. Where it runs is described by a :class:`Worker` (rank, world
+size, device, how to wrap the model for DDP) and what happens to each evaluation is a ``report``
+callback ``(metrics, checkpoint_dir | None) -> None``: the CLI prints and keeps the checkpoint,
+Tune and Ray Train persist it. The batch order of epoch ``e`` depends only on ``(seed, e)``, so a
+resumed run replays exactly the batches it had not yet seen.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from axiomatic.data.dataset import Dataset
+from axiomatic.data.store import Store
+from axiomatic.model.decoder import Decoder
+from axiomatic.train import checkpoint
+from axiomatic.train.checkpoint import TrainingState
+from axiomatic.train.config import RunConfig, TrainConfig
+from axiomatic.train.evaluate import evaluate, loss_and_correct
+
+Report = Callable[[dict, "Path | None"], None]
+
+
+@dataclass
+class Worker:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    wrap: Callable[[torch.nn.Module], torch.nn.Module] = lambda model: model
+
+
+@dataclass
+class RunData:
+    train: Dataset
+    val: Dataset
+    suites: dict[str, Dataset]
+    digest: str
+
+
+def resolve_device(choice: str) -> torch.device:
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' asked for, but torch sees no CUDA device")
+    return torch.device(choice)
+
+
+def load_data(run: RunConfig, store: Store) -> RunData:
+    """Training set (checked for leakage against every suite), validation split and suites."""
+    data, manifest = store.training_set(run.data)
+    order = np.random.default_rng(run.data.seed).permutation(len(data))
+    n_val = max(1, round(run.train.val_share * len(data)))
+    suites = {name: store.suite(name)[0] for name in run.suites}
+    return RunData(data.subset(order[n_val:]), data.subset(order[:n_val]), suites, manifest["digest"])
+
+
+def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, bucketing: bool,
+                  rank: int = 0, world: int = 1) -> list[np.ndarray]:
+    """This rank's batches of one epoch; every rank gets the same number of batches."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths))
+    if bucketing:
+        # sort within large random windows: batches of similar length, order still random
+        window = batch_size * world * 32
+        order = np.concatenate([w[np.argsort(lengths[w], kind="stable")]
+                                for w in np.array_split(order, max(1, len(order) // window))])
+    step = batch_size * world
+    batches = [order[i : i + step] for i in range(0, len(order) - step + 1, step)]
+    if bucketing:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return [b[rank::world] for b in batches]
+
+
+def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return cfg.lr
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def build_model(run: RunConfig, device: torch.device) -> Decoder:
+    torch.manual_seed(run.seed)
+    return Decoder(run.model).to(device)
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+
+
+class Trainer:
+    """One run's model, optimizer, data and position; :meth:`fit` trains to the end."""
+
+    def __init__(self, run: RunConfig, data: RunData, worker: Worker, resume_from: Path | None = None):
+        self.run, self.cfg, self.data, self.worker = run, run.train, data, worker
+        device = worker.device
+        self.model = build_model(run, device)
+        self.optimizer = build_optimizer(self.model, self.cfg)
+        self.state = TrainingState()
+        if resume_from is not None:
+            self.state = checkpoint.restore(resume_from, self.model, self.optimizer)
+        self.autocast = self.cfg.precision == "bf16" and device.type == "cuda"
+        wrapped = worker.wrap(self.model)
+        self.forward = torch.compile(wrapped) if self.cfg.compile and device.type == "cuda" else wrapped
+        self.tokens = torch.from_numpy(data.train.tokens).to(device)
+        self.lengths = torch.from_numpy(data.train.lengths.astype(np.int64)).to(device)
+        self.labels = torch.from_numpy(data.train.labels.astype(np.int64)).to(device)
+        per_epoch = len(self.batches(0))
+        if per_epoch == 0:
+            raise ValueError(f"train.batch_size={self.cfg.batch_size} exceeds the {len(data.train)} "
+                             "training rows; lower it or raise data.size")
+        self.total_steps = min(self.cfg.epochs * per_epoch, self.cfg.max_steps or 10**12)
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        return epoch_batches(self.data.train.lengths, self.cfg.batch_size // self.worker.world,
+                             self.run.seed, epoch, self.cfg.bucketing, self.worker.rank, self.worker.world)
+
+    def step(self, idx: np.ndarray) -> float:
+        """One optimiser step on a batch of training rows; returns the loss."""
+        index = torch.from_numpy(idx).to(self.worker.device)
+        lengths = self.lengths[index]
+        tokens = self.tokens[index, : int(lengths.max())].long()
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.cfg, self.state.step, self.total_steps)
+        with torch.autocast(self.worker.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            logits = self.forward(tokens, lengths)
+        loss, _ = loss_and_correct(logits, self.labels[index])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        self.state.step += 1
+        return loss.item()
+
+    def evaluation(self) -> dict[str, float]:
+        device, size = self.worker.device, self.cfg.eval_batch_size
+        val = evaluate(self.model, self.data.val, device, size, self.autocast)
+        metrics = {"val/acc": val["acc"], "val/loss": val["loss"]}
+        for name, suite in self.data.suites.items():
+            metrics[f"suite/{name}/acc"] = evaluate(self.model, suite, device, size, self.autocast)["acc"]
+        return metrics
+
+    def fit(self, report: Report) -> dict:
+        """Train until ``epochs`` or ``max_steps``, evaluating and reporting as configured."""
+        losses, seen, train_time = [], 0, 0.0
+        metrics: dict = {}
+        while self.state.epoch < self.cfg.epochs and self.state.step < self.total_steps:
+            plan = self.batches(self.state.epoch)
+            for idx in plan[self.state.step_in_epoch :]:
+                started = time.perf_counter()
+                losses.append(self.step(idx))
+                train_time += time.perf_counter() - started
+                seen += len(idx) * self.worker.world
+                self.state.step_in_epoch += 1
+                if self.state.step_in_epoch == len(plan):
+                    self.state.epoch, self.state.step_in_epoch = self.state.epoch + 1, 0
+                done = self.state.step >= self.total_steps
+                due = self.cfg.eval_every and self.state.step % self.cfg.eval_every == 0
+                if due or done or self.state.step_in_epoch == 0:
+                    metrics = self._report(report, losses, seen / max(train_time, 1e-9))
+                    losses = []
+                if done or self.state.step_in_epoch == 0:
+                    break
+        return metrics
+
+    def _report(self, report: Report, losses: list[float], examples_per_s: float) -> dict:
+        metrics = {"epoch": self.state.epoch, "step": self.state.step,
+                   "train/loss": float(np.mean(losses)) if losses else float("nan"),
+                   "examples_per_s": examples_per_s, **self.evaluation()}
+        if self.worker.rank != 0:
+            report(metrics, None)
+            return metrics
+        tmp = Path(tempfile.mkdtemp(prefix="ckpt-"))
+        try:
+            checkpoint.save(tmp, self.model, self.optimizer, self.state, self.run, self.data.digest)
+            report(metrics, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return metrics
+
+
+def train(run: RunConfig, report: Report, worker: Worker | None = None, resume_from: Path | None = None,
+          store: Store | None = None) -> dict:
+    """Load data, build everything, and train; returns the last reported metrics."""
+    worker = worker or Worker(device=resolve_device(run.train.device))
+    data = load_data(run, store or Store())
+    return Trainer(run, data, worker, resume_from).fit(report)
