@@ -243,7 +243,8 @@ class Decoder(nn.Module):
         """Logits at each row's last input token, (B, vocab_size).
 
         tokens: (B, T) int64, right-padded (what follows a row's length is never read).
-        lengths: (B,) int64, each in [1, T]; out-of-range lengths fail in the gather.
+        lengths: (B,) integers, each in [1, T]. Not checked here (that would sync the GPU every
+            step); an out-of-range length fails in the gather (a device assert on CUDA).
         """
         self._check_tokens(tokens)
         if lengths.shape != tokens.shape[:1]:
@@ -251,7 +252,7 @@ class Decoder(nn.Module):
                 f"lengths must be (batch,) = ({tokens.size(0)},), got shape {tuple(lengths.shape)}"
             )
         x = self._trunk(tokens)
-        index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, x.size(-1))
+        index = (lengths.long() - 1).view(-1, 1, 1).expand(-1, 1, x.size(-1))
         last = x.gather(1, index).squeeze(1)  # (B, d_model)
         # LayerNorm is per position, so normalising after the gather is the same and B times cheaper
         return self.head(self.ln_f(last))

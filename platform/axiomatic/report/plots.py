@@ -14,6 +14,7 @@ import matplotlib
 # Headless: studies run on cluster nodes and in CI without a display.
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen before this import)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from axiomatic.report.tables import measured_suites, split_suite  # noqa: E402
 from axiomatic.study.results import ArmSummary, mean_ci, suite_metric_name  # noqa: E402
@@ -60,7 +61,8 @@ def _draw_shortcuts(axes, sizes_and_suites, baselines: Mapping[str, dict]) -> No
         ]
         if points:
             xs, ys = zip(*points)
-            axes.plot(xs, ys, color="grey", linestyle=linestyle, label=label)
+            # Markers too, so a baseline known at a single size still shows.
+            axes.plot(xs, ys, color="grey", linestyle=linestyle, marker="x", label=label)
 
 
 def plot_length_generalisation(
@@ -115,6 +117,7 @@ def plot_learning_curves(records: Sequence[dict], metric: str, path: Path) -> Pa
             epochs, intervals = zip(*points)
             _draw_mean_with_band(axes, epochs, intervals, arm)
     axes.set(title=metric, xlabel="epoch", ylabel=metric)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize="small")
     return _save(figure, path)

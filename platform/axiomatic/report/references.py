@@ -49,10 +49,10 @@ REFERENCES: dict[str, dict[str, float]] = {
     # PAPER.md gives the name-shift and corr2cause numbers for "the axiomatic model" without naming
     # its training set or positional encoding, so they get a row of their own, not TS2 NoPE's.
     "paper axiomatic model": {
-        **_by_size("name_shift/len", NAME_SHIFT_LENGTHS, [1.00, 0.95, 0.87, 0.84, 0.79, 0.76, 0.73]),
+        **_by_size("name_shift/len", NAME_SHIFT_LENGTHS, [1.0, 0.95, 0.87, 0.84, 0.79, 0.76, 0.73]),
         CORR2CAUSE_SUITE: 0.64,
     },
-    # The corr2cause numbers of the other models are not said to be zero-shot; the chain numbers are.
+    # PAPER.md calls GPT-4's chain numbers zero-shot; it does not say so of the corr2cause ones.
     "GPT-4 zero-shot": {
         **_standard_chains([0.95, 0.97, 0.87, 0.91, 0.90, 0.92, 0.85, 0.93, 0.89]),
         **_reversal([0.97, 0.99, 0.98, 0.92]),

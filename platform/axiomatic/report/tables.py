@@ -199,7 +199,10 @@ def build_table(
     baseline_rows = [_chance_row(baselines, columns)] + [
         _shortcut_row(key, label, baselines, columns) for key, label in SHORTCUT_LABELS
     ]
-    reference_rows = [_reference_row(label, acc, columns) for label, acc in (references or {}).items()]
+    reference_rows = [
+        _reference_row(label, accuracies, columns)
+        for label, accuracies in (references or {}).items()
+    ]
     delta_rows = [_delta_row(arm_rows, reference_rows[0], columns)] if reference_rows else []
     other_rows = [row for row in baseline_rows + reference_rows + delta_rows if row.cells]
     return Table(groups, tuple(arm_rows + other_rows))
@@ -208,13 +211,13 @@ def build_table(
 # --- rendering -----------------------------------------------------------------------------
 
 
-def format_cell(cell: Cell | None, kind: str, plus_minus: str = "±") -> str:
+def format_cell(cell: Cell | None, kind: str) -> str:
     if cell is None:
         return MISSING
     if kind == "delta":
         return f"{cell.mean:+.2f}"
     if cell.n is not None and cell.n >= 2:
-        return f"{cell.mean:.2f} {plus_minus} {(cell.ci_high - cell.ci_low) / 2:.2f}"
+        return f"{cell.mean:.2f} ± {(cell.ci_high - cell.ci_low) / 2:.2f}"
     return f"{cell.mean:.2f}"
 
 
@@ -227,8 +230,8 @@ def _rows_for(table: Table, group: ColumnGroup) -> list[Row]:
     ]
 
 
-def _row_texts(row: Row, group: ColumnGroup, plus_minus: str = "±") -> list[str]:
-    return [format_cell(row.cells.get(suite), row.kind, plus_minus) for suite in group.suites]
+def _row_texts(row: Row, group: ColumnGroup) -> list[str]:
+    return [format_cell(row.cells.get(suite), row.kind) for suite in group.suites]
 
 
 def _markdown_group(table: Table, group: ColumnGroup) -> str:
@@ -263,6 +266,8 @@ LATEX_SPECIALS = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
     "Δ": r"$\Delta$",
+    "±": r"$\pm$",
+    MISSING: "--",
 }
 
 
@@ -285,8 +290,8 @@ def _latex_group(table: Table, group: ColumnGroup) -> str:
         if previous_kind == "arm" and row.kind != "arm":
             lines.append(r"\hline")
         previous_kind = row.kind
-        texts = _row_texts(row, group, plus_minus=r"$\pm$")
-        lines.append(" & ".join([latex_escape(row.label), *texts]) + r" \\")
+        texts = [row.label, *_row_texts(row, group)]
+        lines.append(" & ".join(latex_escape(text) for text in texts) + r" \\")
     lines += [r"\hline", r"\end{tabular}"]
     return "\n".join(lines)
 
@@ -326,8 +331,9 @@ def to_rich(table: Table) -> list[rich.table.Table]:
         for suite in group.suites:
             view.add_column(column_label(suite), justify="right")
         rows = _rows_for(table, group)
-        for index, row in enumerate(rows):
-            is_last_arm = row.kind == "arm" and (index + 1 == len(rows) or rows[index + 1].kind != "arm")
+        for row, next_row in zip(rows, [*rows[1:], None]):
+            # A rule between the study's own rows and the rows it is compared with.
+            is_last_arm = row.kind == "arm" and (next_row is None or next_row.kind != "arm")
             style = None if row.kind == "arm" else "dim"
             view.add_row(row.label, *_row_texts(row, group), style=style, end_section=is_last_arm)
         rendered.append(view)

@@ -1,0 +1,312 @@
+"""Aggregation, tables, plots and reference rows, checked against hand-computed numbers."""
+
+import csv
+import io
+import math
+
+import pytest
+
+from axiomatic.report.plots import plot_learning_curves, plot_length_generalisation, write_plots
+from axiomatic.report.references import REFERENCES, select_references
+from axiomatic.report.tables import (
+    CHANCE_LABEL,
+    build_table,
+    comparisons_markdown,
+    importances_markdown,
+    to_csv,
+    to_latex,
+    to_markdown,
+    to_rich,
+)
+from axiomatic.study.results import (
+    aggregate_arms,
+    failed_trials,
+    holm_adjust,
+    mean_ci,
+    paired_comparisons,
+)
+
+T_975_DF2 = 4.302652729749462  # Student t quantile, two-sided 95%, 2 degrees of freedom
+STANDARD_9 = "suite/standard_chain/len=9/acc"
+
+
+def record(arm, seed, status="done", metrics=None, history=None, error=None):
+    return {
+        "arm": arm,
+        "params": {"model.pe": arm.split("=")[1]},
+        "seed": seed,
+        "status": status,
+        "error": error,
+        "metrics": metrics or {},
+        "history": history or [],
+    }
+
+
+@pytest.fixture
+def records():
+    return [
+        record("pe=none", 0, metrics={STANDARD_9: 0.8, "val/acc": 0.95}),
+        record("pe=none", 1, metrics={STANDARD_9: 0.9, "val/acc": 0.96}),
+        record("pe=none", 2, metrics={STANDARD_9: 1.0, "val/acc": 0.97}),
+        record("pe=learned", 0, metrics={STANDARD_9: 0.7}),
+        record("pe=learned", 1, metrics={STANDARD_9: 0.7}),
+        # A failed and a running seed carry metrics that must not leak into any statistic.
+        record("pe=learned", 2, status="failed", metrics={STANDARD_9: 0.0}, error="CUDA OOM"),
+        record("pe=sinusoidal", 0, metrics={STANDARD_9: 0.85}),
+        record("pe=sinusoidal", 1, status="running", metrics={STANDARD_9: 0.1}),
+    ]
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+def test_mean_ci_uses_the_student_t_interval():
+    interval = mean_ci([0.8, 0.9, 1.0])
+    half_width = T_975_DF2 * 0.1 / math.sqrt(3)  # sample sd of 0.8, 0.9, 1.0 is 0.1
+    assert interval["mean"] == pytest.approx(0.9)
+    assert interval["ci_high"] - interval["mean"] == pytest.approx(half_width)
+    assert half_width == pytest.approx(0.2484, abs=1e-4)
+    assert interval["mean"] - interval["ci_low"] == pytest.approx(half_width)
+    assert interval["n"] == 3
+
+
+def test_mean_ci_single_value_and_empty():
+    assert mean_ci([0.7]) == {"mean": 0.7, "ci_low": 0.7, "ci_high": 0.7, "n": 1}
+    assert mean_ci([]) is None
+
+
+def test_holm_adjustment_on_known_p_values():
+    # sorted 0.01, 0.03, 0.04 -> x3, x2, x1 = 0.03, 0.06, 0.04 -> running max 0.03, 0.06, 0.06
+    assert holm_adjust([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm_adjust([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    assert holm_adjust([]) == []
+
+
+def test_aggregates_use_only_finished_seeds(records):
+    summaries = {s.arm: s for s in aggregate_arms(records)}
+    assert list(summaries) == ["pe=none", "pe=learned", "pe=sinusoidal"]
+    learned = summaries["pe=learned"]
+    assert learned.metrics[STANDARD_9]["mean"] == pytest.approx(0.7)
+    assert (learned.seeds_done, learned.seeds_running, learned.seeds_total) == (2, 0, 3)
+    sinusoidal = summaries["pe=sinusoidal"]
+    assert sinusoidal.metrics[STANDARD_9] == {"mean": 0.85, "ci_low": 0.85, "ci_high": 0.85, "n": 1}
+    assert (sinusoidal.seeds_done, sinusoidal.seeds_running, sinusoidal.seeds_total) == (1, 1, 2)
+    assert summaries["pe=none"].params == {"model.pe": "none"}
+
+
+def test_aggregates_select_metrics_and_count_a_retried_seed_once(records):
+    retried = records + [record("pe=learned", 1, metrics={STANDARD_9: 0.9})]
+    learned = {s.arm: s for s in aggregate_arms(retried, [STANDARD_9])}["pe=learned"]
+    assert set(learned.metrics) == {STANDARD_9}
+    assert learned.seeds_done == 2
+    assert learned.metrics[STANDARD_9]["mean"] == pytest.approx((0.7 + 0.9) / 2)
+
+
+def test_failed_trials_are_listed(records):
+    failed = failed_trials(records)
+    assert [(r["arm"], r["seed"], r["error"]) for r in failed] == [("pe=learned", 2, "CUDA OOM")]
+
+
+def test_paired_comparison_pairs_by_seed(records):
+    comparisons = {c.arm: c for c in paired_comparisons(records, "pe=none", STANDARD_9)}
+    learned = comparisons["pe=learned"]
+    # Seed 2 of pe=learned failed, so only seeds 0 and 1 pair: differences -0.1 and -0.2.
+    assert learned.n_pairs == 2
+    assert learned.mean_diff == pytest.approx(-0.15)
+    # t = -0.15 / (sd 0.0707 / sqrt 2) = -3 with 1 df (Cauchy): p = 1 - 2/pi * atan(3).
+    assert learned.p_value == pytest.approx(1 - 2 / math.pi * math.atan(3))
+    half_width = 12.706204736 * (0.1 / math.sqrt(2)) / math.sqrt(2)  # t(0.975, 1) * se
+    assert learned.ci_high - learned.mean_diff == pytest.approx(half_width)
+    sinusoidal = comparisons["pe=sinusoidal"]
+    assert sinusoidal.n_pairs == 1
+    assert sinusoidal.mean_diff == pytest.approx(0.05)
+    assert sinusoidal.p_value is None and sinusoidal.p_holm is None
+    # Only one arm has a p-value, so Holm multiplies it by 1.
+    assert learned.p_holm == pytest.approx(learned.p_value)
+
+
+def test_paired_comparison_holm_across_arms():
+    rows = []
+    for seed, (base, a, b) in enumerate([(0.5, 0.6, 0.9), (0.6, 0.8, 0.7), (0.7, 0.75, 0.8)]):
+        rows += [
+            record("pe=none", seed, metrics={STANDARD_9: base}),
+            record("pe=a", seed, metrics={STANDARD_9: a}),
+            record("pe=b", seed, metrics={STANDARD_9: b}),
+        ]
+    comparisons = paired_comparisons(rows, "pe=none", STANDARD_9)
+    raw = [c.p_value for c in comparisons]
+    assert [c.arm for c in comparisons] == ["pe=a", "pe=b"]
+    assert [c.p_holm for c in comparisons] == pytest.approx(holm_adjust(raw))
+
+
+def test_paired_comparison_rejects_an_unknown_baseline(records):
+    with pytest.raises(ValueError, match="pe=rope"):
+        paired_comparisons(records, "pe=rope", STANDARD_9)
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+SCRAMBLED_SUITES = [
+    "published/dseparation/flipped_chain/len=7",
+    "branching_bf1.4/n=12",
+    "standard_chain/len=10",
+    "published/transitivity/standard_chain/len=7",
+    "reversed_chain/len=3",
+    "branching_bf1.4/n=5",
+    "standard_chain/len=7",
+    "flipped_chain/len=9",
+]
+
+
+def summaries_for(suites):
+    return aggregate_arms(
+        [record("pe=none", seed, metrics={f"suite/{s}/acc": 0.8 + 0.1 * seed for s in suites})
+         for seed in range(3)]
+    )
+
+
+BASELINES = {
+    "standard_chain/len=7": {"mention_order": 1.0, "direct_edge": 0.6, "majority": 0.5},
+    "reversed_chain/len=3": {"mention_order": 0.34, "direct_edge": 0.83, "majority": 0.5},
+    "branching_bf1.4/n=5": {"mention_order": None, "direct_edge": 0.92, "majority": 0.55},
+}
+
+
+def test_table_groups_and_orders_columns():
+    table = build_table(summaries_for(SCRAMBLED_SUITES), BASELINES, None)
+    assert [g.title for g in table.groups] == [
+        "Length generalisation (standard)",
+        "Length generalisation (flipped)",
+        "Reversal",
+        "Branching bf1.4",
+        "Published files: transitivity/standard_chain",
+        "Published files: dseparation/flipped_chain",
+    ]
+    assert table.columns == [
+        "standard_chain/len=7",
+        "standard_chain/len=10",
+        "flipped_chain/len=9",
+        "reversed_chain/len=3",
+        "branching_bf1.4/n=5",
+        "branching_bf1.4/n=12",
+        "published/transitivity/standard_chain/len=7",
+        "published/dseparation/flipped_chain/len=7",
+    ]
+
+
+def test_table_rows_baselines_references_and_delta():
+    suites = ["standard_chain/len=7", "reversed_chain/len=3", "branching_bf1.4/n=5"]
+    references = select_references(["paper TS2 NoPE", "paper TS2 LPE"])
+    table = build_table(summaries_for(suites), BASELINES, references)
+    rows = {row.label: row for row in table.rows}
+    assert [row.label for row in table.rows] == [
+        "pe=none",
+        CHANCE_LABEL,
+        "mention order",
+        "direct edge",
+        "paper TS2 NoPE",
+        "paper TS2 LPE",
+        "Δ best arm - paper TS2 NoPE",
+    ]
+    assert rows[CHANCE_LABEL].cells["branching_bf1.4/n=5"].mean == 0.55
+    assert "branching_bf1.4/n=5" not in rows["mention order"].cells
+    assert set(rows["paper TS2 LPE"].cells) == {"standard_chain/len=7"}
+    delta = rows["Δ best arm - paper TS2 NoPE"].cells
+    assert delta["standard_chain/len=7"].mean == pytest.approx(0.9 - 1.00)
+    assert delta["branching_bf1.4/n=5"].mean == pytest.approx(0.9 - 0.86)
+
+
+def test_markdown_and_latex_render_the_numbers():
+    suites = ["standard_chain/len=7", "reversed_chain/len=3"]
+    table = build_table(summaries_for(suites), BASELINES, select_references(["paper TS2 NoPE"]))
+    markdown = to_markdown(table)
+    assert "### Length generalisation (standard)" in markdown
+    assert "| pe=none | 0.90 ± 0.25 |" in markdown
+    assert "| direct edge | 0.83 |" in markdown
+    assert "| Δ best arm - paper TS2 NoPE | -0.10 |" in markdown
+    latex = to_latex(table)
+    assert r"pe=none & 0.90 $\pm$ 0.25 \\" in latex
+    assert r"\multicolumn{1}{c}{Reversal}" in latex
+    assert r"$\Delta$ best arm - paper TS2 NoPE & -0.10 \\" in latex
+    titles = [view.title for view in to_rich(table)]
+    assert titles == ["Length generalisation (standard)", "Reversal"]
+
+
+def test_csv_parses_back_to_the_same_numbers():
+    suites = ["standard_chain/len=7", "flipped_chain/len=9"]
+    summaries = summaries_for(suites)
+    table = build_table(summaries, BASELINES, None)
+    parsed = list(csv.DictReader(io.StringIO(to_csv(table))))
+    arm_cells = {row["suite"]: row for row in parsed if row["kind"] == "arm"}
+    interval = summaries[0].metrics["suite/flipped_chain/len=9/acc"]
+    flipped = arm_cells["flipped_chain/len=9"]
+    assert float(flipped["mean"]) == interval["mean"]
+    assert float(flipped["ci_low"]) == interval["ci_low"]
+    assert float(flipped["ci_high"]) == interval["ci_high"]
+    assert int(flipped["n"]) == 3
+    chance = [row for row in parsed if row["row"] == CHANCE_LABEL]
+    assert [(row["suite"], float(row["mean"]), row["n"]) for row in chance] == [
+        ("standard_chain/len=7", 0.5, ""),
+        ("flipped_chain/len=9", 0.5, ""),
+    ]
+
+
+def test_comparison_and_importance_markdown(records):
+    text = comparisons_markdown(paired_comparisons(records, "pe=none", STANDARD_9))
+    assert "| pe=learned | pe=none | suite/standard_chain/len=9/acc | 2 | -0.150 [" in text
+    single_pair = f"| pe=sinusoidal | pe=none | {STANDARD_9} | 1 | +0.050 | – | – |"
+    assert single_pair in text
+    ranked = importances_markdown({"train.lr": 0.2, "model.pe": 0.8}).splitlines()
+    assert ranked[2:] == ["| model.pe | 0.800 |", "| train.lr | 0.200 |"]
+
+
+# --- references ----------------------------------------------------------------------------
+
+
+def test_reference_rows_and_selection_errors():
+    assert REFERENCES["paper TS2 NoPE"]["standard_chain/len=9"] == 0.92
+    assert REFERENCES["GPT-4 zero-shot"]["reversed_chain/len=6"] == 0.92
+    assert REFERENCES["paper TS2 NoPE"]["branching_bf2.0/n=12"] == 0.64
+    assert REFERENCES["paper axiomatic model"]["name_shift/len=9"] == 0.73
+    assert list(select_references(["paper TS2 SPE", "paper TS2 NoPE"])) == [
+        "paper TS2 SPE",
+        "paper TS2 NoPE",
+    ]
+    with pytest.raises(ValueError, match="accepted labels.*paper TS2 NoPE"):
+        select_references(["paper TS2 NoPE", "paper TS3 NoPE"])
+
+
+# --- plots ---------------------------------------------------------------------------------
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def is_png(path):
+    return path.stat().st_size > 1000 and path.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_plots_write_png_files(tmp_path):
+    history = [{"epoch": epoch, "val/acc": 0.5 + 0.1 * epoch} for epoch in (1, 2, 3)]
+    suites = [
+        "standard_chain/len=7",
+        "standard_chain/len=10",
+        "published/transitivity/standard_chain/len=7",
+    ]
+    records = [
+        record("pe=none", seed, metrics={f"suite/{s}/acc": 0.8 + 0.05 * seed for s in suites},
+               history=history)
+        for seed in range(2)
+    ]
+    summaries = aggregate_arms(records)
+    one_family = tmp_path / "one.png"
+    assert is_png(plot_length_generalisation(summaries, "standard_chain", one_family, BASELINES))
+    assert is_png(plot_learning_curves(records, "val/acc", tmp_path / "curves.png"))
+    written = write_plots(records, summaries, BASELINES, tmp_path / "plots")
+    assert [p.name for p in written] == [
+        "length_standard_chain.png",
+        "length_published__transitivity__standard_chain.png",
+        "learning_val__acc.png",
+    ]
+    assert all(is_png(path) for path in written)
