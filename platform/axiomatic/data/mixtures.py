@@ -25,7 +25,7 @@ from axiomatic.data import graphs
 from axiomatic.data.axioms import transitivity
 from axiomatic.data.dataset import Dataset
 
-GENERATOR_VERSION = "transitivity-1"
+GENERATOR_VERSION = "transitivity-2"  # 2: category balance respects per-premise capacity (k > 1)
 ALPHANUMERICS = string.digits + string.ascii_uppercase + string.ascii_lowercase
 KINDS = ("sequential", "flipped", "reversed")
 
@@ -63,7 +63,9 @@ def shares_at(perturbation: float) -> Shares:
     low = min(int(perturbation), len(PERTURBATION_ANCHORS) - 2)
     t = perturbation - low
     mix = (1 - t) * PERTURBATION_ANCHORS[low] + t * PERTURBATION_ANCHORS[low + 1]
-    return Shares(sequential=mix[0], flipped=mix[1], reversed=1.0 - mix[0] - mix[1])
+    # Clamp rounding residue (1 - s - f is -5e-17 at 0.25), which Shares would reject as < 0.
+    mix = np.clip(mix, 0.0, 1.0)
+    return Shares(sequential=mix[0], flipped=mix[1], reversed=max(0.0, 1.0 - mix[0] - mix[1]))
 
 
 class DataSpec(BaseModel):

@@ -98,7 +98,8 @@ class Store:
                   "dropped": int(shared.sum())}
         if shared.any():
             data = data.subset(~shared)
-        report["shared"] = 0
+        # Measured, not assumed: what is left must share nothing with the suites.
+        report["shared"] = int(sum(k in held_out for k in data.row_keys())) if shared.any() else 0
         return data, report
 
     # -------------------------------------------------------------- cache mechanics

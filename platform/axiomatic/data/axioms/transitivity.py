@@ -37,9 +37,9 @@ def generate(rng: np.random.Generator, groups: list[Group], alphabet: str,
     named = [(g, *names.sample_names(rng, g.graphs.count, g.graphs.nodes, g.name_length, alphabet_ids))
              for g in groups]
     truths = [_truths(g.graphs) for g in groups]
-    available = np.concatenate([np.repeat(masks.any(axis=(2, 3)), k, axis=1) for masks in truths], axis=1)
+    available = np.concatenate([np.repeat(masks.sum(axis=(2, 3)), k, axis=1) for masks in truths], axis=1)
     labels = _balanced_labels(rng, available.shape[1])
-    wanted = _assign_categories(rng, available, labels, balance)
+    wanted = _assign_categories(rng, available, labels, balance, k)
     parts, start = [], 0
     for (group, chars, name_lengths), masks in zip(named, truths):
         stop = start + group.graphs.count * k
@@ -62,7 +62,7 @@ def _balanced_labels(rng: np.random.Generator, count: int) -> np.ndarray:
 
 
 def _assign_categories(rng: np.random.Generator, available: np.ndarray, labels: np.ndarray,
-                       balance: bool) -> np.ndarray:
+                       balance: bool, k: int = 1) -> np.ndarray:
     """Which category each instance's hypothesis comes from.
 
     Balanced: half the Yes items multi-hop and half the No items unrelated, as far as the
@@ -75,9 +75,23 @@ def _assign_categories(rng: np.random.Generator, available: np.ndarray, labels: 
     wanted = np.where(labels, graphs.YES_DIRECT, graphs.NO_REVERSE)
     for label, rarer in ((True, graphs.YES_MULTIHOP), (False, graphs.NO_UNRELATED)):
         members = np.flatnonzero(labels == label)
-        candidates = rng.permutation(members[available[rarer, members]])
+        candidates = rng.permutation(members[available[rarer, members] > 0])
+        # The k hypotheses of one premise (instances p*k .. p*k+k-1) share its pairs: a premise
+        # can serve a category at most as often as it has pairs of that category.
+        candidates = candidates[_rank_within(candidates // k) < available[rarer, candidates]]
         wanted[candidates[: members.size // 2]] = rarer
     return wanted
+
+
+def _rank_within(keys: np.ndarray) -> np.ndarray:
+    """Each element's rank among the elements with the same key, in array order."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    run_start = np.repeat(starts, np.diff(np.r_[starts, keys.size]))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(keys.size) - run_start
+    return rank
 
 
 def _pick_pairs(rng, masks, labels, wanted, k):

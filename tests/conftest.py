@@ -1,0 +1,35 @@
+"""Fixtures shared by every test module.
+
+No test may touch ~/.cache/axiomatic: ``AXIOMATIC_CACHE`` points at a temporary directory for the
+whole run. It is one directory per pytest session, so suites built by one test (about ten seconds
+for all of them) are reused by the next; a test that needs an empty cache builds its own
+``Store(root=tmp_path / ...)``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("axiomatic-cache")
+
+
+@pytest.fixture(autouse=True)
+def axiomatic_cache(session_cache, monkeypatch):
+    """The dataset cache every test (and every subprocess it starts) uses."""
+    monkeypatch.setenv("AXIOMATIC_CACHE", str(session_cache))
+    return session_cache
+
+
+@pytest.fixture(scope="session")
+def published_dir():
+    """The paper's published evaluation files; tests that need them skip where they are absent."""
+    from axiomatic.data import suites
+
+    directory = suites.published_dir()
+    if not (directory / "index.json").is_file():
+        pytest.skip(f"published evaluation files not found at {directory} "
+                    f"(set {suites.PUBLISHED_ENV} to their directory)")
+    return directory

@@ -1,0 +1,283 @@
+"""Evaluation suites: composition of every generated suite, the published files, their baselines."""
+
+import json
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from axiomatic.data import baselines, suites, text
+from axiomatic.data.dataset import Dataset
+from axiomatic.data.store import Store
+
+ALL_GENERATED = suites.generated_names()
+
+
+def parsed_rows(data: Dataset) -> list[text.Parsed]:
+    return [text.parse(*data.text(i)[:2]) for i in range(len(data))]
+
+
+def in_chain_order(edges) -> bool:
+    return all(edges[j][1] == edges[j + 1][0] for j in range(len(edges) - 1))
+
+
+def last_edge_first(edges) -> bool:
+    return all(edges[j][0] == edges[j + 1][1] for j in range(len(edges) - 1))
+
+
+def sentences_follow_chain(edges) -> bool:
+    """Sentence j joins chain positions j and j+1, whatever each edge's direction."""
+    sequence = chain_of(edges)
+    if sequence[0] not in edges[0]:
+        sequence.reverse()
+    position = {v: i for i, v in enumerate(sequence)}
+    return [sorted(position[v] for v in e) for e in edges] == [[j, j + 1] for j in range(len(edges))]
+
+
+def chain_of(edges) -> list[str]:
+    """The chain's node sequence, whatever order the sentences come in (it must be a path)."""
+    graph = nx.Graph(edges)
+    ends = [v for v in graph if graph.degree(v) == 1]
+    assert nx.is_connected(graph) and len(ends) == 2 and graph.number_of_edges() == len(graph) - 1
+    return nx.shortest_path(graph, *sorted(ends))
+
+
+# ---------------------------------------------------------------- generated suites
+
+def test_suite_names():
+    assert len(ALL_GENERATED) == 54 == len(set(ALL_GENERATED))
+    assert "flipped_chain/len=9" in ALL_GENERATED and "branching_bf1.4/n=12" in ALL_GENERATED
+    assert suites.split_name("flipped_chain/len=9") == ("flipped_chain", 9)
+    assert suites.split_name("branching_bf2.0/n=5") == ("branching_bf2.0", 5)
+
+
+@pytest.mark.parametrize("name", ALL_GENERATED)
+def test_generated_suite_composition(name):
+    family_name, size = suites.split_name(name)
+    family = suites.FAMILIES[family_name]
+    data = suites.build(name)
+    assert len(data) == suites.DEFAULT_ITEMS == 500
+    assert int(data.labels.sum()) == 250
+    assert (data.nodes == size).all()
+
+    rows = parsed_rows(data)
+    lo, hi = family.name_length
+    name_lengths = [len(v) for p in rows for edge in p.edges for v in edge]
+    assert lo <= min(name_lengths) and max(name_lengths) <= hi
+    if family_name == "name_shift":
+        assert (lo, hi) == (4, 10) and min(name_lengths) == 4 and max(name_lengths) == 10
+    else:
+        assert (lo, hi) == (1, 3)
+
+    for p, label in zip(rows, data.labels):
+        graph = nx.DiGraph(p.edges)
+        graph.add_nodes_from([p.x, p.y])
+        assert bool(label) == nx.has_path(graph, p.x, p.y)
+        if family.structure == "dag":
+            assert len(p.edges) == int(family.edges_per_node * size)
+            assert nx.is_directed_acyclic_graph(graph) and len(graph) <= size
+            continue
+        assert len(p.edges) == size - 1 and len(chain_of(p.edges)) == size  # distinct names
+        if family.order == "reversed":
+            assert last_edge_first(p.edges) and not in_chain_order(p.edges)
+        elif family.order == "shuffled":
+            assert not in_chain_order(p.edges)
+        else:
+            assert sentences_follow_chain(p.edges)
+            if family.structure == "sequential":
+                assert in_chain_order(p.edges)
+        if family.structure == "sequential":
+            sequence = chain_of(p.edges)
+            assert all(graph.has_edge(a, b) for a, b in zip(sequence, sequence[1:])) or \
+                all(graph.has_edge(b, a) for a, b in zip(sequence, sequence[1:]))
+
+
+def test_flipped_suites_flip_about_half_the_edges():
+    flips = total = 0
+    for size in (9, 15, 50):
+        for p in parsed_rows(suites.build(f"flipped_chain/len={size}")):
+            assert sentences_follow_chain(p.edges)
+            sequence = chain_of(p.edges)
+            if sequence[0] not in p.edges[0]:
+                sequence.reverse()
+            position = {v: i for i, v in enumerate(sequence)}
+            backward = [position[a] > position[b] for a, b in p.edges]
+            flips += sum(backward)
+            total += len(backward)
+    assert 0.45 < flips / total < 0.55
+
+
+def test_balanced_suites_are_balanced_in_categories():
+    for name in ("standard_chain/len=12", "flipped_chain/len=12", "branching_bf1.4/n=8"):
+        counts = np.bincount(suites.build(name).categories, minlength=4)
+        assert counts[0] == counts[1] == 125  # direct == multi-hop among Yes
+        if name.startswith("standard"):
+            assert counts.tolist() == [125, 125, 250, 0]  # a chain has no unrelated pairs
+        else:
+            assert counts[2] == counts[3] == 125
+
+
+def test_suite_is_built_identically_every_time():
+    for name in ("flipped_chain/len=20", "shuffled_chain/len=5", "branching_bf2.0/n=10"):
+        np.random.seed(0)
+        first = suites.build(name)
+        np.random.seed(123)
+        second = suites.build(name)
+        for field in ("tokens", "lengths", "labels", "categories", "nodes"):
+            assert getattr(first, field).tobytes() == getattr(second, field).tobytes(), (name, field)
+    # Different names give different items (the seed is derived from the name).
+    a, b = suites.build("shuffled_chain/len=7"), suites.build("name_shift/len=7")
+    assert not set(a.row_keys()) & set(b.row_keys())
+
+
+def test_suite_through_the_store_matches_and_has_baselines(tmp_path):
+    store = Store(root=tmp_path / "cache")
+    data, manifest = store.suite("reversed_chain/len=4")
+    assert data.tokens.tobytes() == suites.build("reversed_chain/len=4").tokens.tobytes()
+    assert manifest["counts"]["n"] == 500 and manifest["counts"]["yes"] == 250
+    assert manifest["baselines"] == baselines.score(data)
+    assert manifest["baselines"]["direct_edge"] == pytest.approx(0.75)
+    assert manifest["baselines"]["mention_order"] < 0.3  # stated backwards: mention order misleads
+
+
+def test_shortcuts_on_generated_suites():
+    shuffled = baselines.score(suites.build("shuffled_chain/len=9"))
+    assert shuffled["mention_order"] < 0.65
+    standard = baselines.score(suites.build("standard_chain/len=9"))
+    assert standard["mention_order"] == 1.0  # why shuffled and flipped suites exist
+    for name in ("flipped_chain/len=9", "branching_bf1.4/n=10", "shuffled_chain/len=9"):
+        assert baselines.score(suites.build(name))["direct_edge"] == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("name", [
+    "nope/len=3", "flipped_chain/len=99", "flipped_chain/n=9", "branching_bf1.4/len=5",
+    "flipped_chain", "flipped_chain/len=x", "published/transitivity/nope/len=3",
+])
+def test_unknown_suites_raise(name):
+    with pytest.raises(ValueError, match="unknown suite|suite name must look like"):
+        suites.build(name)
+
+
+def test_expand_selectors():
+    assert suites.expand(["flipped_chain/*"]) == [f"flipped_chain/len={n}" for n in suites.LONG_CHAINS]
+    assert suites.expand(["reversed_chain/", "reversed_chain/len=3"]) == \
+        [f"reversed_chain/len={n}" for n in (3, 4, 5, 6)]
+    with pytest.raises(ValueError, match="unknown suite"):
+        suites.expand(["nothing/*"])
+
+
+# ---------------------------------------------------------------- published files
+
+def test_published_files_are_listed_and_read(published_dir):
+    files = suites.published_files(published_dir)
+    index = json.loads((published_dir / "index.json").read_text())
+    assert len(files) == len(index) == 47  # 34 transitivity + 13 d-separation files
+    assert set(files) <= set(suites.all_names(published_dir))
+    for entry in index:
+        axiom, family = entry["suite"].split("/", 1)
+        key = "n" if family.startswith("branching") else "len"
+        # Through the store (the session cache usually has them already); the store reads them
+        # with suites.read_jsonl, which test_tokenizer checks line by line.
+        data, manifest = Store(published=published_dir).suite(f"published/{axiom}/{family}/{key}={entry['size']}")
+        assert len(data) == entry["n"] and int(data.labels.sum()) == entry["yes"]
+        assert manifest["recipe"]["sha256"]  # keyed by the file's content, not its name
+
+
+def test_published_dir_from_environment(published_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv(suites.PUBLISHED_ENV, str(tmp_path))
+    assert suites.published_dir() == tmp_path
+    assert suites.published_files(suites.published_dir()) == {}  # no index.json there
+    assert suites.published_dir(published_dir) == published_dir  # an explicit argument wins
+
+
+def published_scores(directory, family: str, key: str, size: int) -> dict:
+    """baselines.score of a published file, as the store computed it when it cached the file."""
+    return Store(published=directory).suite(f"published/transitivity/{family}/{key}={size}")[1]["baselines"]
+
+
+def test_store_baselines_are_the_baselines_of_the_file(published_dir):
+    name = "published/transitivity/flipped_chain/len=12"
+    data, manifest = Store(published=published_dir).suite(name)
+    assert manifest["baselines"] == baselines.score(suites.build(name, published_dir))
+
+
+@pytest.mark.parametrize("size", range(7, 16))
+def test_published_standard_chain_mention_order(published_dir, size):
+    # len=10 holds items whose names repeat within a chain (cycles, see the files' README): there
+    # the label and mention order part ways on 9 of 500 items.
+    expected = 0.982 if size == 10 else 1.0
+    assert published_scores(published_dir, "standard_chain", "len", size)["mention_order"] == \
+        pytest.approx(expected, abs=1e-9)
+
+
+def test_published_branching_direct_edge(published_dir):
+    got = [published_scores(published_dir, "branching_bf1.4", "n", n)["direct_edge"] for n in (5, 8, 10, 12)]
+    assert got == pytest.approx([0.916, 0.852, 0.844, 0.804], abs=1e-9)
+    mention = [published_scores(published_dir, "branching_bf1.4", "n", n)["mention_order"] for n in (5, 8, 10, 12)]
+    assert all(0.43 <= m <= 0.49 for m in mention)
+
+
+def test_published_reversal(published_dir):
+    scores = [published_scores(published_dir, "reversed_chain", "len", n) for n in (3, 4, 5, 6)]
+    assert [s["mention_order"] for s in scores] == pytest.approx([0.336, 0.168, 0.100, 0.068], abs=1e-9)
+    assert [s["direct_edge"] for s in scores] == pytest.approx([0.834, 0.75, 0.70, 0.666], abs=1e-9)
+
+
+def test_published_flipped_chains(published_dir):
+    for size in range(7, 16):
+        scores = published_scores(published_dir, "flipped_chain", "len", size)
+        assert 0.73 <= scores["direct_edge"] <= 0.81, size
+        assert 0.43 <= scores["mention_order"] <= 0.56, size
+
+
+def test_dseparation_files_have_no_transitivity_shortcuts(published_dir):
+    scores = baselines.score(suites.build("published/dseparation/flipped_chain/len=9", published_dir))
+    assert scores == {"mention_order": None, "direct_edge": None, "majority": 0.5}
+
+
+# ---------------------------------------------------------------- JSONL reading errors
+
+def write_lines(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+GOOD = '{"premise": "a causes b.", "hypothesis": "Does a cause b?", "label": "Yes"}'
+
+
+def test_read_jsonl_good_file(tmp_path):
+    path = write_lines(tmp_path / "ok.jsonl", [GOOD, "", '{"premise": "a causes b. b causes c.", '
+                                               '"hypothesis": "Does c cause a?", "label": "No"}'])
+    data = suites.read_jsonl(path)
+    assert len(data) == 2 and data.labels.tolist() == [1, 0]
+    assert data.text(1) == ("a causes b. b causes c.", "Does c cause a?", "No")
+
+
+@pytest.mark.parametrize("bad_line, message", [
+    ('{"premise": "a causes b.", "label": "Yes"}', "field 'hypothesis'"),
+    ('{"hypothesis": "Does a cause b?", "label": "Yes"}', "field 'premise'"),
+    ('{"premise": "a causes b.", "hypothesis": "Does a cause b?"}', "field 'label'"),
+    ('{"premise": "a causes b.", "hypothesis": "Does a cause b?", "label": "yes"}', "field 'label'"),
+    ('{"premise": "a causes b.", "hypothesis": "Does a cause b?", "label": "Maybe"}', "field 'label'"),
+    ('{"premise": "a causes b.", "hypothesis": "Does a cause b?", "label": 1}', "field 'label'"),
+    ('{"premise": "a causes b."', "not valid JSON"),
+    ('["a causes b.", "Does a cause b?", "Yes"]', "expected an object"),
+])
+def test_read_jsonl_names_file_line_and_field(tmp_path, bad_line, message):
+    path = write_lines(tmp_path / "bad.jsonl", [GOOD, bad_line, GOOD])
+    with pytest.raises(ValueError) as err:
+        suites.read_jsonl(path)
+    assert f"{path}:2:" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_read_jsonl_unparseable_sentence_names_the_record(tmp_path):
+    path = write_lines(tmp_path / "grammar.jsonl", [
+        GOOD, GOOD, '{"premise": "a causes b", "hypothesis": "Does a cause b?", "label": "Yes"}'])
+    with pytest.raises(ValueError, match=r"grammar\.jsonl: record 3: premise must end with"):
+        suites.read_jsonl(path)
+
+
+def test_read_jsonl_empty_file(tmp_path):
+    with pytest.raises(ValueError, match="no records"):
+        suites.read_jsonl(write_lines(tmp_path / "empty.jsonl", [""]))
