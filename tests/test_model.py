@@ -296,7 +296,7 @@ def test_unknown_pe_lists_the_accepted_kinds():
 def test_presets():
     paper = ModelConfig.preset("paper")
     assert (paper.n_layer, paper.n_head, paper.d_model, paper.d_mlp) == (12, 8, 512, 2048)
-    assert (paper.dropout, paper.pe, paper.vocab_size, paper.max_len) == (0.1, "none", 119, 512)
+    assert (paper.dropout, paper.pe, paper.vocab_size, paper.max_len) == (0.1, "none", 118, 512)
     assert paper == ModelConfig()  # the defaults are the paper's model
     assert ModelConfig.preset("tiny", pe="rope").pe == "rope"
     assert set(PRESETS) >= {"paper", "tiny", "small"}
@@ -327,11 +327,11 @@ def test_caches_stay_out_of_checkpoints_so_max_len_can_grow():
 
 
 def test_parameter_counts():
-    # the paper's network: 12 x 3.15M blocks + 2 x (119 x 512) embedding/head ~ 37.95M
+    # the paper's network: 12 x 3.15M blocks + 2 x (118 x 512) embedding/head ~ 37.95M
     paper = num_parameters(Decoder(ModelConfig.preset("paper")))
     assert 37_000_000 < paper < 39_000_000, f"paper preset has {paper:,} parameters"
-    assert paper == 37_951_488
+    assert paper == 37_950_464
     learned = num_parameters(Decoder(ModelConfig.preset("paper", pe="learned")))
     assert learned - paper == 512 * 512  # the position table
     tiny = Decoder(ModelConfig.preset("tiny"))
-    assert tiny.num_parameters() == num_parameters(tiny) == 115_328
+    assert tiny.num_parameters() == num_parameters(tiny) == 115_200

@@ -17,7 +17,7 @@ import numpy as np
 
 from axiomatic.data import text
 
-VERSION = "axiomatic-vocab-1"
+VERSION = "axiomatic-vocab-2"  # 2: the article "a" dropped from WORDS (it shadowed the character)
 
 PAD = "<pad>"
 LABELS = ("Yes", "No")
@@ -27,7 +27,7 @@ ALPHANUMERICS = string.digits + string.ascii_uppercase + string.ascii_lowercase
 # to grow: appending keeps existing ids stable, re-ordering would need a new VERSION.
 WORDS = (
     "causes", "cause", "Does", "Are", "and", "d-separated", "given",
-    "correlates", "with", "independent", "of", "are", "is", "Suppose", "there", "a", "closed",
+    "correlates", "with", "independent", "of", "are", "is", "Suppose", "there", "closed",
     "system", "variables", "All", "the", "statistical", "relations", "among", "these", "as",
     "follows", "However", "directly", "something", "else", "which", "for", "but", "not",
     "direct", "one", "There", "exists", "at", "least", "collider", "confounder", "i.e.",
