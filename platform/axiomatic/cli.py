@@ -42,9 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="platform", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(title="commands")
     _add_data(commands)
-    from axiomatic import cli_train
+    from axiomatic import cli_study, cli_train
 
     cli_train.add_commands(commands)
+    cli_study.add_commands(commands)
     return parser
 
 

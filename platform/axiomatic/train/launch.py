@@ -63,11 +63,18 @@ def _train_distributed(run, out, workers, keep, resume_from, address) -> dict:
 
 
 def distributed_trainer(run: RunConfig, workers: int, name: str, storage: Path, resume_from=None,
-                        callbacks=(), use_gpu: bool | None = None) -> TorchTrainer:
-    """A TorchTrainer running the loop on ``workers`` DDP workers; restarts resume its run."""
+                        callbacks=(), keep_history: Path | None = None,
+                        keep_checkpoint: Path | None = None) -> TorchTrainer:
+    """A TorchTrainer running the loop on ``workers`` DDP workers; restarts resume its run.
+
+    ``keep_history`` / ``keep_checkpoint``: rank 0 also appends each evaluation to that JSONL file
+    and mirrors the latest checkpoint there (the study ledger's cell directory).
+    """
     use_gpu = run.train.device == "cuda" or (run.train.device == "auto" and _cluster_has_gpus())
     config = {"run": run.to_dict(), "cache": str(default_root()),
-              "resume_from": str(Path(resume_from).resolve()) if resume_from else None}
+              "resume_from": str(Path(resume_from).resolve()) if resume_from else None,
+              "keep_history": str(keep_history) if keep_history else None,
+              "keep_checkpoint": str(keep_checkpoint) if keep_checkpoint else None}
     return TorchTrainer(
         ray_train_worker,
         train_loop_config=config,
@@ -94,6 +101,12 @@ def ray_train_worker(config: dict) -> None:
     resume = ray.train.get_checkpoint()
 
     def report(metrics: dict, checkpoint_dir: Path | None) -> None:
+        # only rank 0 writes checkpoints, so only it keeps the ledger's copies
+        if checkpoint_dir is not None and config["keep_history"]:
+            with open(config["keep_history"], "a") as handle:
+                handle.write(json.dumps(metrics) + "\n")
+        if checkpoint_dir is not None and config["keep_checkpoint"]:
+            checkpoint.replace_directory(checkpoint_dir, Path(config["keep_checkpoint"]))
         ray.train.report(metrics, checkpoint=Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None)
 
     store = Store(config["cache"])

@@ -170,14 +170,16 @@ class Trainer:
                 done = self.state.step >= self.total_steps
                 due = self.cfg.eval_every and self.state.step % self.cfg.eval_every == 0
                 if due or done or self.state.step_in_epoch == 0:
-                    metrics = self._report(report, losses, seen / max(train_time, 1e-9))
+                    finished = done or self.state.epoch >= self.cfg.epochs
+                    metrics = self._report(report, losses, seen / max(train_time, 1e-9), finished)
                     losses = []
                 if done or self.state.step_in_epoch == 0:
                     break
         return metrics
 
-    def _report(self, report: Report, losses: list[float], examples_per_s: float) -> dict:
-        metrics = {"epoch": self.state.epoch, "step": self.state.step,
+    def _report(self, report: Report, losses: list[float], examples_per_s: float, finished: bool) -> dict:
+        # "finished" marks the last report of a complete run (a scheduler-stopped run never has it)
+        metrics = {"epoch": self.state.epoch, "step": self.state.step, "finished": int(finished),
                    "train/loss": float(np.mean(losses)) if losses else float("nan"),
                    "examples_per_s": examples_per_s, **self.evaluation()}
         if self.worker.rank != 0:

@@ -1,0 +1,236 @@
+"""``platform study``, ``platform plan`` and ``platform report``."""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import os
+import time
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from axiomatic.errors import UserError
+
+console = Console()
+
+
+def add_commands(commands) -> None:
+    study = commands.add_parser("study", help="run (or resume, or extend) a study YAML")
+    study.add_argument("file")
+    study.add_argument("--runs-dir", default="runs", help="parent of runs/<study> (default runs)")
+    study.add_argument("--address", help="join a running Ray cluster (default: embedded local Ray)")
+    study.add_argument("--new", action="store_true", help="archive an incompatible existing run, start afresh")
+    study.add_argument("--json", action="store_true", help="no live view; print the report as JSON")
+    study.set_defaults(handler=_study)
+
+    plan = commands.add_parser("plan", help="dry run: arms x seeds, resources, time and disk estimates")
+    plan.add_argument("file")
+    plan.add_argument("--no-calibrate", action="store_true", help="skip the timing of a few training steps")
+    plan.add_argument("--json", action="store_true")
+    plan.set_defaults(handler=_plan)
+
+    report = commands.add_parser("report", help="tables, comparisons and plots of a study run")
+    report.add_argument("run_dir")
+    report.add_argument("--format", choices=("md", "latex", "csv"), action="append",
+                        help="table formats to write (default all three); the first is printed")
+    report.add_argument("--json", action="store_true")
+    report.set_defaults(handler=_report)
+
+
+# ---------------------------------------------------------------- study
+
+def _study(args) -> int:
+    from axiomatic.report.console import LiveConsole
+    from axiomatic.study.ledger import Ledger
+    from axiomatic.study.runner import run_study, study_lock
+    from axiomatic.study.spec import load_study
+
+    spec = load_study(args.file)
+    root = Path(args.runs_dir).resolve() / spec.name
+    ledger = Ledger(root)
+    fingerprint = _jsonable(spec.fingerprint())
+    if ledger.exists() and ledger.fingerprint() != fingerprint:
+        if not args.new:
+            raise UserError(f"{args.file}: this study's data/model/train/suites/objective differ from the "
+                            f"existing run in {root}; its finished arms would mean something else.\n"
+                            f"{_diff(ledger.fingerprint(), fingerprint)}\n"
+                            "Rerun with --new to archive that run and start afresh, or use another name.")
+        archive = root.with_name(f"{root.name}.{time.strftime('%Y%m%d-%H%M%S')}")
+        os.rename(root, archive)
+        console.print(f"archived the previous run to {archive}")
+    with study_lock(root):
+        ledger.initialise(Path(args.file).read_text(), fingerprint)
+        live = LiveConsole(spec, console, enabled=not args.json)
+        with live:
+            run_study(spec, ledger, address=args.address, console_callback=live)
+    return _finish(spec, ledger, ("md", "latex", "csv"), args.json)
+
+
+def _jsonable(obj):
+    import json
+
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def _diff(old: dict, new: dict) -> str:
+    dump = lambda d: yaml.safe_dump(d, sort_keys=True, default_flow_style=False).splitlines()
+    lines = difflib.unified_diff(dump(old), dump(new), "existing run", "this file", lineterm="", n=2)
+    return "\n".join(lines)
+
+
+def _finish(spec, ledger, formats, as_json: bool) -> int:
+    from axiomatic.cli import emit_json
+    from axiomatic.report import summary, tables
+
+    report = summary.build(spec, ledger)
+    written = summary.write(report, spec, ledger, formats)
+    if as_json:
+        emit_json({**summary.public(report), "files": [str(p) for p in written]})
+        return 0
+    for rich_table in tables.to_rich(summary.table(report, spec)):
+        console.print(rich_table)
+    if report["_comparisons"]:
+        console.print(tables.comparisons_markdown(report["_comparisons"]))
+    if report["importances"]:
+        console.print(tables.importances_markdown(report["importances"]))
+    for failed in report["failed"]:
+        reason = (failed["error"] or "").strip().splitlines()
+        console.print(f"[red]failed[/] {failed['arm']} seed {failed['seed']}: {reason[-1] if reason else ''}")
+    console.print(f"report files: {ledger.root / 'report'}")
+    return 0
+
+
+# ---------------------------------------------------------------- report
+
+def _report(args) -> int:
+    from axiomatic.study.ledger import Ledger
+    from axiomatic.study.spec import load_study
+
+    ledger = Ledger(Path(args.run_dir))
+    if not ledger.exists():
+        raise UserError(f"{args.run_dir}: not a study run directory (no fingerprint.json)")
+    spec = load_study(ledger.root / "study.yaml")
+    return _finish(spec, ledger, tuple(args.format or ("md", "latex", "csv")), args.json)
+
+
+# ---------------------------------------------------------------- plan
+
+def _plan(args) -> int:
+    from axiomatic.study import space
+    from axiomatic.study.spec import load_study
+
+    spec = load_study(args.file)
+    arms = _grid_arms(spec) if spec.search.algorithm == "grid" else None
+    n_arms = space.arm_count(spec)
+    cells = n_arms * len(spec.seeds)
+    slots = _local_slots(spec)
+    first = spec.run_config(arms[0] if arms else _representative(spec), spec.seeds[0])
+    steps = _steps_per_cell(first)
+    params = _parameter_count(first)
+    step_seconds = None if args.no_calibrate else _calibrate(first)
+    per_cell = steps * step_seconds if step_seconds else None
+    wall = per_cell * -(-cells // slots) if per_cell else None
+    disk = cells * params * 4 * 3  # latest checkpoint per cell: weights + AdamW's two moments
+    plan = {"study": spec.name, "algorithm": spec.search.algorithm, "arms": n_arms,
+            "arm_names": [spec.arm_name(a) for a in arms] if arms else None, "seeds": list(spec.seeds),
+            "cells": cells, "resources_per_cell": spec.resources.model_dump(), "concurrency": slots,
+            "scheduler": spec.scheduler.type, "steps_per_cell": steps, "parameters": params,
+            "seconds_per_step": step_seconds, "estimated_seconds_per_cell": per_cell,
+            "estimated_wall_seconds": wall, "calibrated_on": _device(first) if step_seconds else None,
+            "checkpoint_disk_bytes": disk}
+    if args.json:
+        from axiomatic.cli import emit_json
+
+        emit_json(plan)
+        return 0
+    _print_plan(plan)
+    return 0
+
+
+def _grid_arms(spec) -> list[dict]:
+    from axiomatic.study import space
+
+    grid = space.grid_space(spec)
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def _representative(spec) -> dict:
+    """The first value of every searched parameter (used to size and time a cell)."""
+    out = {}
+    for p in spec.parameters():
+        if p.when:
+            continue
+        out[p.path] = p.values[0] if p.values else p.low
+    return out
+
+
+def _steps_per_cell(run) -> int:
+    train_rows = int(run.data.size * (1 - run.train.val_share))
+    per_epoch = max(1, train_rows // run.train.batch_size)
+    return min(run.train.epochs * per_epoch, run.train.max_steps or 10**12)
+
+
+def _parameter_count(run) -> int:
+    from axiomatic.model.decoder import Decoder
+
+    return Decoder(run.model).num_parameters()
+
+
+def _device(run) -> str:
+    from axiomatic.train.loop import resolve_device
+
+    return str(resolve_device(run.train.device))
+
+
+def _calibrate(run, steps: int = 5) -> float:
+    """Seconds per optimiser step of this cell's model at its batch size, on this machine."""
+    import dataclasses
+
+    from axiomatic.data.store import Store
+    from axiomatic.train.loop import Trainer, Worker, load_data, resolve_device
+
+    small = dataclasses.replace(run, suites=(), data=run.data.model_copy(
+        update={"size": max(run.train.batch_size * 2 * (steps + 1), 2000)}))
+    trainer = Trainer(small, load_data(small, Store()), Worker(device=resolve_device(run.train.device)))
+    batches = trainer.batches(0)
+    trainer.step(batches[0])  # warm-up: allocation, kernel selection
+    started = time.perf_counter()
+    for idx in batches[1 : steps + 1]:
+        trainer.step(idx)
+    return (time.perf_counter() - started) / min(steps, len(batches) - 1)
+
+
+def _local_slots(spec) -> int:
+    import torch
+
+    per = spec.resources
+    slots = [(os.cpu_count() or 1) // max(per.cpu * per.workers, 1e-9)]
+    if per.gpu:
+        slots.append(torch.cuda.device_count() // (per.gpu * per.workers))
+    fit = max(int(min(slots)), 1)
+    return min(fit, spec.search.max_concurrent or fit)
+
+
+def _print_plan(plan: dict) -> None:
+    table = Table(title=f"plan: {plan['study']}", show_header=False)
+    table.add_row("search", f"{plan['algorithm']}, scheduler {plan['scheduler']}")
+    arms = f"{plan['arms']}"
+    if plan["arm_names"]:
+        arms += ": " + ", ".join(plan["arm_names"])
+    table.add_row("arms", arms)
+    table.add_row("seeds", ", ".join(map(str, plan["seeds"])))
+    table.add_row("cells (arms x seeds)", str(plan["cells"]))
+    r = plan["resources_per_cell"]
+    table.add_row("resources per cell", f"{r['workers']} worker(s) x cpu {r['cpu']}, gpu {r['gpu']}")
+    table.add_row("concurrency here", str(plan["concurrency"]))
+    table.add_row("model", f"{plan['parameters']:,} parameters, {plan['steps_per_cell']:,} steps per cell")
+    if plan["seconds_per_step"]:
+        table.add_row("calibration", f"{plan['seconds_per_step'] * 1000:.1f} ms/step on {plan['calibrated_on']}")
+        table.add_row("estimated time", f"{plan['estimated_seconds_per_cell'] / 60:.1f} min per cell, "
+                      f"{plan['estimated_wall_seconds'] / 3600:.2f} h wall here (training only)")
+    table.add_row("checkpoint disk", f"{plan['checkpoint_disk_bytes'] / 2**20:.1f} MiB (latest per cell)")
+    console.print(table)

@@ -1,0 +1,114 @@
+"""A study's final report: the paper-style table, paired comparisons, importances and plots.
+
+Reads only the ledger (and the Optuna storage for importances), so ``platform report`` works on a
+finished, interrupted or still-running study alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import optuna
+
+from axiomatic.data.store import Store
+from axiomatic.report import plots, tables
+from axiomatic.report.references import select_references
+from axiomatic.study import results
+from axiomatic.study.ledger import Ledger
+from axiomatic.study.spec import StudySpec
+
+RENDERERS = {"md": tables.to_markdown, "latex": tables.to_latex, "csv": tables.to_csv}
+SUFFIX = {"md": "md", "latex": "tex", "csv": "csv"}
+
+
+def suite_baselines(suite_names: list[str]) -> dict[str, dict]:
+    store = Store()
+    return {name: store.suite(name)[1]["baselines"] for name in suite_names}
+
+
+def baseline_arm(spec: StudySpec, records: list[dict]) -> str | None:
+    if not spec.baseline:
+        return None
+    for record in records:
+        if all(record["params"].get(k) == v for k, v in spec.baseline.items()):
+            return record["arm"]
+    return None
+
+
+def importances(spec: StudySpec, ledger: Ledger) -> dict[str, float]:
+    """Optuna's parameter importances, for search studies with enough finished arms."""
+    if spec.search.algorithm == "grid":
+        return {}
+    study = optuna.load_study(study_name=spec.name, storage=ledger.storage_url)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) < 2 or len({k for t in complete for k in t.params}) < 1:
+        return {}
+    try:
+        return dict(optuna.importance.get_param_importances(study))
+    except (RuntimeError, ValueError):  # e.g. every arm scored the same
+        return {}
+
+
+def build(spec: StudySpec, ledger: Ledger) -> dict:
+    """Everything the report shows, as plain data (this is what ``--json`` prints)."""
+    records = ledger.records()
+    summaries = results.aggregate_arms(records)
+    suites = sorted({s for summary in summaries for m in summary.metrics
+                     if (s := results.suite_of_metric(m)) is not None})
+    base = baseline_arm(spec, records)
+    comparisons = []
+    if base is not None:
+        comparisons = results.paired_comparisons(records, base, spec.objective.metric)
+    return {
+        "study": spec.name,
+        "objective": spec.objective.model_dump(),
+        "arms": [{"arm": s.arm, "params": s.params, "seeds_done": s.seeds_done,
+                  "seeds_total": s.seeds_total, "metrics": s.metrics} for s in summaries],
+        "baseline_arm": base,
+        "comparisons": [asdict(c) for c in comparisons],
+        "importances": importances(spec, ledger),
+        "failed": [{"arm": r["arm"], "seed": r["seed"], "error": r["error"]}
+                   for r in results.failed_trials(records)],
+        "_records": records, "_summaries": summaries, "_suites": suites, "_comparisons": comparisons,
+    }
+
+
+def table(report: dict, spec: StudySpec) -> tables.Table:
+    return tables.build_table(report["_summaries"], suite_baselines(report["_suites"]),
+                              select_references(spec.references), report["_suites"])
+
+
+def write(report: dict, spec: StudySpec, ledger: Ledger, formats=("md", "latex", "csv")) -> list[Path]:
+    """Write the tables, comparisons and plots into runs/<study>/report/."""
+    out = ledger.root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    paper_table = table(report, spec)
+    written = []
+    for fmt in formats:
+        text = RENDERERS[fmt](paper_table)
+        if fmt == "md":
+            text = markdown_extras(report, text)
+        path = out / f"table.{SUFFIX[fmt]}"
+        path.write_text(text)
+        written.append(path)
+    written += plots.write_plots(report["_records"], report["_summaries"],
+                                 suite_baselines(report["_suites"]), out)
+    return written
+
+
+def markdown_extras(report: dict, table_text: str) -> str:
+    parts = [f"# Study {report['study']}\n", table_text]
+    if report["_comparisons"]:
+        parts += [f"\n## Paired comparisons against `{report['baseline_arm']}`\n",
+                  tables.comparisons_markdown(report["_comparisons"])]
+    if report["importances"]:
+        parts += ["\n## Parameter importances (Optuna)\n", tables.importances_markdown(report["importances"])]
+    if report["failed"]:
+        parts += ["\n## Failed cells\n"] + [f"- {f['arm']} seed {f['seed']}: {str(f['error']).splitlines()[-1] if f['error'] else ''}"
+                                           for f in report["failed"]]
+    return "\n".join(parts) + "\n"
+
+
+def public(report: dict) -> dict:
+    return {k: v for k, v in report.items() if not k.startswith("_")}

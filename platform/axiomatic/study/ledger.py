@@ -1,0 +1,129 @@
+"""The study directory: what every cell (arm x seed) is, how far it got, and what it scored.
+
+    runs/<study>/
+      study.yaml          the spec as last run (for humans and for the compatibility check)
+      fingerprint.json    what defines an existing arm; a change to it is refused unless --new
+      optuna.db           Optuna storage: one Optuna trial per arm
+      cells/<cell>/       cell.json (arm, params, seed, status, final metrics, error),
+                          history.jsonl (one line per evaluation), attempts.jsonl (one line per
+                          start), checkpoint/ (latest)
+      tune/               Ray Tune's own experiment directories, one per invocation
+      logs/               Ray and Tune logs
+      report/             tables and plots
+
+The ledger, not Tune's experiment state, is the source of truth for resume: a cell whose
+cell.json says done/stopped is never scheduled again, and an unfinished one restarts from its
+checkpoint. This survives SIGKILL, added seeds and added samples alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+FINISHED = ("done", "stopped")  # stopped = ended early by the scheduler, a final decision too
+
+
+def arm_id(params: dict) -> str:
+    blob = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def cell_id(arm: str, seed: int) -> str:
+    return f"{arm}-s{seed}"
+
+
+@dataclass
+class Cell:
+    arm_id: str
+    arm: str  # readable arm name
+    params: dict
+    seed: int
+    status: str = "pending"  # pending | running | done | stopped | failed
+    metrics: dict = field(default_factory=dict)
+    error: str | None = None
+    optuna_trial: int | None = None
+
+    @property
+    def id(self) -> str:
+        return cell_id(self.arm_id, self.seed)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+def write_json_atomically(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(obj, handle, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def append_jsonl(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        handle.write(json.dumps(obj, default=str) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class Ledger:
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+
+    @property
+    def cells_dir(self) -> Path:
+        return self.root / "cells"
+
+    @property
+    def storage_url(self) -> str:
+        return f"sqlite:///{self.root / 'optuna.db'}"
+
+    def exists(self) -> bool:
+        return (self.root / "fingerprint.json").is_file()
+
+    def fingerprint(self) -> dict | None:
+        path = self.root / "fingerprint.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def initialise(self, spec_text: str, fingerprint: dict) -> None:
+        for sub in ("cells", "tune", "logs", "report"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        (self.root / "study.yaml").write_text(spec_text)
+        write_json_atomically(self.root / "fingerprint.json", fingerprint)
+
+    def cell_dir(self, cell: str) -> Path:
+        return self.cells_dir / cell
+
+    def save(self, cell: Cell) -> None:
+        write_json_atomically(self.cell_dir(cell.id) / "cell.json", asdict(cell))
+
+    def cells(self) -> list[Cell]:
+        if not self.cells_dir.is_dir():
+            return []
+        out = []
+        for path in sorted(self.cells_dir.glob("*/cell.json")):
+            out.append(Cell(**json.loads(path.read_text())))
+        return out
+
+    def history(self, cell: str) -> list[dict]:
+        return read_jsonl(self.cell_dir(cell) / "history.jsonl")
+
+    def attempts(self, cell: str) -> list[dict]:
+        return read_jsonl(self.cell_dir(cell) / "attempts.jsonl")
+
+    def records(self) -> list[dict]:
+        """Trial records in the shape study/results.py and the report expect."""
+        return [{"arm": c.arm, "params": c.params, "seed": c.seed,
+                 "status": "done" if c.finished else c.status, "error": c.error,
+                 "metrics": c.metrics, "history": self.history(c.id)} for c in self.cells()]

@@ -1,0 +1,277 @@
+"""Run a study: Ray Tune executes cells, Optuna proposes arms, the ledger remembers everything.
+
+An *arm* is one setting of the searched parameters; a *cell* is an arm at one seed, and a Tune
+trial runs one cell. :class:`ArmSearcher` is the Tune searcher: it asks Optuna (public ask/tell
+API, RDB storage in the run directory) for a new arm only when every known arm has all its seeds
+scheduled, expands it into one cell per seed, and tells Optuna the arm's combined objective
+once its seeds are in. Ray's ``OptunaSearch`` maps one Tune trial to one Optuna trial, which can
+express neither "an arm is N seeded trials" nor an arm that resumes across invocations; this
+searcher keeps that mapping in the ledger instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import optuna
+import ray
+from ray import tune
+from ray.tune.search import Searcher
+
+from axiomatic.data.store import default_root
+from axiomatic.errors import UserError
+from axiomatic.study import space
+from axiomatic.study.ledger import Cell, Ledger, arm_id, cell_id
+from axiomatic.study.spec import StudySpec
+from axiomatic.study.trial import run_cell
+
+COMBINE = {"mean": np.mean, "median": np.median, "min": np.min}
+
+
+def combine(spec: StudySpec, cells: list[Cell]) -> float | None:
+    values = [c.metrics.get(spec.objective.metric) for c in cells if c.finished]
+    values = [v for v in values if v is not None]
+    return float(COMBINE[spec.objective.combine](values)) if values else None
+
+
+class ArmSearcher(Searcher):
+    """Tune searcher over arms x seeds, backed by an Optuna study and the ledger."""
+
+    def __init__(self, spec: StudySpec, ledger: Ledger, study: optuna.Study, on_cell=None):
+        super().__init__(metric=spec.objective.metric, mode=spec.objective.mode)
+        self.spec, self.ledger, self.study = spec, ledger, study
+        self.sample = space.define_by_run(spec)
+        self.target_arms = space.arm_count(spec)
+        self.on_cell = on_cell or (lambda cell: None)
+        self.cells: dict[str, Cell] = {c.id: c for c in ledger.cells()}
+        self.running: dict[str, str] = {}  # tune trial id -> cell id
+        self.queue: list[str] = []
+        for arm in self._known_arms():
+            self._enqueue_missing_seeds(arm)
+
+    def __getstate__(self):
+        # Tune pickles its experiment state, this searcher included. Our real state lives in the
+        # ledger and the Optuna storage; the driver-only handles (a DB engine, the console hook)
+        # are left out of the pickle.
+        return {k: (None if k in ("study", "on_cell") else v) for k, v in self.__dict__.items()}
+
+    # ---------------------------------------------------------------- arms and cells
+
+    def _known_arms(self) -> list[str]:
+        seen: list[str] = []
+        for cell in self.cells.values():
+            if cell.arm_id not in seen:
+                seen.append(cell.arm_id)
+        return seen
+
+    def _arm_cells(self, arm: str) -> list[Cell]:
+        return [c for c in self.cells.values() if c.arm_id == arm]
+
+    def _enqueue_missing_seeds(self, arm: str) -> None:
+        template = self._arm_cells(arm)[0]
+        for seed in self.spec.seeds:
+            key = cell_id(arm, seed)
+            cell = self.cells.get(key)
+            if cell is None:
+                cell = Cell(arm, template.arm, template.params, seed, optuna_trial=template.optuna_trial)
+                self.cells[key] = cell
+                self.ledger.save(cell)
+            if not cell.finished and key not in self.queue and key not in self.running.values():
+                self.queue.append(key)
+
+    def _new_arm(self) -> str | None:
+        trial = self.study.ask()
+        params = self.sample(trial)
+        arm = arm_id(params)
+        if any(c.arm_id == arm for c in self.cells.values()):
+            # the sampler proposed a known arm (grid exhausted, or a repeat): close it, no new cells
+            self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            return None
+        trial.set_user_attr("arm_id", arm)
+        trial.set_user_attr("arm", self.spec.arm_name(params))
+        first = Cell(arm, self.spec.arm_name(params), params, self.spec.seeds[0], optuna_trial=trial.number)
+        self.cells[first.id] = first
+        self.ledger.save(first)
+        self._enqueue_missing_seeds(arm)
+        return arm
+
+    def arm_count(self) -> int:
+        return len(self._known_arms())
+
+    def total_cells(self) -> int:
+        return max(self.arm_count(), self.target_arms) * len(self.spec.seeds)
+
+    # ---------------------------------------------------------------- Searcher API
+
+    def suggest(self, trial_id: str):
+        if not self.queue and self.arm_count() < self.target_arms:
+            for _ in range(3):  # a repeated proposal costs one ask; give up after a few
+                if self._new_arm():
+                    break
+        if not self.queue:
+            return Searcher.FINISHED if self.arm_count() >= self.target_arms or not self.running else None
+        key = self.queue.pop(0)
+        cell = self.cells[key]
+        cell.status = "running"
+        self.ledger.save(cell)
+        self.running[trial_id] = key
+        self.on_cell(cell)
+        run = self.spec.run_config(cell.params, cell.seed)
+        return {"cell": key, "cell_dir": str(self.ledger.cell_dir(key)), "run": run.to_dict(),
+                "workers": self.spec.resources.workers, "cache": str(default_root())}
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        key = self.running.pop(trial_id, None)
+        if key is None:
+            return
+        cell = self.cells[key]
+        if error:
+            cell.status, cell.error = "failed", _last_error(self.ledger, key)
+        else:
+            cell.metrics = _metrics_only(result or {})
+            cell.status = "done" if (result or {}).get("finished") else "stopped"
+        self.ledger.save(cell)
+        self.on_cell(cell)
+        self._maybe_tell(cell.arm_id)
+
+    def _maybe_tell(self, arm: str) -> None:
+        cells = self._arm_cells(arm)
+        if any(c.status in ("pending", "running") for c in cells):
+            return
+        number = cells[0].optuna_trial
+        if number is None or self.study.trials[number].state.is_finished():
+            return  # told already (a later seed extension keeps the first verdict; reports use all)
+        value = combine(self.spec, cells)
+        if value is None:
+            self.study.tell(number, state=optuna.trial.TrialState.FAIL)
+        else:
+            self.study.tell(number, value)
+
+
+def _metrics_only(result: dict) -> dict:
+    keep = ("val/", "suite/", "train/")
+    return {k: v for k, v in result.items()
+            if k.startswith(keep) or k in ("epoch", "step", "examples_per_s", "finished")}
+
+
+def _last_error(ledger: Ledger, key: str) -> str:
+    path = ledger.cell_dir(key) / "error.txt"
+    return path.read_text()[-2000:] if path.is_file() else "trial raised an error (see logs/)"
+
+
+# -------------------------------------------------------------------- driver
+
+
+@contextmanager
+def study_lock(root: Path):
+    """One runner per study directory; the kernel drops the lock if the runner is killed."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"{root}: another 'platform study' is running on this study") from None
+        yield
+
+
+def optuna_study(spec: StudySpec, ledger: Ledger) -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(study_name=spec.name, storage=ledger.storage_url, load_if_exists=True,
+                               sampler=space.make_sampler(spec),
+                               direction="maximize" if spec.objective.mode == "max" else "minimize")
+
+
+def start_ray(address: str | None, spec: StudySpec, log_dir: Path) -> bool:
+    """Join ``address`` or start an embedded local Ray; returns True when we started it."""
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    _quiet_python_logging(log_dir)
+    kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        cpus = os.cpu_count() or 2
+        ray.init(num_cpus=cpus, num_gpus=_local_gpus(), **kwargs)
+    return True
+
+
+def _local_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def _quiet_python_logging(log_dir: Path) -> None:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_dir / "driver.log")
+    for name in ("ray", "ray.tune", "ray.train"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
+
+
+def concurrency(spec: StudySpec) -> int:
+    """How many cells fit the cluster at once (capped by search.max_concurrent)."""
+    resources = ray.cluster_resources()
+    per = spec.resources
+    slots = [resources.get("CPU", 1) // max(per.cpu * per.workers + (1 if per.workers > 1 else 0), 1e-9)]
+    if per.gpu:
+        slots.append(resources.get("GPU", 0) // (per.gpu * per.workers))
+    fit = int(max(min(slots), 0))
+    if fit == 0:
+        raise UserError(f"resources: a cell needs {per.workers} x (cpu {per.cpu}, gpu {per.gpu}) but the "
+                        f"cluster has CPU {resources.get('CPU', 0)}, GPU {resources.get('GPU', 0)}")
+    return min(fit, spec.search.max_concurrent or fit)
+
+
+def trial_resources(spec: StudySpec) -> dict:
+    per = spec.resources
+    if per.workers == 1:
+        return {"cpu": per.cpu, "gpu": per.gpu}
+    return {"cpu": 1, "gpu": 0}  # the trial only drives a TorchTrainer; its workers reserve the rest
+
+
+def scheduler(spec: StudySpec):
+    if spec.scheduler.type == "none":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(time_attr="training_iteration", max_t=spec.scheduler.max_t or 10**6,
+                         grace_period=spec.scheduler.grace_period,
+                         reduction_factor=spec.scheduler.reduction_factor)
+
+
+def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, console_callback=None) -> ArmSearcher:
+    """Run every missing cell of the study; returns the searcher (for its final state)."""
+    study = optuna_study(spec, ledger)
+    started = start_ray(address, spec, ledger.root / "logs")
+    try:
+        searcher = ArmSearcher(spec, ledger, study,
+                               on_cell=console_callback.cell_changed if console_callback else None)
+        if console_callback:
+            console_callback.attach(searcher)
+        slots = concurrency(spec)
+        tuner = tune.Tuner(
+            tune.with_resources(run_cell, trial_resources(spec)),
+            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler(spec),
+                                        metric=spec.objective.metric, mode=spec.objective.mode,
+                                        num_samples=-1, max_concurrent_trials=slots),
+            run_config=tune.RunConfig(
+                name=f"session-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(ledger.root / "tune"),
+                verbose=0, callbacks=[console_callback] if console_callback else [],
+                failure_config=tune.FailureConfig(max_failures=1)),
+        )
+        tuner.fit()
+        return searcher
+    finally:
+        if started:
+            ray.shutdown()

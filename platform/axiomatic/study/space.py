@@ -1,0 +1,69 @@
+"""A study's search space in Optuna's terms: a define-by-run function, a grid, a sampler.
+
+Each searched parameter is suggested under its path (``model.pe``, ``train.lr``), so the names in
+``runs/<study>/optuna.db`` read like the study file. A conditional parameter is suggested only in
+trials whose earlier suggestions meet its ``when``; Optuna's samplers handle such dynamic spaces.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+
+from axiomatic.study.spec import Param, StudySpec, sampling_order
+
+
+def define_by_run(spec: StudySpec) -> Callable[[optuna.Trial], dict[str, Any]]:
+    """A function that samples one arm on an Optuna trial and returns ``{path: value}``.
+
+    Parameters are suggested so that those a ``when`` refers to come first; the returned dict
+    lists only the active parameters, in the study's YAML order.
+    """
+    params = spec.parameters()
+    order = sampling_order(params)
+
+    def sample(trial: optuna.Trial) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for param in order:
+            if param.is_active(values):
+                values[param.path] = _suggest(trial, param)
+        return {p.path: values[p.path] for p in params if p.path in values}
+
+    return sample
+
+
+def _suggest(trial: optuna.Trial, param: Param) -> Any:
+    if param.categorical:
+        return trial.suggest_categorical(param.path, list(param.values))
+    if param.kind == "int":
+        return trial.suggest_int(param.path, param.low, param.high, log=param.log)
+    return trial.suggest_float(param.path, param.low, param.high, log=param.log)
+
+
+def grid_space(spec: StudySpec) -> dict[str, list]:
+    """``{path: values}`` for ``optuna.samplers.GridSampler``; grid studies only."""
+    if spec.search.algorithm != "grid":
+        raise ValueError(f"study {spec.name!r} uses search.algorithm {spec.search.algorithm}, not grid")
+    return {p.path: list(p.values) for p in spec.parameters()}
+
+
+def arm_count(spec: StudySpec) -> int:
+    """How many arms the study has: the grid's product, or search.num_samples for tpe/random.
+
+    Every arm runs once per seed, so a study runs ``arm_count(spec) * len(spec.seeds)`` trials.
+    """
+    if spec.search.algorithm == "grid":
+        return math.prod(len(values) for values in grid_space(spec).values())
+    return spec.search.num_samples
+
+
+def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+    seed = spec.search.seed
+    if spec.search.algorithm == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if spec.search.algorithm == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.GridSampler(grid_space(spec), seed=seed)

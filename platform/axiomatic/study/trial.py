@@ -1,0 +1,66 @@
+"""The Tune function trainable: one study cell (an arm at one seed), resumable from its checkpoint.
+
+A 1-worker cell runs the training loop in the trial's own process. An N-worker cell builds a Ray
+Train ``TorchTrainer`` whose ``TuneReportCallback`` forwards rank 0's metrics to Tune; its run
+name is derived from the cell, so a restarted cell resumes its inner run. Either way the cell's
+history and latest checkpoint are kept in the cell's directory of the study ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from pathlib import Path
+
+from ray import tune
+
+from axiomatic.data.store import Store
+from axiomatic.study.ledger import append_jsonl, read_jsonl
+from axiomatic.train import checkpoint, launch, loop
+from axiomatic.train.config import RunConfig
+
+
+def run_cell(config: dict) -> None:
+    try:
+        _run_cell(config)
+    except Exception:
+        # the ledger keeps the reason, so reports can say why a cell failed
+        (Path(config["cell_dir"]) / "error.txt").write_text(traceback.format_exc())
+        raise
+
+
+def _run_cell(config: dict) -> None:
+    cell_dir = Path(config["cell_dir"])
+    run = RunConfig.from_dict(config["run"])
+    latest = cell_dir / "checkpoint"
+    resume = latest if (latest / checkpoint.STATE).is_file() else None
+    resumed_step = checkpoint.read_meta(resume)["step"] if resume else 0
+    history = cell_dir / "history.jsonl"
+    _truncate_history(history, resumed_step)
+    append_jsonl(cell_dir / "attempts.jsonl", {"started": time.time(), "resumed_from_step": resumed_step,
+                                               "trial_id": tune.get_context().get_trial_id()})
+    if config["workers"] == 1:
+        def report(metrics: dict, checkpoint_dir: Path | None) -> None:
+            append_jsonl(history, metrics)
+            if checkpoint_dir is not None:
+                checkpoint.replace_directory(checkpoint_dir, latest)
+            tune.report(metrics)
+
+        loop.train(run, report, resume_from=resume, store=Store(config["cache"]))
+        return
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    trainer = launch.distributed_trainer(
+        run, config["workers"], name=f"cell-{cell_dir.name}", storage=cell_dir / "ray", resume_from=resume,
+        callbacks=[TuneReportCallback()], keep_history=history, keep_checkpoint=latest)
+    result = trainer.fit()
+    if result.error:
+        raise result.error
+
+
+def _truncate_history(history: Path, step: int) -> None:
+    """Forget evaluations past the checkpoint we resume from: they will be made again."""
+    kept = [row for row in read_jsonl(history) if row.get("step", 0) <= step]
+    if history.is_file():
+        history.write_text("".join(json.dumps(r) + "\n" for r in kept))

@@ -1,0 +1,237 @@
+"""The study YAML: every malformed file fails with its file and field named; good files load,
+sample and build run configs."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+from axiomatic.data import suites as suite_catalog
+from axiomatic.errors import UserError
+from axiomatic.study.space import arm_count, define_by_run, grid_space, make_sampler
+from axiomatic.study.spec import load_study, validate_study
+
+REPO = Path(__file__).resolve().parents[1]
+BAD_FILES = sorted((Path(__file__).parent / "study_files" / "bad").glob("*.yaml"))
+STUDY_FILES = sorted((REPO / "studies").glob("*.yaml"))
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def expected_field(path: Path) -> str:
+    """The ``# expect: <field path>`` comment on the first line of a malformed study."""
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name}: first line must be '# expect: <field path>'"
+    return first.removeprefix("# expect: ").strip()
+
+
+def skip_without_published(spec_suites: list[str]) -> None:
+    if any(p.startswith("published/") for p in spec_suites) and not suite_catalog.published_files(
+            suite_catalog.published_dir()):
+        pytest.skip("published evaluation files not found")
+
+
+def small_study(**overrides) -> dict:
+    study = {"name": "small", "data": {"preset": "TS2", "size": 2000},
+             "model": {"preset": "tiny", "pe": {"grid": ["none", "rope"]}},
+             "train": {"recipe": "fast", "epochs": 2}, "suites": ["reversed_chain/*"]}
+    return {**study, **overrides}
+
+
+# ---------------------------------------------------------------- malformed files
+
+def test_there_are_enough_malformed_files():
+    assert len(BAD_FILES) >= 22
+
+
+@pytest.mark.parametrize("path", BAD_FILES, ids=lambda p: p.stem)
+def test_malformed_study_names_file_and_field(path):
+    with pytest.raises(UserError) as caught:
+        load_study(path)
+    message = str(caught.value)
+    assert message.startswith(str(path)), message
+    assert expected_field(path) in message, message
+
+
+def test_missing_file_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="no such file"):
+        load_study(tmp_path / "absent.yaml")
+
+
+def test_all_problems_of_one_layer_are_reported_together():
+    with pytest.raises(UserError) as caught:
+        validate_study(small_study(search={"algorithm": "tpe", "samples": 3}, seeds=[1, 1]), "x.yaml")
+    assert "search.samples" in str(caught.value) and "seeds" in str(caught.value)
+
+
+def test_name_cannot_escape_the_runs_directory():
+    with pytest.raises(UserError, match="name"):
+        validate_study(small_study(name=".."), "x.yaml")
+
+
+def test_conditions_cannot_form_a_cycle():
+    model = {"preset": "tiny",
+             "pe": {"choice": ["none", "rope"], "when": {"model.n_layer": 2}},
+             "n_layer": {"choice": [2, 4], "when": {"model.pe": "rope"}}}
+    with pytest.raises(UserError, match="cycle"):
+        validate_study(small_study(model=model, search={"algorithm": "tpe", "num_samples": 2}), "x.yaml")
+
+
+def test_baseline_must_name_a_whole_arm():
+    model = {"preset": "tiny", "pe": {"grid": ["none", "rope"]}, "n_layer": {"grid": [1, 2]}}
+    with pytest.raises(UserError, match="no value for model.n_layer"):
+        validate_study(small_study(model=model, baseline={"model.pe": "none"}), "x.yaml")
+
+
+def _registered_commands() -> set[str]:
+    from axiomatic.cli import build_parser
+
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
+def test_cli_refuses_a_malformed_study_before_running(tmp_path):
+    if "study" not in _registered_commands():
+        pytest.skip("the 'study' command is not registered yet")
+    path = Path(__file__).parent / "study_files" / "bad" / "baseline_on_tpe.yaml"
+    result = subprocess.run([sys.executable, "-m", "axiomatic.cli", "study", str(path)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert path.name in result.stderr.replace("\n", "")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+# ---------------------------------------------------------------- the study files
+
+def test_the_five_study_files_exist():
+    assert {p.stem for p in STUDY_FILES} >= {
+        "quickstart", "pe_ablation", "mixture_search", "depth", "paper_reproduction"}
+
+
+@pytest.mark.parametrize("path", STUDY_FILES, ids=lambda p: p.stem)
+def test_study_file_loads(path):
+    import yaml
+
+    skip_without_published(yaml.safe_load(path.read_text()).get("suites", []))
+    spec = load_study(path)
+    assert spec.name == path.stem
+    assert path.read_text().startswith("#"), "each study file opens with a header comment"
+    assert arm_count(spec) >= 1
+
+
+def _mixture_search(algorithm: str = "tpe"):
+    import yaml
+
+    path = REPO / "studies" / "mixture_search.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["search"]["algorithm"] = algorithm
+    return validate_study(raw, str(path))
+
+
+@pytest.mark.parametrize("algorithm", ["tpe", "random"])
+def test_define_by_run_samples_inside_domains_and_honours_when(algorithm):
+    spec = _mixture_search(algorithm)
+    params = {p.path: p for p in spec.parameters()}
+    study = optuna.create_study(sampler=make_sampler(spec), direction="maximize")
+    sample = define_by_run(spec)
+    seen_pe = set()
+    for _ in range(40):
+        trial = study.ask()
+        values = sample(trial)
+        assert values == trial.params
+        for path, value in values.items():
+            assert params[path].contains(value), (path, value)
+        assert ("model.rope_theta" in values) == (values["model.pe"] == "rope")
+        assert isinstance(values["model.n_layer"], int)
+        seen_pe.add(values["model.pe"])
+        study.tell(trial, 0.5)
+    assert "rope" in seen_pe and len(seen_pe) > 1
+
+
+def test_grid_study_enumerates_every_arm():
+    spec = validate_study(small_study(), "x.yaml")
+    assert grid_space(spec) == {"model.pe": ["none", "rope"]}
+    study = optuna.create_study(sampler=make_sampler(spec))
+    sample = define_by_run(spec)
+    arms = []
+
+    def objective(trial):
+        arms.append(spec.arm_name(sample(trial)))
+        return 1.0
+
+    study.optimize(objective, n_trials=arm_count(spec))
+    assert sorted(arms) == ["pe=none", "pe=rope"]
+
+
+def test_pe_ablation_is_five_arms():
+    path = REPO / "studies" / "pe_ablation.yaml"
+    import yaml
+
+    skip_without_published(yaml.safe_load(path.read_text())["suites"])
+    spec = load_study(path)
+    assert grid_space(spec) == {"model.pe": ["none", "sinusoidal", "learned", "rope", "alibi"]}
+    assert arm_count(spec) == 5
+    assert spec.baseline_arm() == "pe=none"
+    run = spec.run_config({"model.pe": "rope"}, seed=2)
+    assert (run.model.pe, run.seed, run.model.d_model, run.data.size) == ("rope", 2, 512, 175000)
+    assert "published/transitivity/flipped_chain/len=9" in run.suites
+    assert "standard_chain/len=50" in run.suites
+
+
+def test_tpe_arm_count_is_num_samples():
+    assert arm_count(_mixture_search()) == 40
+
+
+def test_run_config_substitutes_params_and_keeps_defaults_of_inactive_ones():
+    spec = _mixture_search()
+    base = {"data.perturbation": 0.5, "data.flip_prob": 0.3, "model.n_layer": 3, "train.lr": 1e-3}
+    run = spec.run_config({**base, "model.pe": "none"}, seed=7)
+    assert (run.model.pe, run.model.n_layer, run.model.rope_theta) == ("none", 3, 10000.0)
+    assert (run.data.perturbation, run.data.flip_prob, run.train.lr, run.seed) == (0.5, 0.3, 1e-3, 7)
+    assert run.train.epochs == 10 and run.model.d_model == 128
+    assert run.suites[0] == "flipped_chain/len=9" and "reversed_chain/len=6" in run.suites
+    rope = spec.run_config({**base, "model.pe": "rope", "model.rope_theta": 5000.0}, seed=0)
+    assert rope.model.rope_theta == 5000.0
+    with pytest.raises(ValueError, match="model.pe"):
+        spec.run_config(base, seed=0)
+    with pytest.raises(ValueError, match="model.width"):
+        spec.run_config({**base, "model.pe": "none", "model.width": 3}, seed=0)
+
+
+def test_arm_names_are_short_and_readable():
+    spec = _mixture_search()
+    name = spec.arm_name({"model.pe": "rope", "model.rope_theta": 12345.6, "train.lr": 0.00123456})
+    assert name == "pe=rope rope_theta=1.2e4 lr=0.0012"
+    assert validate_study(small_study(model={"preset": "tiny"}), "x.yaml").arm_name({}) == "default"
+    grid = validate_study(small_study(data={"size": 2000, "perturbation": {"grid": [1.0, 1.05]}}), "x.yaml")
+    # listed floats show as written, so 2-digit rounding never merges two grid arms
+    assert grid.arm_name({"data.perturbation": 1.05, "model.pe": "none"}) == "perturbation=1.05 pe=none"
+    assert grid.arm_name({"data.perturbation": 1.0, "model.pe": "none"}) == "perturbation=1 pe=none"
+
+
+def test_fingerprint_ignores_what_extends_a_study_and_sees_what_changes_an_arm():
+    raw = small_study(seeds=[0, 1], search={"algorithm": "grid", "num_samples": 1},
+                      references=["paper TS2 NoPE"], resources={"cpu": 1})
+    before = validate_study(raw, "x.yaml").fingerprint()
+    extended = small_study(seeds=[0, 1, 2, 3], search={"algorithm": "grid", "num_samples": 9,
+                                                        "max_concurrent": 2},
+                           references=[], resources={"cpu": 2}, description="more seeds")
+    assert validate_study(extended, "x.yaml").fingerprint() == before
+    wider = small_study(model={"preset": "tiny", "d_model": 128, "pe": {"grid": ["none", "rope"]}})
+    assert validate_study(wider, "x.yaml").fingerprint() != before
+    fewer_suites = small_study(suites=["reversed_chain/len=3"])
+    assert validate_study(fewer_suites, "x.yaml").fingerprint() != before
+
+
+def test_representative_arm_leaves_out_inactive_parameters():
+    arm = _mixture_search().representative_arm()
+    assert arm == {"data.perturbation": 0.0, "data.flip_prob": 0.2, "model.pe": "none",
+                   "model.n_layer": 2, "train.lr": 3e-4}
+    assert _mixture_search().run_config(arm, seed=0).model.pe == "none"
