@@ -114,8 +114,12 @@ def _print_scores(scores: dict[str, dict]) -> None:
     if not scores:
         return
     table = Table(title="accuracy per suite, beside the shortcut baselines")
+    # a long --jsonl path is folded over lines; kept on one line it squeezes the numbers to nothing
+    short_names = all(len(name) <= 40 for name in scores)
     for column in ("suite", "n", "accuracy", "mention order", "direct edge", "majority"):
-        table.add_column(column, justify="left" if column == "suite" else "right", no_wrap=column == "suite")
+        table.add_column(column, justify="left" if column == "suite" else "right",
+                         no_wrap=column == "suite" and short_names,
+                         overflow="fold" if column == "suite" else "ellipsis")
     for name, s in scores.items():
         cells = [s.get(k) for k in ("mention_order", "direct_edge", "majority")]
         table.add_row(name, str(s["n"]), f"[bold]{s['accuracy']:.3f}[/]",

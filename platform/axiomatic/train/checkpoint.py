@@ -71,8 +71,10 @@ def restore(directory: str | Path, model: torch.nn.Module, optimizer=None) -> Tr
     try:
         model.load_state_dict(weights)
     except RuntimeError as err:
-        raise UserError(f"{directory / 'model.pt'}: weights do not fit the configured model: "
-                        f"{str(err).splitlines()[0]}") from None
+        # torch's first line is a bare heading; the second names the first tensor that differs
+        details = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+        raise UserError(f"{directory / 'model.pt'}: weights do not fit the model described by "
+                        f"{STATE} field 'run.model': {details[0] if details else err}") from None
     if optimizer is not None:
         optimizer.load_state_dict(torch.load(directory / "optimizer.pt", map_location="cpu", weights_only=True))
         torch.set_rng_state(torch.load(directory / "rng.pt", weights_only=True))

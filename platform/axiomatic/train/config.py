@@ -11,6 +11,7 @@ optionally ``suites``; each section may name a preset/recipe and override its fi
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from axiomatic.data.mixtures import PRESETS as DATA_PRESETS
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.errors import UserError, from_validation
+from axiomatic.model.decoder import PRESETS as MODEL_PRESETS
 from axiomatic.model.decoder import ModelConfig
 
 
@@ -80,7 +82,20 @@ def data_spec(section: dict | None) -> DataSpec:
 def model_config(section: dict | None) -> ModelConfig:
     section = dict(section or {})
     preset = section.pop("preset", "tiny")
-    return ModelConfig.preset(preset, **section)
+    if preset not in MODEL_PRESETS:
+        raise ValueError(f"preset: unknown preset {preset!r}; accepted: {', '.join(MODEL_PRESETS)}")
+    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    for key in section:
+        if key not in known:
+            raise ValueError(f"{key}: unknown key (not part of the schema); accepted: preset, "
+                             f"{', '.join(sorted(known))}")
+    try:
+        return ModelConfig.preset(preset, **section)
+    except ValueError as err:
+        # ModelConfig says "ModelConfig.n_head=3 must divide ...": lead with the field's path
+        fields = re.findall(r"ModelConfig\.(\w+)", str(err))
+        raise ValueError(f"{fields[0] if fields else '(section)'}: "
+                         f"{str(err).replace('ModelConfig.', '')}") from None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,9 +17,14 @@ import ray.train.torch
 from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig as RayRunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
+from ray.util.placement_group import get_current_placement_group
+
 from axiomatic.data.store import Store, default_root
 from axiomatic.train import checkpoint, loop
 from axiomatic.train.config import RunConfig
+
+
+TRAIN_PLACEMENT_GROUP = "train_placement_group"
 
 
 def train(run: RunConfig, out: Path, workers: int = 1, report=None, resume_from=None,
@@ -37,34 +42,43 @@ def train(run: RunConfig, out: Path, workers: int = 1, report=None, resume_from=
 
     if workers == 1:
         return loop.train(run, keep, resume_from=Path(resume_from) if resume_from else None)
-    return _train_distributed(run, out, workers, keep, resume_from, address)
+    return _train_distributed(run, out, workers, report, resume_from, address)
 
 
-def _train_distributed(run, out, workers, keep, resume_from, address) -> dict:
+def _train_distributed(run, out, workers, report, resume_from, address) -> dict:
+    # Rank 0 appends every evaluation to out/metrics.jsonl as it goes: Ray's Result keeps only
+    # the metrics of the checkpoints it retains (num_to_keep=1), so it cannot give the history.
+    out = out.resolve()
+    history = out / "metrics.jsonl"
+    offset = history.stat().st_size if history.exists() else 0
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=True,
                  **({} if address else {"num_cpus": max(workers, 2)}))
     try:
         trainer = distributed_trainer(run, workers, name=f"train-{out.name}", storage=out / "ray",
-                                      resume_from=resume_from)
+                                      resume_from=resume_from, keep_history=history)
         result = trainer.fit()
     finally:
         if started_here:
             ray.shutdown()
     if result.error:
         raise result.error
-    for metrics in result.metrics_dataframe.to_dict("records") if result.metrics_dataframe is not None else []:
-        keep({k: v for k, v in metrics.items() if "/" in k or k in ("epoch", "step", "examples_per_s")}, None)
     if result.checkpoint is not None:
         with result.checkpoint.as_directory() as directory:
-            keep(result.metrics, Path(directory))
-    return {k: v for k, v in result.metrics.items() if not k.startswith("_")}
+            checkpoint.replace_directory(Path(directory), out / "checkpoint")
+    if report is not None and history.exists():
+        with open(history) as handle:
+            handle.seek(offset)
+            for line in handle:
+                report(json.loads(line), None)
+    return {k: v for k, v in result.metrics.items() if not k.startswith("_") and k != TRAIN_PLACEMENT_GROUP}
 
 
 def distributed_trainer(run: RunConfig, workers: int, name: str, storage: Path, resume_from=None,
                         callbacks=(), keep_history: Path | None = None,
-                        keep_checkpoint: Path | None = None) -> TorchTrainer:
+                        keep_checkpoint: Path | None = None, cpu_per_worker: float = 1.0,
+                        gpu_per_worker: float = 1.0, controller_failure_limit: int = 1) -> TorchTrainer:
     """A TorchTrainer running the loop on ``workers`` DDP workers; restarts resume its run.
 
     ``keep_history`` / ``keep_checkpoint``: rank 0 also appends each evaluation to that JSONL file
@@ -78,11 +92,13 @@ def distributed_trainer(run: RunConfig, workers: int, name: str, storage: Path, 
     return TorchTrainer(
         ray_train_worker,
         train_loop_config=config,
-        scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu),
+        scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker={
+            "CPU": cpu_per_worker, **({"GPU": gpu_per_worker} if use_gpu else {})}),
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         run_config=RayRunConfig(
             name=name, storage_path=str(Path(storage).resolve()), callbacks=list(callbacks),
-            failure_config=FailureConfig(max_failures=1, controller_failure_limit=1),
+            # Ray's default (-1) retries a worker group that cannot start forever
+            failure_config=FailureConfig(max_failures=1, controller_failure_limit=controller_failure_limit),
             checkpoint_config=CheckpointConfig(num_to_keep=1)),
     )
 
@@ -107,6 +123,9 @@ def ray_train_worker(config: dict) -> None:
                 handle.write(json.dumps(metrics) + "\n")
         if checkpoint_dir is not None and config["keep_checkpoint"]:
             checkpoint.replace_directory(checkpoint_dir, Path(config["keep_checkpoint"]))
+        # the placement group id lets a Tune callback free it when a scheduler stops the trial
+        # (Train's own cleaner needs the dashboard's State API; see study/runner.py)
+        metrics = {**metrics, TRAIN_PLACEMENT_GROUP: get_current_placement_group().id.hex()}
         ray.train.report(metrics, checkpoint=Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None)
 
     store = Store(config["cache"])

@@ -22,6 +22,7 @@ import torch
 
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.store import Store
+from axiomatic.errors import UserError
 from axiomatic.model.decoder import Decoder
 from axiomatic.train import checkpoint
 from axiomatic.train.checkpoint import TrainingState
@@ -119,7 +120,7 @@ class Trainer:
         self.labels = torch.from_numpy(data.train.labels.astype(np.int64)).to(device)
         per_epoch = len(self.batches(0))
         if per_epoch == 0:
-            raise ValueError(f"train.batch_size={self.cfg.batch_size} exceeds the {len(data.train)} "
+            raise UserError(f"train.batch_size={self.cfg.batch_size} exceeds the {len(data.train)} "
                              "training rows; lower it or raise data.size")
         self.total_steps = min(self.cfg.epochs * per_epoch, self.cfg.max_steps or 10**12)
 
@@ -156,6 +157,9 @@ class Trainer:
     def fit(self, report: Report) -> dict:
         """Train until ``epochs`` or ``max_steps``, evaluating and reporting as configured."""
         losses, seen, train_time = [], 0, 0.0
+        if self.state.step >= self.total_steps or self.state.epoch >= self.cfg.epochs:
+            # resumed from the final checkpoint (killed before its result was recorded): say it again
+            return self._report(report, losses, 0.0, finished=True)
         metrics: dict = {}
         while self.state.epoch < self.cfg.epochs and self.state.step < self.total_steps:
             plan = self.batches(self.state.epoch)

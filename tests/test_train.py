@@ -1,0 +1,227 @@
+"""The training core with real torch and a real Ray: overfitting, the single-position loss,
+exact resume from a mid-epoch checkpoint, batch order, the schedule, and 2-worker DDP on CPU."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import ray
+import torch
+
+from axiomatic.data import mixtures, tokenizer
+from axiomatic.data.mixtures import DataSpec
+from axiomatic.model.decoder import Decoder, ModelConfig
+from axiomatic.train import checkpoint, launch
+from axiomatic.train.config import RunConfig, TrainConfig, build_run
+from axiomatic.train.evaluate import loss_and_correct
+from axiomatic.train.loop import RunData, Trainer, Worker, epoch_batches, learning_rate
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The test machine has two shared cores: one torch thread keeps timings predictable."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def in_memory_run(spec: DataSpec, train: TrainConfig, dropout: float, val_rows: int | None = None):
+    """A run and its data built directly, without the store (no suites, no leakage check)."""
+    data = mixtures.generate(spec)
+    val = data if val_rows is None else data.subset(np.arange(val_rows))
+    run = RunConfig(spec, ModelConfig.preset("tiny", dropout=dropout), train)
+    return run, RunData(train=data, val=val, suites={}, digest="in-memory")
+
+
+# ---------------------------------------------------------------- learning
+
+def test_tiny_model_overfits_64_examples():
+    # train and val are the same 64 rows: one step per epoch, evaluated after every step
+    spec = DataSpec(size=64, seed=3)
+    train = TrainConfig(lr=3e-3, batch_size=64, epochs=60, schedule="cosine", min_lr_ratio=0.0,
+                        grad_clip=1.0)
+    run, data = in_memory_run(spec, train, dropout=0.0)
+    history = []
+    final = Trainer(run, data, Worker()).fit(lambda metrics, _: history.append(metrics))
+
+    assert [m["step"] for m in history] == list(range(1, 61))
+    assert final == history[-1] and final["finished"] == 1 and final["epoch"] == 60
+    assert history[0]["val/acc"] < 0.9
+    assert final["val/acc"] == 1.0, [m["val/acc"] for m in history]
+    assert final["val/loss"] < 0.2
+    assert final["train/loss"] < history[0]["train/loss"] / 5
+
+
+def test_loss_reads_only_the_last_input_position():
+    torch.manual_seed(0)
+    model = Decoder(ModelConfig.preset("tiny", dropout=0.0)).eval()
+    data = mixtures.generate(DataSpec(size=16, seed=7))
+    tokens = torch.from_numpy(data.tokens.astype(np.int64))
+    lengths = torch.from_numpy(data.lengths.astype(np.int64))
+    labels = torch.from_numpy(data.labels.astype(np.int64))
+    assert (lengths < tokens.size(1)).any(), "the batch needs rows with padding"
+
+    def loss(t: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return loss_and_correct(model(t, lengths), labels)[0]
+
+    reference = loss(tokens)
+
+    # junk in the padding region (after lengths-1), and five extra junk columns: no effect
+    junk = torch.randint(1, tokenizer.VOCAB_SIZE, (tokens.size(0), tokens.size(1) + 5),
+                         generator=torch.Generator().manual_seed(1))
+    wide = torch.cat([tokens, torch.zeros(tokens.size(0), 5, dtype=torch.long)], dim=1)
+    after_end = torch.arange(wide.size(1)) >= lengths[:, None]
+    wide[after_end] = junk[after_end]
+    assert not torch.equal(wide[:, : tokens.size(1)], tokens)
+    torch.testing.assert_close(loss(wide), reference)
+
+    # the question is part of the input: change the last character of Y (just before the '?')
+    assert (tokens[torch.arange(len(lengths)), lengths - 1] == tokenizer.TOKEN_ID["?"]).all()
+    changed = tokens.clone()
+    rows = torch.arange(len(lengths))
+    a, b = tokenizer.TOKEN_ID["a"], tokenizer.TOKEN_ID["b"]
+    changed[rows, lengths - 2] = torch.where(tokens[rows, lengths - 2] == a, b, a)
+    assert not torch.allclose(loss(changed), reference)
+
+
+# ---------------------------------------------------------------- checkpoints and resume
+
+def test_resume_from_a_mid_epoch_checkpoint_gives_the_same_next_steps(tmp_path):
+    # 256 rows / batch 32 = 8 steps per epoch; a report after every step; dropout 0.1, so the
+    # next step's loss depends on the restored RNG state, and cosine + warmup on the step count
+    spec = DataSpec(size=256, seed=5)
+    train = TrainConfig(lr=1e-3, batch_size=32, epochs=2, eval_every=1, schedule="cosine",
+                        warmup_steps=4, bucketing=True)
+    run, data = in_memory_run(spec, train, dropout=0.1, val_rows=64)
+    saved = tmp_path / "step-11"
+    history = []
+
+    def report(metrics, checkpoint_dir):
+        history.append(metrics)
+        if metrics["step"] == 11:  # the directory is temporary: keep a copy
+            shutil.copytree(checkpoint_dir, saved)
+
+    original = Trainer(run, data, Worker())
+    original.fit(report)
+    assert [m["step"] for m in history] == list(range(1, 17))
+
+    meta = checkpoint.read_meta(saved)
+    assert (meta["step"], meta["epoch"], meta["step_in_epoch"]) == (11, 1, 3)
+    assert meta["run"] == run.to_dict() and meta["data_digest"] == "in-memory"
+
+    resumed = Trainer(run, data, Worker(), resume_from=saved)
+    assert (resumed.state.step, resumed.state.epoch, resumed.state.step_in_epoch) == (11, 1, 3)
+    later = []
+    resumed.fit(lambda metrics, _: later.append(metrics))
+
+    # each report after step 11 covers exactly one step, so train/loss is that step's loss:
+    # the resumed run's next step (12) and every later one match the uninterrupted run exactly
+    assert [m["step"] for m in later] == list(range(12, 17))
+    for mine, theirs in zip(later, history[11:]):
+        assert mine["train/loss"] == theirs["train/loss"], (mine, theirs)
+        assert mine["val/loss"] == theirs["val/loss"]
+        assert (mine["epoch"], mine["finished"]) == (theirs["epoch"], theirs["finished"])
+    for name, tensor in original.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=0, atol=0)
+
+    # the control: the same resume with another dropout RNG state gives another loss
+    control = Trainer(run, data, Worker(), resume_from=saved)
+    torch.manual_seed(12345)
+    next_batch = control.batches(control.state.epoch)[control.state.step_in_epoch]
+    assert control.step(next_batch) != history[11]["train/loss"]
+
+
+def test_checkpoint_files_are_json_and_weights_only_tensors(tmp_path):
+    spec = DataSpec(size=64, seed=1)
+    run, data = in_memory_run(spec, TrainConfig(batch_size=32, epochs=1), dropout=0.1)
+    kept = tmp_path / "kept"
+    Trainer(run, data, Worker()).fit(lambda _, directory: checkpoint.replace_directory(directory, kept))
+
+    assert sorted(p.name for p in kept.iterdir()) == ["model.pt", "optimizer.pt", "rng.pt", "state.json"]
+    meta = json.loads((kept / "state.json").read_text())
+    assert meta["tokenizer"] == tokenizer.VERSION and meta["vocab_size"] == tokenizer.VOCAB_SIZE
+    assert (meta["step"], meta["epoch"], meta["step_in_epoch"]) == (2, 1, 0)
+    for name in ("model.pt", "optimizer.pt", "rng.pt"):
+        torch.load(kept / name, weights_only=True)  # plain tensors and containers, no pickled objects
+    loaded, _ = checkpoint.load_run(kept)
+    assert loaded == run
+
+
+# ---------------------------------------------------------------- batch order and schedule
+
+def test_epoch_batches_depend_only_on_seed_and_epoch_and_split_across_ranks():
+    lengths = np.random.default_rng(0).integers(20, 80, size=1000)
+    for bucketing in (False, True):
+        one = epoch_batches(lengths, 64, seed=1, epoch=2, bucketing=bucketing)
+        again = epoch_batches(lengths, 64, seed=1, epoch=2, bucketing=bucketing)
+        other_epoch = epoch_batches(lengths, 64, seed=1, epoch=3, bucketing=bucketing)
+        assert all(np.array_equal(x, y) for x, y in zip(one, again))
+        assert not all(np.array_equal(x, y) for x, y in zip(one, other_epoch))
+        assert len(one) == 1000 // 64 and all(len(b) == 64 for b in one)
+        assert len(np.unique(np.concatenate(one))) == 15 * 64  # no row twice, the tail dropped
+
+        # two ranks: half batches each, disjoint, together the one-worker batch of the same size
+        ranks = [epoch_batches(lengths, 32, 1, 2, bucketing, rank=r, world=2) for r in (0, 1)]
+        assert len(ranks[0]) == len(ranks[1]) == len(one)
+        for whole, half0, half1 in zip(one, *ranks):
+            assert len(half0) == len(half1) == 32
+            assert sorted(np.concatenate([half0, half1])) == sorted(whole)
+
+    def mean_padding(batches):
+        return np.mean([lengths[b].max() - lengths[b].mean() for b in batches])
+
+    plain = epoch_batches(lengths, 32, 1, 0, bucketing=False)
+    bucketed = epoch_batches(lengths, 32, 1, 0, bucketing=True)
+    assert mean_padding(bucketed) < mean_padding(plain) / 3
+
+
+def test_learning_rate_warmup_then_constant_or_cosine():
+    constant = TrainConfig(lr=1e-3, warmup_steps=4)
+    assert [learning_rate(constant, s, 100) for s in range(5)] == pytest.approx(
+        [2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3])
+    assert learning_rate(constant, 99, 100) == 1e-3
+    cosine = TrainConfig(lr=1e-3, warmup_steps=10, schedule="cosine", min_lr_ratio=0.1)
+    assert learning_rate(cosine, 10, 110) == pytest.approx(1e-3)
+    assert learning_rate(cosine, 60, 110) == pytest.approx(0.55e-3)
+    assert learning_rate(cosine, 110, 110) == pytest.approx(1e-4)
+    assert learning_rate(TrainConfig(), 0, 10) == 1e-4  # the paper: no warmup, no schedule
+
+
+# ---------------------------------------------------------------- Ray Train, 2 workers
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield
+    ray.shutdown()
+
+
+def test_two_ray_train_workers_on_cpu_lower_the_loss(local_ray, tmp_path):
+    run = build_run({"data": {"preset": "TS2", "size": 2000},
+                     "model": {"preset": "tiny"},
+                     "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3, "device": "cpu"},
+                     "suites": ["reversed_chain/len=3"]}, "test")
+    out = tmp_path / "out"
+    out.mkdir()
+    seen = []
+    final = launch.train(run, out, workers=2, report=lambda metrics, _: seen.append(metrics))
+
+    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in history] == [1, 2]
+    assert [m["finished"] for m in history] == [0, 1]
+    # 1,800 training rows / (32 per worker x 2 workers) = 28 global steps per epoch
+    assert [m["step"] for m in history] == [28, 56]
+    assert history[-1]["train/loss"] < history[0]["train/loss"]
+    assert "suite/reversed_chain/len=3/acc" in history[-1]
+    assert seen == history
+    assert final == history[-1]  # the last report, without Ray's bookkeeping keys
+
+    meta = checkpoint.read_meta(out / "checkpoint")
+    assert (meta["step"], meta["epoch"]) == (56, 2)
+    model = Decoder(run.model)
+    checkpoint.restore(out / "checkpoint", model)  # DDP saved the bare module: names match
