@@ -13,7 +13,7 @@ import pytest
 
 from axiomatic.data import suites as suite_catalog
 from axiomatic.errors import UserError
-from axiomatic.study.space import arm_count, define_by_run, grid_space, make_sampler
+from axiomatic.study.space import arm_count, define_by_run, enqueue_grid, grid_space, make_sampler
 from axiomatic.study.spec import load_study, validate_study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,6 +159,8 @@ def test_grid_study_enumerates_every_arm():
     spec = validate_study(small_study(), "x.yaml")
     assert grid_space(spec) == {"model.pe": ["none", "rope"]}
     study = optuna.create_study(sampler=make_sampler(spec))
+    enqueue_grid(study, spec)
+    enqueue_grid(study, spec)  # idempotent: arms already queued are not queued twice
     sample = define_by_run(spec)
     arms = []
 

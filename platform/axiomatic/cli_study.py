@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import itertools
 import os
 import time
 from pathlib import Path
@@ -123,11 +122,11 @@ def _plan(args) -> int:
     from axiomatic.study.spec import load_study
 
     spec = load_study(args.file)
-    arms = _grid_arms(spec) if spec.search.algorithm == "grid" else None
+    arms = space.grid_arms(spec) if spec.search.algorithm == "grid" else None
     n_arms = space.arm_count(spec)
     cells = n_arms * len(spec.seeds)
     slots = _local_slots(spec)
-    first = spec.run_config(arms[0] if arms else _representative(spec), spec.seeds[0])
+    first = spec.run_config(arms[0] if arms else spec.representative_arm(), spec.seeds[0])
     steps = _steps_per_cell(first)
     params = _parameter_count(first)
     step_seconds = None if args.no_calibrate else _calibrate(first)
@@ -148,24 +147,6 @@ def _plan(args) -> int:
         return 0
     _print_plan(plan)
     return 0
-
-
-def _grid_arms(spec) -> list[dict]:
-    from axiomatic.study import space
-
-    grid = space.grid_space(spec)
-    keys = list(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
-
-
-def _representative(spec) -> dict:
-    """The first value of every searched parameter (used to size and time a cell)."""
-    out = {}
-    for p in spec.parameters():
-        if p.when:
-            continue
-        out[p.path] = p.values[0] if p.values else p.low
-    return out
 
 
 def _steps_per_cell(run) -> int:

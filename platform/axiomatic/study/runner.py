@@ -30,6 +30,7 @@ from axiomatic.study import space
 from axiomatic.study.ledger import Cell, Ledger, arm_id, cell_id
 from axiomatic.study.spec import StudySpec
 from axiomatic.study.trial import run_cell
+from axiomatic.train import launch
 
 COMBINE = {"mean": np.mean, "median": np.median, "min": np.min}
 
@@ -54,6 +55,7 @@ class ArmSearcher(Searcher):
         self.queue: list[str] = []
         for arm in self._known_arms():
             self._enqueue_missing_seeds(arm)
+        self._adopt_orphans()
 
     def __getstate__(self):
         # Tune pickles its experiment state, this searcher included. Our real state lives in the
@@ -85,17 +87,27 @@ class ArmSearcher(Searcher):
             if not cell.finished and key not in self.queue and key not in self.running.values():
                 self.queue.append(key)
 
+    def _adopt_orphans(self) -> None:
+        """Arms Optuna handed out but the ledger never recorded (a runner killed in between)."""
+        known = set(self._known_arms())
+        running = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        for trial in running:
+            if trial.params and arm_id(trial.params) not in known:
+                self._add_arm(trial.params, trial.number)
+
     def _new_arm(self) -> str | None:
         trial = self.study.ask()
         params = self.sample(trial)
-        arm = arm_id(params)
-        if any(c.arm_id == arm for c in self.cells.values()):
-            # the sampler proposed a known arm (grid exhausted, or a repeat): close it, no new cells
+        if any(c.arm_id == arm_id(params) for c in self.cells.values()):
+            # the sampler proposed a known arm (a repeat): close it, no new cells
             self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             return None
-        trial.set_user_attr("arm_id", arm)
         trial.set_user_attr("arm", self.spec.arm_name(params))
-        first = Cell(arm, self.spec.arm_name(params), params, self.spec.seeds[0], optuna_trial=trial.number)
+        return self._add_arm(params, trial.number)
+
+    def _add_arm(self, params: dict, trial_number: int) -> str:
+        arm = arm_id(params)
+        first = Cell(arm, self.spec.arm_name(params), params, self.spec.seeds[0], optuna_trial=trial_number)
         self.cells[first.id] = first
         self.ledger.save(first)
         self._enqueue_missing_seeds(arm)
@@ -123,8 +135,10 @@ class ArmSearcher(Searcher):
         self.running[trial_id] = key
         self.on_cell(cell)
         run = self.spec.run_config(cell.params, cell.seed)
+        resources = self.spec.resources
         return {"cell": key, "cell_dir": str(self.ledger.cell_dir(key)), "run": run.to_dict(),
-                "workers": self.spec.resources.workers, "cache": str(default_root())}
+                "workers": resources.workers, "cpu_per_worker": resources.cpu,
+                "gpu_per_worker": resources.gpu, "cache": str(default_root())}
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         key = self.running.pop(trial_id, None)
@@ -152,6 +166,10 @@ class ArmSearcher(Searcher):
             self.study.tell(number, state=optuna.trial.TrialState.FAIL)
         else:
             self.study.tell(number, value)
+
+
+def _trial_name(trial) -> str:
+    return f"{trial.config['cell']}-{trial.trial_id}"
 
 
 def _metrics_only(result: dict) -> dict:
@@ -182,25 +200,31 @@ def study_lock(root: Path):
 
 def optuna_study(spec: StudySpec, ledger: Ledger) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(study_name=spec.name, storage=ledger.storage_url, load_if_exists=True,
-                               sampler=space.make_sampler(spec),
-                               direction="maximize" if spec.objective.mode == "max" else "minimize")
+    study = optuna.create_study(study_name=spec.name, storage=ledger.storage_url, load_if_exists=True,
+                                sampler=space.make_sampler(spec),
+                                direction="maximize" if spec.objective.mode == "max" else "minimize")
+    if spec.search.algorithm == "grid":
+        space.enqueue_grid(study, spec)
+    return study
 
 
-def start_ray(address: str | None, spec: StudySpec, log_dir: Path) -> bool:
-    """Join ``address`` or start an embedded local Ray; returns True when we started it."""
+def quiet_environment(log_dir: Path) -> None:
+    """Ray's and Tune's own output off (the live console is the only output), logs to files."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no config box, no status table
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # 2.60 would write ~/.ray/auth_token and warn
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # the ledger keeps the results
+    _quiet_python_logging(log_dir)
+
+
+def start_ray(address: str | None) -> bool:
+    """Join ``address`` or start a private embedded Ray; returns True when we started it."""
     if ray.is_initialized():
         return False
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    _quiet_python_logging(log_dir)
     kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     if address:
         ray.init(address=address, **kwargs)
-    else:
-        cpus = os.cpu_count() or 2
-        ray.init(num_cpus=cpus, num_gpus=_local_gpus(), **kwargs)
+    else:  # "local": never join some other Ray that happens to run on this machine
+        ray.init(address="local", num_cpus=os.cpu_count() or 2, num_gpus=_local_gpus(), **kwargs)
     return True
 
 
@@ -223,7 +247,7 @@ def concurrency(spec: StudySpec) -> int:
     """How many cells fit the cluster at once (capped by search.max_concurrent)."""
     resources = ray.cluster_resources()
     per = spec.resources
-    slots = [resources.get("CPU", 1) // max(per.cpu * per.workers + (1 if per.workers > 1 else 0), 1e-9)]
+    slots = [resources.get("CPU", 1) // max(per.cpu * per.workers + (0.01 if per.workers > 1 else 0), 1e-9)]
     if per.gpu:
         slots.append(resources.get("GPU", 0) // (per.gpu * per.workers))
     fit = int(max(min(slots), 0))
@@ -237,7 +261,35 @@ def trial_resources(spec: StudySpec) -> dict:
     per = spec.resources
     if per.workers == 1:
         return {"cpu": per.cpu, "gpu": per.gpu}
-    return {"cpu": 1, "gpu": 0}  # the trial only drives a TorchTrainer; its workers reserve the rest
+    # The trial only drives a TorchTrainer, whose workers reserve their own placement group; a
+    # whole CPU for the driver would leave a 2-CPU machine unable to start 2 workers.
+    return {"cpu": 0.01}
+
+
+class FreeTrainPlacementGroups(tune.Callback):
+    """Remove a multi-worker trial's Train placement group when the trial ends.
+
+    When a scheduler stops a trial mid-fit, Train's own cleaner only notices through the State
+    API, which is absent without the dashboard; the group would keep its CPUs/GPUs reserved and
+    the next trials would wait for workers forever.
+    """
+
+    def _free(self, trial) -> None:
+        from ray._raylet import PlacementGroupID
+        from ray.util.placement_group import PlacementGroup, remove_placement_group
+
+        group = (trial.last_result or {}).get(launch.TRAIN_PLACEMENT_GROUP)
+        if group:
+            try:
+                remove_placement_group(PlacementGroup(PlacementGroupID(bytes.fromhex(group))))
+            except Exception:  # already gone with its controller: nothing to free
+                pass
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._free(trial)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._free(trial)
 
 
 def scheduler(spec: StudySpec):
@@ -253,7 +305,8 @@ def scheduler(spec: StudySpec):
 def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, console_callback=None) -> ArmSearcher:
     """Run every missing cell of the study; returns the searcher (for its final state)."""
     study = optuna_study(spec, ledger)
-    started = start_ray(address, spec, ledger.root / "logs")
+    quiet_environment(ledger.root / "logs")
+    started = start_ray(address)
     try:
         searcher = ArmSearcher(spec, ledger, study,
                                on_cell=console_callback.cell_changed if console_callback else None)
@@ -264,10 +317,11 @@ def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, conso
             tune.with_resources(run_cell, trial_resources(spec)),
             tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler(spec),
                                         metric=spec.objective.metric, mode=spec.objective.mode,
-                                        num_samples=-1, max_concurrent_trials=slots),
+                                        num_samples=-1, max_concurrent_trials=slots,
+                                        trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
                 name=f"session-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(ledger.root / "tune"),
-                verbose=0, callbacks=[console_callback] if console_callback else [],
+                verbose=0, callbacks=[c for c in (console_callback, FreeTrainPlacementGroups()) if c],
                 failure_config=tune.FailureConfig(max_failures=1)),
         )
         tuner.fit()

@@ -7,6 +7,7 @@ trials whose earlier suggestions meet its ``when``; Optuna's samplers handle suc
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +51,26 @@ def grid_space(spec: StudySpec) -> dict[str, list]:
     return {p.path: list(p.values) for p in spec.parameters()}
 
 
+def grid_arms(spec: StudySpec) -> list[dict[str, Any]]:
+    """Every arm of a grid study, in a fixed order (the product of the grids, YAML order)."""
+    grid = grid_space(spec)
+    return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+
+
+def enqueue_grid(study: optuna.Study, spec: StudySpec) -> None:
+    """Queue every grid arm the Optuna study has not seen yet (in any state), in grid order.
+
+    Grid studies enqueue their arms instead of using ``GridSampler``: its ``after_trial`` calls
+    ``study.stop()``, which raises outside ``study.optimize`` — and a study runner tells results
+    from Tune callbacks, not from inside an objective.
+    """
+    # a queued (WAITING) trial has no params yet, only the fixed ones it was enqueued with
+    seen = [t.params or t.system_attrs.get("fixed_params", {}) for t in study.get_trials(deepcopy=False)]
+    for arm in grid_arms(spec):
+        if arm not in seen:
+            study.enqueue_trial(arm)
+
+
 def arm_count(spec: StudySpec) -> int:
     """How many arms the study has: the grid's product, or search.num_samples for tpe/random.
 
@@ -66,4 +87,5 @@ def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
         return optuna.samplers.TPESampler(seed=seed)
     if spec.search.algorithm == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.GridSampler(grid_space(spec), seed=seed)
+    # grid arms are enqueued (enqueue_grid); the sampler only serves those fixed parameters
+    return optuna.samplers.RandomSampler(seed=seed)

@@ -53,7 +53,9 @@ def _run_cell(config: dict) -> None:
 
     trainer = launch.distributed_trainer(
         run, config["workers"], name=f"cell-{cell_dir.name}", storage=cell_dir / "ray", resume_from=resume,
-        callbacks=[TuneReportCallback()], keep_history=history, keep_checkpoint=latest)
+        callbacks=[TuneReportCallback()], keep_history=history, keep_checkpoint=latest,
+        cpu_per_worker=config["cpu_per_worker"], gpu_per_worker=config["gpu_per_worker"],
+        controller_failure_limit=0)
     result = trainer.fit()
     if result.error:
         raise result.error
