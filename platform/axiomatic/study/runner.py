@@ -304,6 +304,7 @@ def scheduler(spec: StudySpec):
 
 def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, console_callback=None) -> ArmSearcher:
     """Run every missing cell of the study; returns the searcher (for its final state)."""
+    ledger.root.mkdir(parents=True, exist_ok=True)
     study = optuna_study(spec, ledger)
     quiet_environment(ledger.root / "logs")
     started = start_ray(address)
@@ -318,6 +319,8 @@ def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, conso
             tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler(spec),
                                         metric=spec.objective.metric, mode=spec.objective.mode,
                                         num_samples=-1, max_concurrent_trials=slots,
+                                        # a new actor per cell would re-import torch every time
+                                        reuse_actors=True,
                                         trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
                 name=f"session-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(ledger.root / "tune"),
