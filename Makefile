@@ -16,12 +16,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/platform data generate --preset TS2 --size 20000 --seed 0 --out runs/demo/ts2
 	$(VENV)/bin/platform data suites
+	$(VENV)/bin/platform study studies/quickstart.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)
 	$(PY) bench/data_gen.py
+	$(PY) bench/study_overhead.py --append docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) runs .axiomatic_cache
