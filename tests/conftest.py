@@ -33,3 +33,14 @@ def published_dir():
         pytest.skip(f"published evaluation files not found at {directory} "
                     f"(set {suites.PUBLISHED_ENV} to their directory)")
     return directory
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The test machine has two shared cores: one torch thread per test keeps it from thrashing."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

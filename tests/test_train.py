@@ -20,13 +20,6 @@ from axiomatic.train.evaluate import loss_and_correct
 from axiomatic.train.loop import RunData, Trainer, Worker, epoch_batches, learning_rate
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The test machine has two shared cores: one torch thread keeps timings predictable."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def in_memory_run(spec: DataSpec, train: TrainConfig, dropout: float, val_rows: int | None = None):

@@ -21,12 +21,6 @@ suites: [reversed_chain/len=3]
 """
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:

@@ -86,18 +86,12 @@ class DataSpec(BaseModel):
     hypotheses_per_premise: int = Field(1, ge=1)
     balance: bool = True
 
-    @field_validator("chain_lengths")
+    @field_validator("chain_lengths", "name_length")
     @classmethod
-    def _chain_range(cls, v):
-        if v[0] < 2 or v[0] > v[1]:
-            raise ValueError(f"expected [lo, hi] with 2 <= lo <= hi, got {list(v)}")
-        return v
-
-    @field_validator("name_length")
-    @classmethod
-    def _name_range(cls, v):
-        if v[0] < 1 or v[0] > v[1]:
-            raise ValueError(f"expected [lo, hi] with 1 <= lo <= hi, got {list(v)}")
+    def _ordered_range(cls, v, info):
+        lowest = 2 if info.field_name == "chain_lengths" else 1
+        if v[0] < lowest or v[0] > v[1]:
+            raise ValueError(f"expected [lo, hi] with {lowest} <= lo <= hi, got {list(v)}")
         return v
 
     @field_validator("alphabet")

@@ -1,0 +1,75 @@
+"""An interrupted study resumes: SIGKILL the runner after the first cell finishes, rerun, check."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import yaml
+
+from axiomatic.study.ledger import Ledger
+
+STUDY = {
+    "name": "killed",
+    "data": {"preset": "TS2", "size": 300, "chain_lengths": [3, 4]},
+    "model": {"preset": "tiny", "n_layer": 1, "d_model": 32, "n_head": 2, "d_mlp": 64,
+              "pe": {"grid": ["none", "rope"]}},
+    "train": {"lr": 3e-3, "batch_size": 32, "epochs": 3, "device": "cpu"},
+    "seeds": [0, 1],
+    "search": {"algorithm": "grid", "max_concurrent": 1},
+    "objective": {"metric": "val/acc", "mode": "max"},
+    "suites": ["reversed_chain/len=3"],
+    "resources": {"cpu": 1, "gpu": 0, "workers": 1},
+}
+
+
+def platform(args, cwd, **kwargs):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("RAY_ADDRESS", None)
+    return subprocess.Popen([sys.executable, "-m", "axiomatic.cli", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)
+
+
+def _checkpoint_step(ledger: Ledger, cell: str) -> int | None:
+    state = ledger.cell_dir(cell) / "checkpoint" / "state.json"
+    return json.loads(state.read_text())["step"] if state.is_file() else None
+
+
+def test_sigkill_then_rerun_never_repeats_a_finished_cell(tmp_path):
+    path = tmp_path / "killed.yaml"
+    path.write_text(yaml.safe_dump(STUDY))
+    ledger = Ledger(tmp_path / "runs" / "killed")
+    first = platform(["study", str(path), "--json"], tmp_path, start_new_session=True)
+    deadline = time.time() + 420
+    while time.time() < deadline and first.poll() is None:
+        if any(c.finished for c in ledger.cells()):
+            break
+        time.sleep(0.5)
+    assert first.poll() is None, "the first run ended before it could be interrupted"
+    os.killpg(first.pid, signal.SIGKILL)  # the runner and its Ray, as a crash would
+    first.wait()
+    finished_before = {c.id for c in ledger.cells() if c.finished}
+    checkpointed = {c.id: _checkpoint_step(ledger, c.id) for c in ledger.cells() if not c.finished}
+    assert finished_before, "no cell had finished when the runner was killed"
+    assert len(finished_before) < 4
+
+    second = platform(["study", str(path), "--json"], tmp_path)
+    output = second.communicate(timeout=600)[0].decode()
+    assert second.returncode == 0, output[-3000:]
+
+    cells = ledger.cells()
+    assert len(cells) == 4 and all(c.finished for c in cells)
+    for cell in cells:
+        runs = ledger.attempts(cell.id)
+        if cell.id in finished_before:
+            assert len(runs) == 1, f"finished cell {cell.id} ran again"
+        # an interrupted cell with a checkpoint resumed from it instead of from step 0
+        if checkpointed.get(cell.id):
+            assert runs[-1]["resumed_from_step"] == checkpointed[cell.id]
+    study = optuna.load_study(study_name="killed", storage=ledger.storage_url)
+    assert sorted(t.state.name for t in study.trials) == ["COMPLETE", "COMPLETE"]

@@ -1,0 +1,130 @@
+"""Studies end to end on a real local Ray, a real Optuna SQLite storage and real (tiny) training."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import optuna
+import pytest
+import ray
+import yaml
+
+from axiomatic import cli
+from axiomatic.study.ledger import Ledger
+
+TINY = {"preset": "tiny", "n_layer": 1, "d_model": 32, "n_head": 2, "d_mlp": 64}
+
+
+def study_file(tmp_path, name="grid", **overrides) -> str:
+    spec = {
+        "name": name,
+        "data": {"preset": "TS2", "size": 300, "chain_lengths": [3, 4]},
+        "model": {**TINY, "pe": {"grid": ["none", "rope"]}},
+        "train": {"lr": 3e-3, "batch_size": 64, "epochs": 2, "device": "cpu"},
+        "seeds": [0, 1],
+        "search": {"algorithm": "grid"},
+        "objective": {"metric": "val/acc", "mode": "max"},
+        "suites": ["reversed_chain/len=3"],
+        "resources": {"cpu": 1, "gpu": 0, "workers": 1},
+        "baseline": {"model.pe": "none"},
+    }
+    spec.update(overrides)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def run(argv, capsys) -> tuple[int, dict | None, str]:
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if code == 0 and out.strip().startswith("{") else None), err
+
+
+def attempts(ledger: Ledger) -> dict[str, int]:
+    return {c.id: len(ledger.attempts(c.id)) for c in ledger.cells()}
+
+
+def test_grid_study_report_extension_and_refusal(tmp_path, capsys, local_ray):
+    runs = tmp_path / "runs"
+    path = study_file(tmp_path)
+    code, report, err = run(["study", path, "--runs-dir", str(runs), "--json"], capsys)
+    assert code == 0, err
+    ledger = Ledger(runs / "grid")
+    cells = ledger.cells()
+    assert len(cells) == 4 and all(c.status == "done" for c in cells)
+
+    # the report's numbers are the seeds' numbers: mean of each arm's cells, CI over 2 seeds
+    by_arm = {a["arm"]: a for a in report["arms"]}
+    assert set(by_arm) == {"pe=none", "pe=rope"}
+    for arm, summary in by_arm.items():
+        values = [c.metrics["val/acc"] for c in cells if c.arm == arm]
+        assert summary["seeds_done"] == 2
+        assert summary["metrics"]["val/acc"]["mean"] == pytest.approx(np.mean(values))
+        assert summary["metrics"]["val/acc"]["n"] == 2
+        suite = summary["metrics"]["suite/reversed_chain/len=3/acc"]
+        assert suite["mean"] == pytest.approx(np.mean([c.metrics["suite/reversed_chain/len=3/acc"]
+                                                       for c in cells if c.arm == arm]))
+    assert report["baseline_arm"] == "pe=none" and report["comparisons"][0]["n_pairs"] == 2
+    assert report["failed"] == []
+    rows = list(csv.DictReader(io.StringIO((runs / "grid" / "report" / "table.csv").read_text())))
+    none_cell = next(r for r in rows if r["row"] == "pe=none" and r["suite"] == "reversed_chain/len=3")
+    assert float(none_cell["mean"]) == pytest.approx(by_arm["pe=none"]["metrics"]["suite/reversed_chain/len=3/acc"]["mean"])
+    assert (runs / "grid" / "report" / "table.md").read_text().count("pe=rope") >= 1
+    assert list((runs / "grid" / "report").glob("*.png"))
+
+    # Optuna sees one trial per arm, valued at the mean of its seeds
+    study = optuna.load_study(study_name="grid", storage=f"sqlite:///{runs / 'grid' / 'optuna.db'}")
+    complete = {t.params["model.pe"]: t.value for t in study.trials if t.state.name == "COMPLETE"}
+    assert complete == pytest.approx({a["params"]["model.pe"]: a["metrics"]["val/acc"]["mean"]
+                                      for a in report["arms"]})
+
+    # one more seed: only the two new cells run; finished cells are not touched
+    before = attempts(ledger)
+    path = study_file(tmp_path, seeds=[0, 1, 2])
+    code, report, err = run(["study", path, "--runs-dir", str(runs), "--json"], capsys)
+    assert code == 0, err
+    after = attempts(ledger)
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert sorted(set(after) - set(before)) == sorted(c for c in after if c.endswith("-s2"))
+    assert all(v == 1 for v in after.values())
+    assert all(a["seeds_done"] == 3 for a in report["arms"])
+
+    # an incompatible change is refused with a diff and leaves the run as it was
+    snapshot = sorted(p.name for p in (runs / "grid" / "cells").iterdir())
+    path = study_file(tmp_path, model={**TINY, "d_model": 48, "pe": {"grid": ["none", "rope"]}})
+    code, _, err = run(["study", path, "--runs-dir", str(runs)], capsys)
+    assert code == 2
+    assert "d_model" in err and "--new" in err
+    assert sorted(p.name for p in (runs / "grid" / "cells").iterdir()) == snapshot
+
+
+def test_tpe_study_with_asha(tmp_path, capsys, local_ray):
+    runs = tmp_path / "runs"
+    path = study_file(
+        tmp_path, name="tpe", seeds=[0],
+        model={**TINY, "pe": {"choice": ["none", "rope"]}},
+        train={"lr": {"float": [1e-3, 1e-2], "log": True}, "batch_size": 64, "epochs": 3,
+               "device": "cpu"},
+        search={"algorithm": "tpe", "num_samples": 4, "seed": 0, "max_concurrent": 2},
+        scheduler={"type": "asha", "grace_period": 1, "max_t": 3, "reduction_factor": 2},
+        baseline=None)
+    code, report, err = run(["study", path, "--runs-dir", str(runs), "--json"], capsys)
+    assert code == 0, err
+    cells = Ledger(runs / "tpe").cells()
+    assert len(cells) == 4 and all(c.finished for c in cells)
+    study = optuna.load_study(study_name="tpe", storage=f"sqlite:///{runs / 'tpe' / 'optuna.db'}")
+    finished = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(finished) == 4
+    assert all(1e-3 <= t.params["train.lr"] <= 1e-2 for t in finished)
+    assert {c.arm for c in cells} == {a["arm"] for a in report["arms"]}
+    assert "importances" in report
