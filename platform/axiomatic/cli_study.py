@@ -131,7 +131,7 @@ def _plan(args) -> int:
     params = _parameter_count(first)
     step_seconds = None if args.no_calibrate else _calibrate(first)
     per_cell = steps * step_seconds if step_seconds else None
-    wall = per_cell * -(-cells // slots) if per_cell else None
+    wall = per_cell * -(-cells // slots) if per_cell and slots else None
     disk = cells * params * 4 * 3  # latest checkpoint per cell: weights + AdamW's two moments
     plan = {"study": spec.name, "algorithm": spec.search.algorithm, "arms": n_arms,
             "arm_names": [spec.arm_name(a) for a in arms] if arms else None, "seeds": list(spec.seeds),
@@ -192,7 +192,7 @@ def _local_slots(spec) -> int:
     slots = [(os.cpu_count() or 1) // max(per.cpu * per.workers, 1e-9)]
     if per.gpu:
         slots.append(torch.cuda.device_count() // (per.gpu * per.workers))
-    fit = max(int(min(slots)), 1)
+    fit = int(min(slots))  # 0: this machine cannot run a cell (e.g. it has no GPU)
     return min(fit, spec.search.max_concurrent or fit)
 
 
@@ -207,11 +207,13 @@ def _print_plan(plan: dict) -> None:
     table.add_row("cells (arms x seeds)", str(plan["cells"]))
     r = plan["resources_per_cell"]
     table.add_row("resources per cell", f"{r['workers']} worker(s) x cpu {r['cpu']}, gpu {r['gpu']}")
-    table.add_row("concurrency here", str(plan["concurrency"]))
+    table.add_row("concurrency here", str(plan["concurrency"]) if plan["concurrency"]
+                  else "0: this machine lacks the resources of one cell (run it on a cluster)")
     table.add_row("model", f"{plan['parameters']:,} parameters, {plan['steps_per_cell']:,} steps per cell")
     if plan["seconds_per_step"]:
         table.add_row("calibration", f"{plan['seconds_per_step'] * 1000:.1f} ms/step on {plan['calibrated_on']}")
-        table.add_row("estimated time", f"{plan['estimated_seconds_per_cell'] / 60:.1f} min per cell, "
-                      f"{plan['estimated_wall_seconds'] / 3600:.2f} h wall here (training only)")
+        wall = (f"{plan['estimated_wall_seconds'] / 3600:.2f} h wall here (training only)"
+                if plan["estimated_wall_seconds"] else "no wall time here")
+        table.add_row("estimated time", f"{plan['estimated_seconds_per_cell'] / 60:.1f} min per cell, {wall}")
     table.add_row("checkpoint disk", f"{plan['checkpoint_disk_bytes'] / 2**20:.1f} MiB (latest per cell)")
     console.print(table)

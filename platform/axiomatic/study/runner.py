@@ -247,7 +247,7 @@ def concurrency(spec: StudySpec) -> int:
     """How many cells fit the cluster at once (capped by search.max_concurrent)."""
     resources = ray.cluster_resources()
     per = spec.resources
-    slots = [resources.get("CPU", 1) // max(per.cpu * per.workers + (0.01 if per.workers > 1 else 0), 1e-9)]
+    slots = [resources.get("CPU", 1) // max(per.cpu * per.workers, 1e-9)]
     if per.gpu:
         slots.append(resources.get("GPU", 0) // (per.gpu * per.workers))
     fit = int(max(min(slots), 0))
@@ -257,13 +257,17 @@ def concurrency(spec: StudySpec) -> int:
     return min(fit, spec.search.max_concurrent or fit)
 
 
+DRIVER_MEMORY = 64 * 2**20
+
+
 def trial_resources(spec: StudySpec) -> dict:
     per = spec.resources
     if per.workers == 1:
         return {"cpu": per.cpu, "gpu": per.gpu}
-    # The trial only drives a TorchTrainer, whose workers reserve their own placement group; a
-    # whole CPU for the driver would leave a 2-CPU machine unable to start 2 workers.
-    return {"cpu": 0.01}
+    # The trial only drives a TorchTrainer, whose workers reserve their own placement group. Any
+    # CPU held by the driver (even 0.01) would leave a 2-CPU machine unable to place 2 one-CPU
+    # workers; Ray needs a non-empty bundle, so the driver holds a token amount of memory.
+    return {"cpu": 0, "memory": DRIVER_MEMORY}
 
 
 class FreeTrainPlacementGroups(tune.Callback):
