@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import time
 from pathlib import Path
@@ -69,8 +70,6 @@ def _study(args) -> int:
 
 
 def _jsonable(obj):
-    import json
-
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
 
 
@@ -85,11 +84,12 @@ def _finish(spec, ledger, formats, as_json: bool) -> int:
     from axiomatic.report import summary, tables
 
     report = summary.build(spec, ledger)
-    written = summary.write(report, spec, ledger, formats)
+    paper_table = summary.table(report, spec)
+    written = summary.write(report, paper_table, ledger, formats)
     if as_json:
         emit_json({**summary.public(report), "files": [str(p) for p in written]})
         return 0
-    for rich_table in tables.to_rich(summary.table(report, spec)):
+    for rich_table in tables.to_rich(paper_table):
         console.print(rich_table)
     if report["_comparisons"]:
         console.print(tables.comparisons_markdown(report["_comparisons"]))

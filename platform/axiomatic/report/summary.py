@@ -71,19 +71,20 @@ def build(spec: StudySpec, ledger: Ledger) -> dict:
         "failed": [{"arm": r["arm"], "seed": r["seed"], "error": r["error"]}
                    for r in results.failed_trials(records)],
         "_records": records, "_summaries": summaries, "_suites": suites, "_comparisons": comparisons,
+        "_baselines": suite_baselines(suites),
     }
 
 
 def table(report: dict, spec: StudySpec) -> tables.Table:
-    return tables.build_table(report["_summaries"], suite_baselines(report["_suites"]),
+    return tables.build_table(report["_summaries"], report["_baselines"],
                               select_references(spec.references), report["_suites"])
 
 
-def write(report: dict, spec: StudySpec, ledger: Ledger, formats=("md", "latex", "csv")) -> list[Path]:
+def write(report: dict, paper_table: tables.Table, ledger: Ledger,
+          formats=("md", "latex", "csv")) -> list[Path]:
     """Write the tables, comparisons and plots into runs/<study>/report/."""
     out = ledger.root / "report"
     out.mkdir(parents=True, exist_ok=True)
-    paper_table = table(report, spec)
     written = []
     for fmt in formats:
         text = RENDERERS[fmt](paper_table)
@@ -92,8 +93,7 @@ def write(report: dict, spec: StudySpec, ledger: Ledger, formats=("md", "latex",
         path = out / f"table.{SUFFIX[fmt]}"
         path.write_text(text)
         written.append(path)
-    written += plots.write_plots(report["_records"], report["_summaries"],
-                                 suite_baselines(report["_suites"]), out)
+    written += plots.write_plots(report["_records"], report["_summaries"], report["_baselines"], out)
     return written
 
 

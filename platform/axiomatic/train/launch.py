@@ -9,6 +9,7 @@ study runner with a ``TuneReportCallback``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import ray
@@ -52,8 +53,9 @@ def _train_distributed(run, out, workers, report, resume_from, address) -> dict:
     history = out / "metrics.jsonl"
     offset = history.stat().st_size if history.exists() else 0
     started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=True,
+    if started_here:  # "local": never join some other Ray that happens to run on this machine
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=True,
                  **({} if address else {"num_cpus": max(workers, 2)}))
     try:
         trainer = distributed_trainer(run, workers, name=f"train-{out.name}", storage=out / "ray",
