@@ -51,6 +51,9 @@ class ArmSearcher(Searcher):
         self.target_arms = space.arm_count(spec)
         self.on_cell = on_cell or (lambda cell: None)
         self.cells: dict[str, Cell] = {c.id: c for c in ledger.cells()}
+        for cell in self.cells.values():
+            if cell.status == "running":  # left so by a runner that died; we hold the lock now
+                cell.status = "pending"
         self.running: dict[str, str] = {}  # tune trial id -> cell id
         self.queue: list[str] = []
         for arm in self._known_arms():
