@@ -177,17 +177,17 @@ def _data_suites(args) -> int:
         emit_json({"suites": names})
         return 0
     table = Table(title="evaluation suites")
-    table.add_column("family")
+    table.add_column("family", no_wrap=True)
     table.add_column("sizes")
     table.add_column("what it tests")
     for family in suites.FAMILIES.values():
-        table.add_row(family.name, f"{family.size_key}=" + ",".join(map(str, family.sizes)), family.description)
+        table.add_row(family.name, f"{family.size_key}=" + ", ".join(map(str, family.sizes)), family.description)
     published = [n for n in names if n.startswith("published/")]
     for prefix in sorted({n.rsplit("/", 1)[0] for n in published}):
         members = [n.rsplit("/", 1)[1] for n in published if n.rsplit("/", 1)[0] == prefix]
         key = members[0].split("=")[0]
         sizes = sorted((m.split("=")[1] for m in members), key=int)
-        table.add_row(prefix, f"{key}=" + ",".join(sizes), "the paper's published file")
+        table.add_row(prefix, f"{key}=" + ", ".join(sizes), "the paper's published file")
     console.print(table)
     console.print(f"{len(names)} suites; name one as e.g. 'flipped_chain/len=9' or "
                   "'published/transitivity/flipped_chain/len=9'")
