@@ -128,3 +128,33 @@ def test_tpe_study_with_asha(tmp_path, capsys, local_ray):
     assert all(1e-3 <= t.params["train.lr"] <= 1e-2 for t in finished)
     assert {c.arm for c in cells} == {a["arm"] for a in report["arms"]}
     assert "importances" in report
+
+
+def test_new_archives_an_incompatible_run(tmp_path, capsys, local_ray):
+    runs = tmp_path / "runs"
+    first = study_file(tmp_path, name="renew", seeds=[0], model={**TINY, "pe": {"grid": ["none"]}},
+                       baseline=None)
+    assert run(["study", first, "--runs-dir", str(runs), "--json"], capsys)[0] == 0
+    changed = study_file(tmp_path, name="renew", seeds=[0],
+                         model={**TINY, "d_model": 48, "pe": {"grid": ["none"]}}, baseline=None)
+    code, report, err = run(["study", changed, "--runs-dir", str(runs), "--new", "--json"], capsys)
+    assert code == 0, err
+    archived = [p for p in runs.iterdir() if p.name.startswith("renew.")]
+    assert len(archived) == 1 and Ledger(archived[0]).cells()[0].finished
+    assert Ledger(runs / "renew").fingerprint()["model"]["d_model"] == 48
+    assert report["arms"][0]["seeds_done"] == 1
+
+
+def test_two_worker_cells_run_under_ray_train(tmp_path, capsys, local_ray):
+    runs = tmp_path / "runs"
+    path = study_file(tmp_path, name="ddp", seeds=[0], model={**TINY, "pe": {"grid": ["none"]}},
+                      resources={"cpu": 1, "gpu": 0, "workers": 2}, baseline=None)
+    code, report, err = run(["study", path, "--runs-dir", str(runs), "--json"], capsys)
+    assert code == 0, err
+    ledger = Ledger(runs / "ddp")
+    (cell,) = ledger.cells()
+    assert cell.status == "done" and cell.metrics["finished"] == 1
+    history = ledger.history(cell.id)
+    assert [row["epoch"] for row in history] == [1, 2]  # rank 0 kept every evaluation
+    assert (ledger.cell_dir(cell.id) / "checkpoint" / "state.json").is_file()
+    assert (ledger.cell_dir(cell.id) / "ray").is_dir()  # the cell's own Ray Train run

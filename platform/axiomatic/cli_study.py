@@ -15,6 +15,7 @@ from rich.table import Table
 from axiomatic.errors import UserError
 
 console = Console()
+notices = Console(stderr=True)
 
 
 def add_commands(commands) -> None:
@@ -60,7 +61,7 @@ def _study(args) -> int:
                             "Rerun with --new to archive that run and start afresh, or use another name.")
         archive = root.with_name(f"{root.name}.{time.strftime('%Y%m%d-%H%M%S')}")
         os.rename(root, archive)
-        console.print(f"archived the previous run to {archive}")
+        notices.print(f"archived the previous run to {archive}")  # stderr: --json owns stdout
     with study_lock(root):
         ledger.initialise(Path(args.file).read_text(), fingerprint)
         live = LiveConsole(spec, console, enabled=not args.json)
