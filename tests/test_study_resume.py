@@ -71,5 +71,9 @@ def test_sigkill_then_rerun_never_repeats_a_finished_cell(tmp_path):
         # an interrupted cell with a checkpoint resumed from it instead of from step 0
         if checkpointed.get(cell.id):
             assert runs[-1]["resumed_from_step"] == checkpointed[cell.id]
+    # one Optuna trial per arm ends COMPLETE; none is left RUNNING (an arm handed out just before
+    # the kill is either adopted or failed and queued again)
     study = optuna.load_study(study_name="killed", storage=ledger.storage_url)
-    assert sorted(t.state.name for t in study.trials) == ["COMPLETE", "COMPLETE"]
+    complete = [t.params["model.pe"] for t in study.trials if t.state.name == "COMPLETE"]
+    assert sorted(complete) == ["none", "rope"]
+    assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]

@@ -91,12 +91,22 @@ class ArmSearcher(Searcher):
                 self.queue.append(key)
 
     def _adopt_orphans(self) -> None:
-        """Arms Optuna handed out but the ledger never recorded (a runner killed in between)."""
+        """Arms Optuna handed out but the ledger never recorded (a runner killed in between).
+
+        One whose parameters were all suggested becomes an arm; one killed before that (it has
+        only the fixed parameters it was enqueued with) is failed and its grid point queued again.
+        """
         known = set(self._known_arms())
         running = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
         for trial in running:
-            if trial.params and arm_id(trial.params) not in known:
+            if arm_id(trial.params) in known:
+                continue
+            if trial.params:
                 self._add_arm(trial.params, trial.number)
+                continue
+            self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+            if fixed := trial.system_attrs.get("fixed_params"):
+                self.study.enqueue_trial(fixed)
 
     def _new_arm(self) -> str | None:
         trial = self.study.ask()
