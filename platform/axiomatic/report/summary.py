@@ -27,22 +27,13 @@ def suite_baselines(suite_names: list[str]) -> dict[str, dict]:
     return {name: store.suite(name)[1]["baselines"] for name in suite_names}
 
 
-def baseline_arm(spec: StudySpec, records: list[dict]) -> str | None:
-    if not spec.baseline:
-        return None
-    for record in records:
-        if all(record["params"].get(k) == v for k, v in spec.baseline.items()):
-            return record["arm"]
-    return None
-
-
 def importances(spec: StudySpec, ledger: Ledger) -> dict[str, float]:
     """Optuna's parameter importances, for search studies with enough finished arms."""
     if spec.search.algorithm == "grid":
         return {}
     study = optuna.load_study(study_name=spec.name, storage=ledger.storage_url)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if len(complete) < 2 or len({k for t in complete for k in t.params}) < 1:
+    if len(complete) < 2:
         return {}
     try:
         return dict(optuna.importance.get_param_importances(study))
@@ -56,9 +47,9 @@ def build(spec: StudySpec, ledger: Ledger) -> dict:
     summaries = results.aggregate_arms(records)
     suites = sorted({s for summary in summaries for m in summary.metrics
                      if (s := results.suite_of_metric(m)) is not None})
-    base = baseline_arm(spec, records)
+    base = spec.baseline_arm()
     comparisons = []
-    if base is not None:
+    if base is not None and any(s.arm == base for s in summaries):
         comparisons = results.paired_comparisons(records, base, spec.objective.metric)
     return {
         "study": spec.name,

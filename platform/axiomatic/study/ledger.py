@@ -5,7 +5,7 @@
       fingerprint.json    what defines an existing arm; a change to it is refused unless --new
       optuna.db           Optuna storage: one Optuna trial per arm
       cells/<cell>/       cell.json (arm, params, seed, status, final metrics, error),
-                          history.jsonl (one line per evaluation), attempts.jsonl (one line per
+                          metrics.jsonl (one line per evaluation), attempts.jsonl (one line per
                           start), checkpoint/ (latest)
       tune/               Ray Tune's own experiment directories, one per invocation
       logs/               Ray and Tune logs
@@ -117,7 +117,7 @@ class Ledger:
         return out
 
     def history(self, cell: str) -> list[dict]:
-        return read_jsonl(self.cell_dir(cell) / "history.jsonl")
+        return read_jsonl(self.cell_dir(cell) / "metrics.jsonl")
 
     def attempts(self, cell: str) -> list[dict]:
         return read_jsonl(self.cell_dir(cell) / "attempts.jsonl")

@@ -17,7 +17,7 @@ from ray import tune
 
 from axiomatic.data.store import Store
 from axiomatic.study.ledger import append_jsonl, read_jsonl
-from axiomatic.train import checkpoint, launch, loop
+from axiomatic.train import checkpoint, launch
 from axiomatic.train.config import RunConfig
 
 
@@ -36,18 +36,13 @@ def _run_cell(config: dict) -> None:
     latest = cell_dir / "checkpoint"
     resume = latest if (latest / checkpoint.STATE).is_file() else None
     resumed_step = checkpoint.read_meta(resume)["step"] if resume else 0
-    history = cell_dir / "history.jsonl"
+    history = cell_dir / launch.HISTORY
     _truncate_history(history, resumed_step)
     append_jsonl(cell_dir / "attempts.jsonl", {"started": time.time(), "resumed_from_step": resumed_step,
                                                "trial_id": tune.get_context().get_trial_id()})
     if config["workers"] == 1:
-        def report(metrics: dict, checkpoint_dir: Path | None) -> None:
-            append_jsonl(history, metrics)
-            if checkpoint_dir is not None:
-                checkpoint.replace_directory(checkpoint_dir, latest)
-            tune.report(metrics)
-
-        loop.train(run, report, resume_from=resume, store=Store(config["cache"]))
+        launch.train(run, cell_dir, report=lambda metrics, _: tune.report(metrics), resume_from=resume,
+                     store=Store(config["cache"]))
         return
     from ray.tune.integration.ray_train import TuneReportCallback
 

@@ -28,10 +28,14 @@ from axiomatic.train.config import RunConfig
 TRAIN_PLACEMENT_GROUP = "train_placement_group"
 
 
+HISTORY = "metrics.jsonl"
+
+
 def train(run: RunConfig, out: Path, workers: int = 1, report=None, resume_from=None,
-          address: str | None = None) -> dict:
-    """Train and keep the latest checkpoint in ``out/checkpoint``; metrics go to out/metrics.jsonl."""
-    history = out / "metrics.jsonl"
+          address: str | None = None, store: Store | None = None) -> dict:
+    """Train and keep the latest checkpoint in ``out/checkpoint``; every evaluation goes to
+    ``out/metrics.jsonl``. ``platform train`` and 1-worker study cells both keep runs this way."""
+    history = out / HISTORY
 
     def keep(metrics: dict, checkpoint_dir: Path | None) -> None:
         with open(history, "a") as handle:
@@ -42,7 +46,7 @@ def train(run: RunConfig, out: Path, workers: int = 1, report=None, resume_from=
             report(metrics, checkpoint_dir)
 
     if workers == 1:
-        return loop.train(run, keep, resume_from=Path(resume_from) if resume_from else None)
+        return loop.train(run, keep, resume_from=Path(resume_from) if resume_from else None, store=store)
     return _train_distributed(run, out, workers, report, resume_from, address)
 
 
@@ -50,7 +54,7 @@ def _train_distributed(run, out, workers, report, resume_from, address) -> dict:
     # Rank 0 appends every evaluation to out/metrics.jsonl as it goes: Ray's Result keeps only
     # the metrics of the checkpoints it retains (num_to_keep=1), so it cannot give the history.
     out = out.resolve()
-    history = out / "metrics.jsonl"
+    history = out / HISTORY
     offset = history.stat().st_size if history.exists() else 0
     started_here = not ray.is_initialized()
     if started_here:  # "local": never join some other Ray that happens to run on this machine
