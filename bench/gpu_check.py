@@ -116,13 +116,14 @@ def measure(recipe: str, model_cfg: ModelConfig, data, device: torch.device, war
     run = RunConfig(DataSpec(size=len(data)), model_cfg, cfg, seed=0)
     trainer = Trainer(run, RunData(train=data, val=data.subset(np.arange(16)), suites={}, digest="bench"),
                       Worker(device=device))
-    batches = itertools.chain.from_iterable(trainer.batches(epoch) for epoch in itertools.count())
+    phase = trainer.phases[-1]
+    batches = itertools.chain.from_iterable(trainer.batches(phase, epoch) for epoch in itertools.count())
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
     started = time.perf_counter()
     for _ in range(warmup):
-        trainer.step(next(batches))
+        trainer.step(phase, next(batches))
     sync(device)
     warmup_s = time.perf_counter() - started
 
@@ -132,7 +133,7 @@ def measure(recipe: str, model_cfg: ModelConfig, data, device: torch.device, war
     sync(device)
     started = time.perf_counter()
     for idx in timed:
-        losses.append(trainer.step(idx))
+        losses.append(trainer.step(phase, idx))
     sync(device)
     seconds = time.perf_counter() - started
     recompiles = compiled_graphs() - compiled_before

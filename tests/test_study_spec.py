@@ -232,6 +232,18 @@ def test_fingerprint_ignores_what_extends_a_study_and_sees_what_changes_an_arm()
     assert validate_study(fewer_suites, "x.yaml").fingerprint() != before
 
 
+def test_curriculum_reaches_every_arm_and_is_part_of_the_fingerprint():
+    stages = [{"steps": 300, "data": {"chain_lengths": [2, 2], "name_length": [1, 1]}}]
+    spec = validate_study(small_study(curriculum=stages), "x.yaml")
+    run = spec.run_config({"model.pe": "rope"}, seed=3)
+    assert [stage.steps for stage in run.curriculum] == [300]
+    assert run.curriculum[0].data.chain_lengths == (2, 2) and run.curriculum[0].data.size == 2000
+    assert run.curriculum_steps == 300
+    plain = validate_study(small_study(), "x.yaml").fingerprint()
+    assert "curriculum" not in plain  # studies made before curricula keep their fingerprint
+    assert spec.fingerprint() == {**plain, "curriculum": stages}
+
+
 def test_representative_arm_leaves_out_inactive_parameters():
     arm = _mixture_search().representative_arm()
     assert arm == {"data.perturbation": 0.0, "data.flip_prob": 0.2, "model.pe": "none",

@@ -17,7 +17,8 @@ from axiomatic.model.decoder import Decoder, ModelConfig
 from axiomatic.train import checkpoint, launch
 from axiomatic.train.config import RunConfig, TrainConfig, build_run
 from axiomatic.train.evaluate import loss_and_correct
-from axiomatic.train.loop import RunData, Trainer, Worker, epoch_batches, learning_rate
+from axiomatic.train.loop import (RunData, Trainer, Worker, epoch_batches, learning_rate,
+                                  without_rows_of)
 
 
 
@@ -125,8 +126,8 @@ def test_resume_from_a_mid_epoch_checkpoint_gives_the_same_next_steps(tmp_path):
     # the control: the same resume with another dropout RNG state gives another loss
     control = Trainer(run, data, Worker(), resume_from=saved)
     torch.manual_seed(12345)
-    next_batch = control.batches(control.state.epoch)[control.state.step_in_epoch]
-    assert control.step(next_batch) != history[11]["train/loss"]
+    phase, next_batch, _ = next(control.pending())
+    assert control.step(phase, next_batch) != history[11]["train/loss"]
 
 
 def test_checkpoint_files_are_json_and_weights_only_tensors(tmp_path):
@@ -143,6 +144,84 @@ def test_checkpoint_files_are_json_and_weights_only_tensors(tmp_path):
         torch.load(kept / name, weights_only=True)  # plain tensors and containers, no pickled objects
     loaded, _ = checkpoint.load_run(kept)
     assert loaded == run
+
+
+# ---------------------------------------------------------------- curriculum
+
+def curriculum_run(tmp_path):
+    """Two stages (2-node chains for 5 steps, 2–3-node chains for 4) before 2 main epochs of 3."""
+    sections = {
+        "data": {"shares": {"sequential": 0, "flipped": 1, "reversed": 0}, "chain_lengths": [3, 4],
+                 "size": 120, "seed": 4},
+        "model": {"preset": "tiny", "dropout": 0.1},
+        "train": {"lr": 1e-3, "batch_size": 32, "epochs": 2, "eval_every": 1},
+        "curriculum": [{"steps": 5, "data": {"chain_lengths": [2, 2], "size": 64}},
+                       {"steps": 4, "data": {"chain_lengths": [2, 3], "seed": 40}}],
+    }
+    run = build_run(sections, "run.yaml")
+    data = mixtures.generate(run.data)
+    val = data.subset(np.arange(24))
+    stages = [mixtures.generate(stage.data) for stage in run.curriculum]
+    return run, RunData(train=data.subset(np.arange(24, 120)), val=val, suites={}, digest="in-memory",
+                        stages=stages)
+
+
+def test_curriculum_stages_inherit_the_main_data_and_round_trip(tmp_path):
+    run, _ = curriculum_run(tmp_path)
+    first, second = run.curriculum
+    assert (first.steps, second.steps, run.curriculum_steps) == (5, 4, 9)
+    # a stage changes only what it names; its seed defaults to main seed + 1 + its index
+    assert first.data.chain_lengths == (2, 2) and first.data.size == 64 and first.data.seed == 5
+    assert second.data.size == 120 and second.data.seed == 40
+    assert first.data.shares == run.data.shares and first.data.name_length == run.data.name_length
+    assert RunConfig.from_dict(run.to_dict()) == run
+
+
+def test_curriculum_trains_each_stage_on_its_own_rows_then_the_main_data(tmp_path):
+    run, data = curriculum_run(tmp_path)
+    trainer = Trainer(run, data, Worker())
+    # 96 main rows / 32 = 3 steps an epoch; 9 curriculum steps + 2 epochs = 15 steps in all
+    assert trainer.steps_per_epoch == [2, 3, 3] and trainer.total_steps == 15
+    seen = []
+    for phase, idx, boundary in trainer.pending():
+        trainer.step(phase, idx)
+        seen.append((trainer.phases.index(phase), boundary))
+    assert [k for k, _ in seen] == [0] * 5 + [1] * 4 + [2] * 6
+    # boundaries: the last step of each stage and of each main epoch
+    assert [i + 1 for i, (_, end) in enumerate(seen) if end] == [5, 9, 12, 15]
+    assert (trainer.state.step, trainer.state.epoch) == (15, 2)
+
+
+@pytest.mark.parametrize("at_step", [7, 9])
+def test_curriculum_resume_gives_the_same_next_steps(tmp_path, at_step):
+    # step 7 is inside the second stage; step 9 ends the curriculum (the main data comes next)
+    run, data = curriculum_run(tmp_path)
+    saved, history = tmp_path / f"step-{at_step}", []
+
+    def report(metrics, checkpoint_dir):
+        history.append(metrics)
+        if metrics["step"] == at_step:
+            shutil.copytree(checkpoint_dir, saved)
+
+    Trainer(run, data, Worker()).fit(report)
+    assert [m["step"] for m in history] == list(range(1, 16))
+    assert history[-1]["finished"] == 1
+    later = []
+    Trainer(run, data, Worker(), resume_from=saved).fit(lambda metrics, _: later.append(metrics))
+    assert [m["step"] for m in later] == list(range(at_step + 1, 16))
+    assert [m["train/loss"] for m in later] == [m["train/loss"] for m in history[at_step:]]
+
+
+def test_curriculum_stage_rows_never_repeat_validation_rows():
+    data = mixtures.generate(DataSpec(shares={"sequential": 0, "flipped": 1, "reversed": 0},
+                                      chain_lengths=(2, 2), size=400, seed=1,
+                                      alphabet="abc"))
+    val = data.subset(np.arange(50))
+    kept = without_rows_of(data, val)
+    held = set(val.row_keys())
+    # 3 letters make only a few distinct 2-node items: the overlap is real, and all of it goes
+    assert len(kept) < len(data) - 50
+    assert not held & set(kept.row_keys())
 
 
 # ---------------------------------------------------------------- batch order and schedule

@@ -144,6 +144,11 @@ def test_eval_defaults_to_the_runs_suites(trained, capsys):
     ("optimizer: {lr: 1}", "optimizer: unknown key"),
     ("suites: [nope/len=3]", "suites: unknown suite 'nope/len=3'"),
     ("- just a list", "expected a mapping at the top level"),
+    ("curriculum: [{data: {chain_lengths: [2, 2]}}]", "curriculum.0.steps: Field required"),
+    ("curriculum: [{steps: 0}]", "curriculum.0.steps: Input should be greater than 0"),
+    ("curriculum: [{steps: 5, data: {chain_lengths: [3, 2]}}]", "curriculum.0.data.chain_lengths"),
+    ("curriculum: [{steps: 5, data: {size: 100}, lr: 1}]", "curriculum.0.lr: unknown key"),
+    ("curriculum: {steps: 5}", "curriculum: Input should be a valid list"),
 ])
 def test_train_rejects_bad_config(tmp_path, capsys, yaml_text, expected):
     config = tmp_path / "bad.yaml"

@@ -153,7 +153,7 @@ def _plan(args) -> int:
 def _steps_per_cell(run) -> int:
     train_rows = int(run.data.size * (1 - run.train.val_share))
     per_epoch = max(1, train_rows // run.train.batch_size)
-    return min(run.train.epochs * per_epoch, run.train.max_steps or 10**12)
+    return min(run.curriculum_steps + run.train.epochs * per_epoch, run.train.max_steps or 10**12)
 
 
 def _parameter_count(run) -> int:
@@ -175,14 +175,15 @@ def _calibrate(run, steps: int = 5) -> float:
     from axiomatic.data.store import Store
     from axiomatic.train.loop import Trainer, Worker, load_data, resolve_device
 
-    small = dataclasses.replace(run, suites=(), data=run.data.model_copy(
+    small = dataclasses.replace(run, suites=(), curriculum=(), data=run.data.model_copy(
         update={"size": max(run.train.batch_size * 2 * (steps + 1), 2000)}))
     trainer = Trainer(small, load_data(small, Store()), Worker(device=resolve_device(run.train.device)))
-    batches = trainer.batches(0)
-    trainer.step(batches[0])  # warm-up: allocation, kernel selection
+    phase = trainer.phases[-1]
+    batches = trainer.batches(phase, 0)
+    trainer.step(phase, batches[0])  # warm-up: allocation, kernel selection
     started = time.perf_counter()
     for idx in batches[1 : steps + 1]:
-        trainer.step(idx)
+        trainer.step(phase, idx)
     return (time.perf_counter() - started) / min(steps, len(batches) - 1)
 
 

@@ -340,6 +340,7 @@ class StudySpec(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     model: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
+    curriculum: list[dict[str, Any]] = Field(default_factory=list)
     seeds: list[StrictInt] = Field(default_factory=lambda: [0], min_length=1)
     search: SearchSpec = Field(default_factory=SearchSpec)
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
@@ -404,7 +405,8 @@ class StudySpec(BaseModel):
         declared = self.parameters()
         _check_assignment(declared, params)
         sections = _substitute(self.sections(), declared, params)
-        return build_run({**sections, "suites": self.expanded_suites(), "seed": seed}, self.source)
+        return build_run({**sections, "curriculum": self.curriculum, "suites": self.expanded_suites(),
+                          "seed": seed}, self.source)
 
     def arm_name(self, params: Mapping[str, Any]) -> str:
         """A short readable label, e.g. ``pe=rope lr=0.0012``; "default" with nothing searched.
@@ -441,13 +443,16 @@ class StudySpec(BaseModel):
         left out on purpose: changing them extends or reschedules a study without changing what
         any finished arm measured.
         """
-        return {
+        fingerprint = {
             "data": copy.deepcopy(self.data),
             "model": copy.deepcopy(self.model),
             "train": copy.deepcopy(self.train),
             "suites": sorted(self.expanded_suites()),
             "objective": self.objective.model_dump(mode="json"),
         }
+        if self.curriculum:  # absent when empty: runs made before curricula existed still match
+            fingerprint["curriculum"] = copy.deepcopy(self.curriculum)
+        return fingerprint
 
 
 def _check_assignment(declared: list[Param], params: Mapping[str, Any]) -> None:
@@ -733,7 +738,8 @@ def _check_builds(spec: StudySpec, params: list[Param]) -> None:
     for assignment in _probe_assignments(spec, params):
         sections = _substitute(spec.sections(), params, assignment)
         try:
-            build_run({**sections, "suites": [], "seed": spec.seeds[0]}, spec.source)
+            build_run({**sections, "curriculum": spec.curriculum, "suites": [], "seed": spec.seeds[0]},
+                      spec.source)
         except UserError as err:
             if assignment:
                 raise UserError(f"{err}\n  (while building the arm {spec.arm_name(assignment)})") from None

@@ -1,11 +1,14 @@
 """What one training run is: data spec + model config + train config + seed, and the recipes.
 
 A run file (``configs/cpu_small.yaml``) has the sections ``data``, ``model``, ``train`` and
-optionally ``suites``; each section may name a preset/recipe and override its fields:
+optionally ``suites``, ``seed`` and ``curriculum``; each section may name a preset/recipe and
+override its fields:
 
     data:  {preset: TS2, size: 20000}
     model: {preset: tiny, pe: rope}
     train: {recipe: fast, epochs: 5}
+    curriculum:                     # trained first, in order; each stage overrides fields of `data`
+      - {steps: 1500, data: {chain_lengths: [2, 2]}}
 """
 
 from __future__ import annotations
@@ -99,6 +102,14 @@ def model_config(section: dict | None) -> ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class Stage:
+    """A curriculum stage: ``steps`` optimiser steps on its own training set before the main data."""
+
+    steps: int
+    data: DataSpec
+
+
+@dataclasses.dataclass(frozen=True)
 class RunConfig:
     """One training run. ``to_dict`` is what checkpoints and Tune trials carry."""
 
@@ -107,16 +118,31 @@ class RunConfig:
     train: TrainConfig
     suites: tuple[str, ...] = ()
     seed: int = 0
+    curriculum: tuple[Stage, ...] = ()
+
+    @property
+    def curriculum_steps(self) -> int:
+        return sum(stage.steps for stage in self.curriculum)
 
     def to_dict(self) -> dict:
         return {"data": self.data.model_dump(mode="json"), "model": self.model.to_dict(),
                 "train": self.train.model_dump(mode="json"), "suites": list(self.suites),
-                "seed": self.seed}
+                "seed": self.seed,
+                "curriculum": [{"steps": stage.steps, "data": stage.data.model_dump(mode="json")}
+                               for stage in self.curriculum]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
+        curriculum = tuple(Stage(int(stage["steps"]), DataSpec(**stage["data"]))
+                           for stage in d.get("curriculum", ()))
         return cls(DataSpec(**d["data"]), ModelConfig.from_dict(d["model"]), TrainConfig(**d["train"]),
-                   tuple(d.get("suites", ())), int(d.get("seed", 0)))
+                   tuple(d.get("suites", ())), int(d.get("seed", 0)), curriculum)
+
+
+class _StageFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    steps: int = Field(gt=0)
+    data: dict = Field(default_factory=dict)
 
 
 class _RunFile(BaseModel):
@@ -126,6 +152,7 @@ class _RunFile(BaseModel):
     train: dict = Field(default_factory=dict)
     suites: list[str] = Field(default_factory=list)
     seed: int = 0
+    curriculum: list[_StageFile] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -149,7 +176,28 @@ def build_run(sections: dict, source: str) -> RunConfig:
             raise from_validation(err, source, prefix=name) from None
         except (ValueError, TypeError) as err:
             raise UserError(f"{source}: invalid input\n  {name}.{err}") from None
-    return RunConfig(built["data"], built["model"], built["train"], tuple(raw.suites), raw.seed)
+    curriculum = tuple(_stage(raw, k, built["data"], source) for k in range(len(raw.curriculum)))
+    return RunConfig(built["data"], built["model"], built["train"], tuple(raw.suites), raw.seed,
+                     curriculum)
+
+
+def _stage(raw: _RunFile, k: int, main: DataSpec, source: str) -> Stage:
+    """Stage k's data: the main ``data`` section with the stage's fields laid over it. Its seed
+    defaults to the main seed + 1 + k, so no stage replays the main data's rows."""
+    stage = raw.curriculum[k]
+    section = {**raw.data, "seed": main.seed + 1 + k, **stage.data}
+    if "shares" in stage.data or "perturbation" in stage.data:
+        # a stage that states its mixture replaces the main one instead of clashing with it
+        for key in ("shares", "perturbation", "preset"):
+            if key not in stage.data:
+                section.pop(key, None)
+    prefix = f"curriculum.{k}.data"
+    try:
+        return Stage(stage.steps, data_spec(section))
+    except ValidationError as err:
+        raise from_validation(err, source, prefix=prefix) from None
+    except (ValueError, TypeError) as err:
+        raise UserError(f"{source}: invalid input\n  {prefix}.{err}") from None
 
 
 def load_yaml(path: str | Path) -> dict:

@@ -5,6 +5,11 @@ size, device, how to wrap the model for DDP) and what happens to each evaluation
 callback ``(metrics, checkpoint_dir | None) -> None``: the CLI prints and keeps the checkpoint,
 Tune and Ray Train persist it. The batch order of epoch ``e`` depends only on ``(seed, e)``, so a
 resumed run replays exactly the batches it had not yet seen.
+
+A run with a curriculum first trains each stage's own training set for the stage's number of steps,
+then the main data for ``epochs`` epochs. Which stage a step belongs to follows from the step count
+alone, so resuming needs no extra state. Validation always uses the main data's held-out split: the
+learning curve shows progress on the task that counts, stage after stage.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -46,6 +51,20 @@ class RunData:
     val: Dataset
     suites: dict[str, Dataset]
     digest: str
+    stages: list[Dataset] = field(default_factory=list)  # curriculum training sets, in order
+
+
+class OnDevice:
+    """One training set's arrays as tensors on the worker's device (lengths also on the host)."""
+
+    def __init__(self, data: Dataset, device: torch.device):
+        self.lengths_np = data.lengths
+        self.tokens = torch.from_numpy(data.tokens).to(device)
+        self.lengths = torch.from_numpy(data.lengths.astype(np.int64)).to(device)
+        self.labels = torch.from_numpy(data.labels.astype(np.int64)).to(device)
+
+    def __len__(self) -> int:
+        return len(self.lengths_np)
 
 
 def resolve_device(choice: str) -> torch.device:
@@ -61,8 +80,18 @@ def load_data(run: RunConfig, store: Store) -> RunData:
     data, manifest = store.training_set(run.data)
     order = np.random.default_rng(run.data.seed).permutation(len(data))
     n_val = max(1, round(run.train.val_share * len(data)))
+    val = data.subset(order[:n_val])
     suites = {name: store.suite(name)[0] for name in run.suites}
-    return RunData(data.subset(order[n_val:]), data.subset(order[:n_val]), suites, manifest["digest"])
+    stages = [without_rows_of(store.training_set(stage.data)[0], val) for stage in run.curriculum]
+    return RunData(data.subset(order[n_val:]), val, suites, manifest["digest"], stages)
+
+
+def without_rows_of(data: Dataset, held_out: Dataset) -> Dataset:
+    """``data`` minus any row whose (premise, question) is in ``held_out``: a curriculum stage
+    must not train on the validation split it is judged by."""
+    seen = set(held_out.row_keys())
+    keep = np.array([key not in seen for key in data.row_keys()], dtype=bool)
+    return data if keep.all() else data.subset(keep)
 
 
 def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, bucketing: bool,
@@ -98,7 +127,10 @@ def build_model(run: RunConfig, device: torch.device) -> Decoder:
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    # foreach: one batched kernel per update instead of a Python loop over the parameters. CUDA
+    # picks it by default, a CPU does not, and the loop is a visible share of a small model's step
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas,
+                             weight_decay=cfg.weight_decay, foreach=True)
 
 
 class Trainer:
@@ -115,29 +147,58 @@ class Trainer:
         self.autocast = self.cfg.precision == "bf16" and device.type == "cuda"
         wrapped = worker.wrap(self.model)
         self.forward = torch.compile(wrapped) if self.cfg.compile and device.type == "cuda" else wrapped
-        self.tokens = torch.from_numpy(data.train.tokens).to(device)
-        self.lengths = torch.from_numpy(data.train.lengths.astype(np.int64)).to(device)
-        self.labels = torch.from_numpy(data.train.labels.astype(np.int64)).to(device)
-        per_epoch = len(self.batches(0))
-        if per_epoch == 0:
-            raise UserError(f"train.batch_size={self.cfg.batch_size} exceeds the {len(data.train)} "
-                             "training rows; lower it or raise data.size")
-        self.total_steps = min(self.cfg.epochs * per_epoch, self.cfg.max_steps or 10**12)
+        # one tensor set per phase: the curriculum stages, then the main training set last
+        self.phases = [OnDevice(d, device) for d in [*data.stages, data.train]]
+        self.steps_per_epoch = [len(self.batches(phase, 0)) for phase in self.phases]
+        names = [f"curriculum.{k}.data" for k in range(len(data.stages))] + ["data"]
+        for name, phase, per_epoch in zip(names, self.phases, self.steps_per_epoch):
+            if per_epoch == 0:
+                raise UserError(f"train.batch_size={self.cfg.batch_size} exceeds the {len(phase)} "
+                                f"training rows of {name}; lower it or raise {name}.size")
+        self.stage_ends = np.cumsum([stage.steps for stage in run.curriculum]).tolist()
+        self.total_steps = min(run.curriculum_steps + self.cfg.epochs * self.steps_per_epoch[-1],
+                               self.cfg.max_steps or 10**12)
 
-    def batches(self, epoch: int) -> list[np.ndarray]:
-        return epoch_batches(self.data.train.lengths, self.cfg.batch_size // self.worker.world,
+    def batches(self, phase: OnDevice, epoch: int) -> list[np.ndarray]:
+        return epoch_batches(phase.lengths_np, self.cfg.batch_size // self.worker.world,
                              self.run.seed, epoch, self.cfg.bucketing, self.worker.rank, self.worker.world)
 
-    def step(self, idx: np.ndarray) -> float:
-        """One optimiser step on a batch of training rows; returns the loss."""
+    def pending(self) -> Iterator[tuple[OnDevice, np.ndarray, bool]]:
+        """Yield ``(phase, batch, boundary)`` for every step still to train, from the current
+        position; ``boundary`` marks the last batch of a curriculum stage or of a main epoch.
+        The caller trains on each batch before asking for the next (``step`` counts it)."""
+        while self.state.step < min(self.run.curriculum_steps, self.total_steps):
+            k = int(np.searchsorted(self.stage_ends, self.state.step, side="right"))
+            local = self.state.step - (self.stage_ends[k - 1] if k else 0)
+            # a stage longer than one pass over its data moves on to the next epoch's order
+            per_epoch = self.steps_per_epoch[k]
+            for idx in self.batches(self.phases[k], local // per_epoch)[local % per_epoch :]:
+                last = self.state.step + 1 == self.stage_ends[k]
+                yield self.phases[k], idx, last
+                if last or self.state.step >= self.total_steps:
+                    break
+        while self.state.epoch < self.cfg.epochs and self.state.step < self.total_steps:
+            plan = self.batches(self.phases[-1], self.state.epoch)
+            for idx in plan[self.state.step_in_epoch :]:
+                # advance the epoch position first: a checkpoint taken after this step says so
+                self.state.step_in_epoch += 1
+                end = self.state.step_in_epoch == len(plan)
+                if end:
+                    self.state.epoch, self.state.step_in_epoch = self.state.epoch + 1, 0
+                yield self.phases[-1], idx, end
+                if end or self.state.step >= self.total_steps:
+                    break
+
+    def step(self, phase: OnDevice, idx: np.ndarray) -> float:
+        """One optimiser step on a batch of one phase's training rows; returns the loss."""
         index = torch.from_numpy(idx).to(self.worker.device)
-        lengths = self.lengths[index]
-        tokens = self.tokens[index, : int(lengths.max())].long()
+        lengths = phase.lengths[index]
+        tokens = phase.tokens[index, : int(lengths.max())].long()
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.cfg, self.state.step, self.total_steps)
         with torch.autocast(self.worker.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             logits = self.forward(tokens, lengths)
-        loss, _ = loss_and_correct(logits, self.labels[index])
+        loss, _ = loss_and_correct(logits, phase.labels[index])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.grad_clip:
@@ -161,24 +222,17 @@ class Trainer:
             # resumed from the final checkpoint (killed before its result was recorded): say it again
             return self._report(report, losses, 0.0, finished=True)
         metrics: dict = {}
-        while self.state.epoch < self.cfg.epochs and self.state.step < self.total_steps:
-            plan = self.batches(self.state.epoch)
-            for idx in plan[self.state.step_in_epoch :]:
-                started = time.perf_counter()
-                losses.append(self.step(idx))
-                train_time += time.perf_counter() - started
-                seen += len(idx) * self.worker.world
-                self.state.step_in_epoch += 1
-                if self.state.step_in_epoch == len(plan):
-                    self.state.epoch, self.state.step_in_epoch = self.state.epoch + 1, 0
-                done = self.state.step >= self.total_steps
-                due = self.cfg.eval_every and self.state.step % self.cfg.eval_every == 0
-                if due or done or self.state.step_in_epoch == 0:
-                    finished = done or self.state.epoch >= self.cfg.epochs
-                    metrics = self._report(report, losses, seen / max(train_time, 1e-9), finished)
-                    losses = []
-                if done or self.state.step_in_epoch == 0:
-                    break
+        for phase, idx, boundary in self.pending():
+            started = time.perf_counter()
+            losses.append(self.step(phase, idx))
+            train_time += time.perf_counter() - started
+            seen += len(idx) * self.worker.world
+            done = self.state.step >= self.total_steps
+            due = self.cfg.eval_every and self.state.step % self.cfg.eval_every == 0
+            if due or done or boundary:
+                finished = done or self.state.epoch >= self.cfg.epochs
+                metrics = self._report(report, losses, seen / max(train_time, 1e-9), finished)
+                losses = []
         return metrics
 
     def _report(self, report: Report, losses: list[float], examples_per_s: float, finished: bool) -> dict:
