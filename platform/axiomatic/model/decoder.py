@@ -26,6 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from axiomatic.data.tokenizer import VOCAB_SIZE
 from axiomatic.model.positional import (
@@ -115,6 +116,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+ALL_SDPA_BACKENDS = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
+                     SDPBackend.CUDNN_ATTENTION, SDPBackend.MATH]
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -137,12 +142,16 @@ class CausalSelfAttention(nn.Module):
         if rope is not None:
             q, k = apply_rope(q, k, *rope)
         p = self.dropout if self.training else 0.0
-        if bias is None:
-            # is_causal lets SDPA pick the flash kernel and skip the masked half
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
-        else:
-            # ALiBi: the bias already holds the causal -inf; match q's dtype for autocast
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=p)
+        # On a CPU, SDPA's fused kernel costs more than the plain math at these small head sizes
+        # (measured: a 4-layer, 64-wide model steps ~10% faster with the math kernel)
+        backends = [SDPBackend.MATH] if x.device.type == "cpu" else ALL_SDPA_BACKENDS
+        with sdpa_kernel(backends):
+            if bias is None:
+                # is_causal lets SDPA pick the flash kernel and skip the masked half
+                y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+            else:
+                # ALiBi: the bias already holds the causal -inf; match q's dtype for autocast
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=p)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_drop(self.proj(y))
 
