@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import ray
+from publish import emit  # bench/publish.py: the script's folder is on sys.path
 
 from axiomatic.study.ledger import Ledger
 from axiomatic.study.runner import run_study
@@ -106,11 +107,7 @@ def main() -> None:
         results = [measure(args.cells, 1, Path(tmp))]
         if args.train_cells:
             results.append(measure(args.train_cells, 2, Path(tmp)))
-    text = markdown(results)
-    print(text)
-    if args.append:
-        with open(args.append, "a") as handle:
-            handle.write("\n" + text)
+    emit(markdown(results), args.append)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,108 @@
+"""The CPU recipe's learning curve: wall time to >= 0.90 validation accuracy, and the suites.
+
+Trains a run file (default ``configs/cpu_small.yaml``) in this process exactly as
+``platform train`` does, and writes a Markdown block: the curve (every evaluation: step, stage,
+seconds, loss, validation accuracy, mean of the training-length suites), the first evaluation at
+or above the target, and the final accuracy of every suite beside its two shortcut baselines.
+``--no-curriculum`` trains the same file with the curriculum removed and the same number of steps
+on the target data: the control that shows what the curriculum buys.
+
+    .venv/bin/python bench/cpu_recipe.py [RUN.yaml] [--no-curriculum] [--append docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform as stdlib_platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from publish import emit  # bench/publish.py: the script's folder is on sys.path
+
+from axiomatic.data import suites
+from axiomatic.data.store import Store
+from axiomatic.train import launch
+from axiomatic.train.config import load_run
+
+TARGET = 0.90
+TRAINING_LENGTH = ("reversed_chain/len=", "shuffled_chain/len=")  # chains of 3–6 nodes
+
+
+def training_length(name: str) -> bool:
+    return name.startswith(TRAINING_LENGTH) and int(name.split("=")[1]) <= 6
+
+
+def run(path: str, curriculum: bool) -> dict:
+    run_cfg = load_run(path)
+    run_cfg = dataclasses.replace(run_cfg, suites=tuple(suites.expand(list(run_cfg.suites))))
+    if not curriculum:
+        # the control: the same steps, all on the target data
+        train = run_cfg.train.model_copy(update={"epochs": 10_000})
+        run_cfg = dataclasses.replace(run_cfg, curriculum=(), train=train)
+    ends = np.cumsum([stage.steps for stage in run_cfg.curriculum]).tolist()
+    curve, started = [], time.perf_counter()
+
+    def report(metrics: dict, _checkpoint) -> None:
+        scores = [v for k, v in metrics.items() if k.startswith("suite/") and training_length(k[6:-4])]
+        stage = int(np.searchsorted(ends, metrics["step"] - 1, side="right"))
+        curve.append({"step": metrics["step"], "stage": stage, "seconds": time.perf_counter() - started,
+                      "loss": metrics["train/loss"], "val": metrics["val/acc"],
+                      "suites": float(np.mean(scores)) if scores else float("nan"), "last": metrics})
+        print(f"step {metrics['step']:6d}  {curve[-1]['seconds']:5.0f} s  val {metrics['val/acc']:.3f}",
+              file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory() as out:
+        launch.train(run_cfg, Path(out), report=report)
+    baselines = {name: Store().suite(name)[1]["baselines"] for name in run_cfg.suites}
+    return {"path": path, "curriculum": curriculum, "stages": len(run_cfg.curriculum),
+            "wall_s": time.perf_counter() - started, "curve": curve, "baselines": baselines}
+
+
+def markdown(result: dict) -> str:
+    curve, final = result["curve"], result["curve"][-1]["last"]
+    reached = next((point for point in curve if point["val"] >= TARGET), None)
+    title = "CPU recipe" if result["curriculum"] else "CPU recipe without its curriculum (control)"
+    lines = [
+        f"## {title}: `{result['path']}` ({time.strftime('%Y-%m-%d')})",
+        "",
+        f"Command: `.venv/bin/python bench/cpu_recipe.py {' '.join(sys.argv[1:])}`  ",
+        f"Machine: {stdlib_platform.processor() or stdlib_platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__} with {torch.get_num_threads()} threads; shared machine, noisy.  ",
+        f"Wall time {result['wall_s']:.0f} s (data generation, {final['step']:,} steps, evaluations). "
+        + (f"Validation accuracy first >= {TARGET:.2f} at step {reached['step']:,}, "
+           f"{reached['seconds']:.0f} s after the start." if reached
+           else f"Validation accuracy never reached {TARGET:.2f}."),
+        "",
+        "| step | stage | seconds | train loss | val acc | training-length suites (mean) |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for point in curve:
+        stage = "target" if point["stage"] == result["stages"] else f"curriculum {point['stage']}"
+        lines.append(f"| {point['step']:,} | {stage} | {point['seconds']:.0f} | {point['loss']:.3f} | "
+                     f"{point['val']:.3f} | {point['suites']:.3f} |")
+    lines += ["", "| suite | accuracy | mention order | direct edge |", "|---|---:|---:|---:|"]
+    for name, scores in result["baselines"].items():
+        accuracy = final[f"suite/{name}/acc"]
+        lines.append(f"| {name} | {accuracy:.3f} | {scores['mention_order']:.3f} | "
+                     f"{scores['direct_edge']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run_file", nargs="?", default="configs/cpu_small.yaml")
+    parser.add_argument("--no-curriculum", action="store_true", help="the control run")
+    parser.add_argument("--append", help="append the Markdown block to this file")
+    args = parser.parse_args()
+    emit(markdown(run(args.run_file, curriculum=not args.no_curriculum)), args.append)
+
+
+if __name__ == "__main__":
+    main()
