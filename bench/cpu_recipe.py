@@ -46,7 +46,7 @@ def run(path: str, curriculum: bool) -> dict:
         # the control: the same steps, all on the target data
         train = run_cfg.train.model_copy(update={"epochs": 10_000})
         run_cfg = dataclasses.replace(run_cfg, curriculum=(), train=train)
-    ends = np.cumsum([stage.steps for stage in run_cfg.curriculum]).tolist()
+    ends = run_cfg.stage_ends
     curve, started = [], time.perf_counter()
 
     def report(metrics: dict, _checkpoint) -> None:

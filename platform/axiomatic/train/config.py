@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -119,6 +120,11 @@ class RunConfig:
     suites: tuple[str, ...] = ()
     seed: int = 0
     curriculum: tuple[Stage, ...] = ()
+
+    @property
+    def stage_ends(self) -> list[int]:
+        """The step at which each curriculum stage ends (and the next phase begins)."""
+        return np.cumsum([stage.steps for stage in self.curriculum]).tolist()
 
     @property
     def curriculum_steps(self) -> int:

@@ -155,7 +155,7 @@ class Trainer:
             if per_epoch == 0:
                 raise UserError(f"train.batch_size={self.cfg.batch_size} exceeds the {len(phase)} "
                                 f"training rows of {name}; lower it or raise {name}.size")
-        self.stage_ends = np.cumsum([stage.steps for stage in run.curriculum]).tolist()
+        self.stage_ends = run.stage_ends
         self.total_steps = min(run.curriculum_steps + self.cfg.epochs * self.steps_per_epoch[-1],
                                self.cfg.max_steps or 10**12)
 
