@@ -87,9 +87,15 @@ def peak_for(device: torch.device) -> tuple[str, float | None, float | None]:
 
 
 def flops_per_example(model: ModelConfig, n_trunk: int, tokens: np.ndarray) -> np.ndarray:
-    """Training FLOPs (forward + backward) of each example with ``tokens`` real tokens."""
+    """Training FLOPs (forward + backward) of each example with ``tokens`` real tokens, as the
+    decoder computes them: every block at every token except the last, which runs its query,
+    projection and MLP at the last input token only (keys and values still at every token)."""
     t = tokens.astype(np.float64)
-    return 6 * n_trunk * t + 12 * model.n_layer * model.d_model * t**2 + 6 * model.d_model * model.vocab_size
+    d = model.d_model
+    once = 2 * d * d + 2 * d * model.d_mlp  # last block's matmul weights used at one token
+    blocks = 6 * (n_trunk - once) * t + 6 * once
+    attention = 12 * (model.n_layer - 1) * d * t**2 + 12 * d * t
+    return blocks + attention + 6 * d * model.vocab_size
 
 
 def trunk_parameters(model: torch.nn.Module) -> int:
@@ -272,9 +278,10 @@ def markdown(result: dict) -> str:
     lines += ["", f"`fast` / `paper` examples/s: **{a['speedup']:.1f}x** (goal >= {GOAL_SPEEDUP:.0f}x: "
               f"{goals['speedup']}); `fast` MFU: **{fmt(a['recipes'][1]['mfu_vs_bf16_peak'], '.1%')}** "
               f"(goal >= {GOAL_MFU:.0%}: {goals['mfu']}).", "",
-              "FLOPs per example = 6·N·T + 12·L·d·T² + 6·d·V (forward + backward; N = block parameters, "
-              "T = the example's real tokens, L layers, d width, V vocabulary; the head runs at one "
-              "position)."]
+              "FLOPs per example = 6·(N−Q)·T + 6·Q + 12·(L−1)·d·T² + 12·d·T + 6·d·V (forward + backward; "
+              "N = block parameters, Q = 2d² + 2·d·d_mlp the last block's weights used at the last "
+              "input token only, T = the example's real tokens, L layers, d width, V vocabulary): "
+              "the work the decoder does, which skips most of the last block elsewhere."]
     if b:
         lines += ["", f"**(b) TS2 + NoPE**, model `{a['model_preset']}`, recipe `fast`: "
                   f"{b['data']['train_rows']:,} training rows, {b['steps']:,} steps "

@@ -65,6 +65,28 @@ def test_forward_is_the_hidden_state_at_the_last_input_token(pe):
 
 
 @pytest.mark.parametrize("pe", PE_KINDS)
+def test_last_position_shortcut_trains_the_same_as_the_full_stack(pe):
+    # forward runs the last block at one position only; its gradients must be the full stack's
+    model = make_model(pe, dropout=0.0).train()
+    tokens, lengths = batch()
+    targets = torch.tensor([YES_ID, NO_ID, YES_ID])
+    F.cross_entropy(model(tokens, lengths), targets).backward()
+    shortcut = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    full = model.head(model.hidden_states(tokens)[torch.arange(3), lengths - 1])
+    F.cross_entropy(full, targets).backward()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(shortcut[name], p.grad, msg=name)
+
+
+def test_a_length_out_of_range_is_an_error_not_a_wrap_around():
+    model = make_model("rope")
+    tokens, lengths = batch()
+    with pytest.raises(RuntimeError):
+        model(tokens, torch.tensor([0, 3, 3]))  # position -1 must not mean the last token
+
+
+@pytest.mark.parametrize("pe", PE_KINDS)
 def test_attention_is_causal(pe):
     model = make_model(pe)
     tokens, _ = batch(B=2, T=20)

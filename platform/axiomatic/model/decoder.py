@@ -12,6 +12,10 @@ Layout (pre-LayerNorm GPT-2):
     n_layer x [ x + Attn(LN(x)) ; x + MLP(LN(x)) ]        Attn: causal, RoPE/ALiBi inside if chosen
     gather position length-1 -> final LN -> head (untied Linear d_model -> vocab)
 
+In :meth:`Decoder.forward` the last block is evaluated at position length-1 only (its keys and
+values still cover every position), which gives the same logits for less work;
+:meth:`Decoder.hidden_states` runs every block at every position.
+
 Defaults are the paper's model: 12 layers, 8 heads, width 512, MLP 2048, dropout 0.1, no
 positional encoding. See docs/model.md.
 """
@@ -37,6 +41,7 @@ from axiomatic.model.positional import (
     alibi_slopes,
     apply_rope,
     rope_tables,
+    rotate,
 )
 
 
@@ -155,6 +160,39 @@ class CausalSelfAttention(nn.Module):
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_drop(self.proj(y))
 
+    def at_last(
+        self,
+        x: torch.Tensor,
+        last: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+        bias: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The attention output at one position per row, ``last`` (B,), as (B, C).
+
+        Keys and values still come from every position, but the query and the projection only
+        from ``last``: the same numbers :meth:`forward` gives there, for a fraction of the work.
+        """
+        B, T, C = x.shape
+        w_q, w_kv = self.qkv.weight.split([C, 2 * C])
+        b_q, b_kv = self.qkv.bias.split([C, 2 * C])
+        q = F.linear(at_positions(x, last), w_q, b_q).view(B, self.n_head, 1, C // self.n_head)
+        k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+                for t in F.linear(x, w_kv, b_kv).split(C, dim=2))
+        if rope is not None:
+            cos, sin = rope
+            q = rotate(q, cos[last].view(B, 1, 1, -1), sin[last].view(B, 1, 1, -1))
+            k = rotate(k, cos[:T], sin[:T])
+        if bias is None:
+            # the query sees keys 0..last: the causal mask's row for that position
+            mask = (torch.arange(T, device=x.device) <= last[:, None]).view(B, 1, 1, T)
+        else:
+            mask = bias[:, last].transpose(0, 1).unsqueeze(2).to(q.dtype)  # (heads, B, T) -> (B, heads, 1, T)
+        p = self.dropout if self.training else 0.0
+        backends = [SDPBackend.MATH] if x.device.type == "cpu" else ALL_SDPA_BACKENDS
+        with sdpa_kernel(backends):
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        return self.resid_drop(self.proj(y.view(B, C)))
+
 
 class MLP(nn.Module):
     def __init__(self, config: ModelConfig):
@@ -178,6 +216,18 @@ class Block(nn.Module):
     def forward(self, x, rope=None, bias=None):
         x = x + self.attn(self.ln_1(x), rope, bias)
         return x + self.mlp(self.ln_2(x))
+
+    def at_last(self, x, last, rope=None, bias=None):
+        """The block's output at position ``last`` (B,) of each row only, (B, C)."""
+        h = at_positions(x, last) + self.attn.at_last(self.ln_1(x), last, rope, bias)
+        return h + self.mlp(self.ln_2(h))
+
+
+def at_positions(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Row b's vector at ``positions[b]``: (B, T, C) -> (B, C). A gather, not indexing, so a
+    position out of range is an error instead of wrapping around to the end."""
+    index = positions.view(-1, 1, 1).expand(-1, 1, x.size(-1))
+    return x.gather(1, index).squeeze(1)
 
 
 class Decoder(nn.Module):
@@ -229,16 +279,19 @@ class Decoder(nn.Module):
                 "raise model.max_len"
             )
 
-    def _trunk(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Residual stream after the last block, (B, T, d_model), before the final LayerNorm."""
-        T = tokens.size(1)
+    def _inputs(self, tokens: torch.Tensor):
+        """The first block's input (B, T, d_model), and the RoPE tables / ALiBi bias or None."""
         x = self.tok_emb(tokens)
         if self.pos is not None:
             x = self.pos(x)
-        x = self.drop(x)
         rope = (self.rope_cos, self.rope_sin) if self.config.pe == "rope" else None
         # one (heads, T, T) bias shared by every layer
-        bias = alibi_bias(self.alibi_slopes, T) if self.config.pe == "alibi" else None
+        bias = alibi_bias(self.alibi_slopes, tokens.size(1)) if self.config.pe == "alibi" else None
+        return self.drop(x), rope, bias
+
+    def _trunk(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Residual stream after the last block, (B, T, d_model), before the final LayerNorm."""
+        x, rope, bias = self._inputs(tokens)
         for block in self.blocks:
             x = block(x, rope, bias)
         return x
@@ -260,10 +313,13 @@ class Decoder(nn.Module):
             raise ValueError(
                 f"lengths must be (batch,) = ({tokens.size(0)},), got shape {tuple(lengths.shape)}"
             )
-        x = self._trunk(tokens)
-        index = (lengths.long() - 1).view(-1, 1, 1).expand(-1, 1, x.size(-1))
-        last = x.gather(1, index).squeeze(1)  # (B, d_model)
-        # LayerNorm is per position, so normalising after the gather is the same and B times cheaper
+        x, rope, bias = self._inputs(tokens)
+        for block in self.blocks[:-1]:
+            x = block(x, rope, bias)
+        # Only the last input token is read, so the last block computes just what it needs there:
+        # keys and values at every position, query, projection and MLP at one. A 4-layer model
+        # does ~20% less work per step; the final LayerNorm and the head run once per row too.
+        last = self.blocks[-1].at_last(x, lengths.long() - 1, rope, bias)
         return self.head(self.ln_f(last))
 
     def num_parameters(self) -> int:

@@ -83,8 +83,11 @@ def rope_tables(head_dim: int, max_len: int, theta: float = 10000.0) -> tuple[to
     return angles.cos().float(), angles.sin().float()
 
 
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate x (..., head_dim) by angles whose cos/sin broadcast against it: rows of
+    :func:`rope_tables` picked for the positions of x (``apply_rope`` takes 0..T-1)."""
     # pairs are (x[i], x[i + D/2]) -- the "rotate half" layout, which needs no strided indexing
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
 
@@ -99,8 +102,7 @@ def apply_rope(
     relative offset. The tables are cast to q's dtype so bf16 autocast stays bf16.
     """
     T = q.size(-2)
-    cos, sin = cos[:T].to(q.dtype), sin[:T].to(q.dtype)
-    return _rotate(q, cos, sin), _rotate(k, cos, sin)
+    return rotate(q, cos[:T], sin[:T]), rotate(k, cos[:T], sin[:T])
 
 
 # ---------------------------------------------------------------------------------------------
