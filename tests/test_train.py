@@ -264,6 +264,18 @@ def test_learning_rate_warmup_then_constant_or_cosine():
     assert learning_rate(TrainConfig(), 0, 10) == 1e-4  # the paper: no warmup, no schedule
 
 
+def test_learning_rate_warmup_stable_decay():
+    wsd = TrainConfig(lr=1e-3, warmup_steps=10, schedule="wsd", decay_steps=40, min_lr_ratio=0.0)
+    assert learning_rate(wsd, 0, 100) == pytest.approx(1e-4)
+    assert [learning_rate(wsd, s, 100) for s in (10, 59, 60)] == pytest.approx([1e-3] * 3)
+    assert learning_rate(wsd, 80, 100) == pytest.approx(0.5e-3)  # halfway down the last 40 steps
+    assert learning_rate(wsd, 100, 100) == pytest.approx(0.0)
+    # without decay_steps the decay is the last fifth of the run, down to the floor
+    default = TrainConfig(lr=1e-3, schedule="wsd", min_lr_ratio=0.1)
+    assert learning_rate(default, 79, 100) == pytest.approx(1e-3)
+    assert learning_rate(default, 90, 100) == pytest.approx(0.55e-3)
+
+
 # ---------------------------------------------------------------- Ray Train, 2 workers
 
 @pytest.fixture(scope="module")

@@ -41,8 +41,10 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(0.0, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)
     warmup_steps: int = Field(0, ge=0)
-    schedule: Literal["constant", "cosine"] = "constant"
-    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="cosine floor as a share of lr")
+    schedule: Literal["constant", "cosine", "wsd"] = "constant"
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="cosine/wsd floor as a share of lr")
+    decay_steps: int | None = Field(None, gt=0, description="wsd: length of the final linear decay "
+                                                            "(default: the last 20% of the steps)")
     grad_clip: float | None = Field(None, gt=0)
     precision: Literal["fp32", "bf16"] = "fp32"
     compile: bool = False

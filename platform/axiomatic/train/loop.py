@@ -116,8 +116,14 @@ def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.schedule == "constant":
         return cfg.lr
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
     floor = cfg.lr * cfg.min_lr_ratio
+    if cfg.schedule == "wsd":
+        # warmup-stable-decay: constant, then a straight line down to the floor over the last
+        # decay_steps, so the run keeps its full rate for as long as possible and settles at the end
+        decay = cfg.decay_steps or max(1, total_steps // 5)
+        progress = min(1.0, max(0, step - (total_steps - decay)) / decay)
+        return cfg.lr - (cfg.lr - floor) * progress
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
