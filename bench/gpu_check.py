@@ -27,7 +27,7 @@
 
 ``--tiny`` runs the same code paths on the CPU with the ``tiny`` model, a few steps and a few
 suites (about two minutes): a smoke test of the script, not a measurement. On the CPU the trainer
-skips torch.compile and bf16 autocast (it applies them only on CUDA); the output says so.
+skips torch.compile (CUDA only); the output says so.
 
 Writes OUTDIR/gpu_check.json and OUTDIR/gpu_check.md, and prints the Markdown.
 """
@@ -251,8 +251,8 @@ def markdown(result: dict) -> str:
              f"Device: {env['device']}; torch {env['torch']}, CUDA {env['cuda']}, Python {env['python']}, "
              f"{env['cpus']} CPUs; float32 matmul precision `{env['float32_matmul_precision']}`.  "]
     if env["device_type"] == "cpu":
-        lines.append("**CPU run**: the trainer applies torch.compile and bf16 autocast only on CUDA, so here "
-                     "the `fast` recipe runs eager in fp32 (batch 512 and bucketing still apply); no MFU "
+        lines.append("**CPU run**: the trainer applies torch.compile only on CUDA, so here the `fast` "
+                     "recipe runs eager (bf16 autocast, batch 512 and bucketing still apply); no MFU "
                      "(no peak for a CPU). The figures check that the script works, nothing more.  ")
     else:
         lines.append(f"Peak used for MFU: {env['peak_name']}, dense bf16 {env['peak_bf16_tflops']} TFLOP/s "

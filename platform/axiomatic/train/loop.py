@@ -150,7 +150,7 @@ class Trainer:
         self.state = TrainingState()
         if resume_from is not None:
             self.state = checkpoint.restore(resume_from, self.model, self.optimizer)
-        self.autocast = self.cfg.precision == "bf16" and device.type == "cuda"
+        self.autocast = self.cfg.precision == "bf16"
         wrapped = worker.wrap(self.model)
         self.forward = torch.compile(wrapped) if self.cfg.compile and device.type == "cuda" else wrapped
         # one tensor set per phase: the curriculum stages, then the main training set last
