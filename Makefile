@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/data_gen.py
 	$(PY) bench/study_overhead.py --append docs/benchmarks.md
+	$(PY) bench/step_speed.py --append docs/benchmarks.md
 	$(PY) bench/cpu_recipe.py --append docs/benchmarks.md
 
 clean:

@@ -1,12 +1,13 @@
-"""What the last-position shortcut in ``Decoder.forward`` saves per training step.
+"""What the decoder's last-position shortcut and bf16 autocast save per training step on a CPU.
 
 ``Decoder.forward`` runs its last block at each row's last input token only (keys and values
-still at every position). This times a full training step (forward, backward, AdamW) with that
-forward against the same model run the long way, every block at every position and then the
-gather, on the same batches, alternating the two in rounds so that noise from a shared machine
-hits both alike. The figure that counts is the ratio.
+still at every position). This times a full training step (forward, backward, AdamW) three ways
+on the same batches: the long way (every block at every position, then the gather) in fp32, the
+shortcut in fp32 (what every run does), and the shortcut under bf16 autocast (``precision:
+bf16``). The variants alternate in rounds so that noise from a shared machine hits all alike;
+the figures that count are the ratios to the first.
 
-    .venv/bin/python bench/last_block.py [--rounds 5] [--steps 20] [--append docs/benchmarks.md]
+    .venv/bin/python bench/step_speed.py [--rounds 5] [--append docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import os
 import platform as stdlib_platform
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,11 +27,12 @@ from publish import emit  # bench/publish.py: the script's folder is on sys.path
 from axiomatic.data.tokenizer import NO_ID, VOCAB_SIZE, YES_ID
 from axiomatic.model.decoder import Decoder, ModelConfig, at_positions
 
-# (name, model, batch size, lengths drawn from): the CPU recipe's model on its 3–6-node data, and
-# the paper's model at a batch a CPU steps through in about a second
+# (name, model, batch size, lengths drawn from, steps per timing): the CPU recipe's model on its
+# 3–6-node data, and the paper's model at a batch a CPU steps through in about a second
 CASES = [
-    ("cpu_small (4 x 64, rope)", ModelConfig.preset("tiny", n_layer=4, pe="rope", dropout=0.0), 64, (13, 49)),
-    ("paper (12 x 512, none)", ModelConfig.preset("paper"), 16, (13, 49)),
+    ("cpu_small (4 x 64, rope)", ModelConfig.preset("tiny", n_layer=4, pe="rope", dropout=0.0), 64,
+     (13, 49), 40),
+    ("paper (12 x 512, none)", ModelConfig.preset("paper"), 16, (13, 49), 4),
 ]
 
 
@@ -49,10 +52,12 @@ def batches(batch_size: int, span: tuple[int, int], count: int, seed: int = 0) -
     return out
 
 
-def seconds_per_step(model, optimizer, forward, data) -> float:
+def seconds_per_step(model, optimizer, forward, data, bf16: bool = False) -> float:
     started = time.perf_counter()
     for tokens, lengths, labels in data:
-        loss = F.cross_entropy(forward(tokens, lengths), labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = forward(tokens, lengths)
+        loss = F.cross_entropy(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -64,37 +69,48 @@ def measure(config: ModelConfig, batch_size: int, span, rounds: int, steps: int)
     model = Decoder(config).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
     data = batches(batch_size, span, steps)
-    forwards = {"full": lambda t, n: full_stack(model, t, n), "shortcut": model}
-    seconds_per_step(model, optimizer, model, data[:3])  # warm-up: allocator, kernels
-    times = {name: [] for name in forwards}
+    full = lambda tokens, lengths: full_stack(model, tokens, lengths)  # noqa: E731
+    variants = {"full": (full, False), "shortcut": (model, False), "shortcut_bf16": (model, True)}
+    for forward, bf16 in variants.values():  # warm-up: allocator, kernels, bf16 weight caches
+        seconds_per_step(model, optimizer, forward, data[:3], bf16)
+    times = {name: [] for name in variants}
     for _ in range(rounds):
-        for name, forward in forwards.items():
-            times[name].append(seconds_per_step(model, optimizer, forward, data))
-    medians = {name: float(np.median(t)) for name, t in times.items()}
-    return {**medians, "speedup": medians["full"] / medians["shortcut"]}
+        for name, (forward, bf16) in variants.items():
+            times[name].append(seconds_per_step(model, optimizer, forward, data, bf16))
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def native_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=20, help="steps per timing")
     parser.add_argument("--append", help="append the Markdown block to this file")
     args = parser.parse_args()
     lines = [
-        f"## Last-position shortcut: training step time ({time.strftime('%Y-%m-%d')})",
+        f"## Training step on a CPU: last-position shortcut and bf16 ({time.strftime('%Y-%m-%d')})",
         "",
-        f"Command: `.venv/bin/python bench/last_block.py --rounds {args.rounds} --steps {args.steps}`  ",
+        f"Command: `.venv/bin/python bench/step_speed.py --rounds {args.rounds}`  ",
         f"Machine: {stdlib_platform.processor() or stdlib_platform.machine()}, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__} with {torch.get_num_threads()} threads; shared machine, noisy.  ",
-        "Median over rounds of the mean step (forward, backward, AdamW), the two forwards alternating.",
+        "Median over rounds of the mean step (forward, backward, AdamW), the variants alternating. "
+        f"The CPU {'has' if native_bf16() else 'lacks'} native bf16 instructions (AVX512-BF16 / AMX).",
         "",
-        "| model | batch | lengths | full stack (ms) | last block at one position (ms) | speed-up |",
-        "|---|---:|---|---:|---:|---:|",
+        "| model | batch | lengths | full stack, fp32 (ms) | shortcut, fp32 (ms) | shortcut, bf16 (ms) "
+        "| speed-up: shortcut | shortcut + bf16 |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
-    for name, config, batch_size, span in CASES:
-        result = measure(config, batch_size, span, args.rounds, args.steps)
-        lines.append(f"| {name} | {batch_size} | {span[0]}–{span[1]} | {1e3 * result['full']:.1f} | "
-                     f"{1e3 * result['shortcut']:.1f} | {result['speedup']:.2f}x |")
+    for name, config, batch_size, span, steps in CASES:
+        ms = {k: 1e3 * v for k, v in measure(config, batch_size, span, args.rounds, steps).items()}
+        lines.append(f"| {name} | {batch_size} | {span[0]}–{span[1]} | {ms['full']:.1f} | "
+                     f"{ms['shortcut']:.1f} | {ms['shortcut_bf16']:.1f} | "
+                     f"{ms['full'] / ms['shortcut']:.2f}x | {ms['full'] / ms['shortcut_bf16']:.2f}x |")
     emit("\n".join(lines) + "\n", args.append)
 
 
