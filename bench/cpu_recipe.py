@@ -5,9 +5,11 @@ Trains a run file (default ``configs/cpu_small.yaml``) in this process exactly a
 seconds, loss, validation accuracy, mean of the training-length suites), the first evaluation at
 or above the target, and the final accuracy of every suite beside its two shortcut baselines.
 ``--no-curriculum`` trains the same file with the curriculum removed and the same number of steps
-on the target data: the control that shows what the curriculum buys.
+on the target data: the control that shows what the curriculum buys. ``--seed N`` replaces the
+run's seed and its data seed (the stages follow the data seed): another draw of the same recipe,
+to see how far apart two runs land.
 
-    .venv/bin/python bench/cpu_recipe.py [RUN.yaml] [--no-curriculum] [--append docs/benchmarks.md]
+    .venv/bin/python bench/cpu_recipe.py [RUN.yaml] [--seed N] [--no-curriculum] [--append FILE]
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from publish import emit  # bench/publish.py: the script's folder is on sys.path
 from axiomatic.data import suites
 from axiomatic.data.store import Store
 from axiomatic.train import launch
-from axiomatic.train.config import load_run
+from axiomatic.train.config import build_run, load_yaml
 
 TARGET = 0.90
 TRAINING_LENGTH = ("reversed_chain/len=", "shuffled_chain/len=")  # chains of 3–6 nodes
@@ -39,8 +41,11 @@ def training_length(name: str) -> bool:
     return name.startswith(TRAINING_LENGTH) and int(name.split("=")[1]) <= 6
 
 
-def run(path: str, curriculum: bool) -> dict:
-    run_cfg = load_run(path)
+def run(path: str, curriculum: bool, seed: int | None) -> dict:
+    sections = load_yaml(path)
+    if seed is not None:
+        sections = {**sections, "seed": seed, "data": {**sections.get("data", {}), "seed": seed}}
+    run_cfg = build_run(sections, path)
     run_cfg = dataclasses.replace(run_cfg, suites=tuple(suites.expand(list(run_cfg.suites))))
     if not curriculum:
         # the control: the same steps, all on the target data
@@ -99,9 +104,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("run_file", nargs="?", default="configs/cpu_small.yaml")
     parser.add_argument("--no-curriculum", action="store_true", help="the control run")
+    parser.add_argument("--seed", type=int, help="replace the run's seed and its data seed")
     parser.add_argument("--append", help="append the Markdown block to this file")
     args = parser.parse_args()
-    emit(markdown(run(args.run_file, curriculum=not args.no_curriculum)), args.append)
+    emit(markdown(run(args.run_file, not args.no_curriculum, args.seed)), args.append)
 
 
 if __name__ == "__main__":
