@@ -125,6 +125,12 @@ ALL_SDPA_BACKENDS = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
                      SDPBackend.CUDNN_ATTENTION, SDPBackend.MATH]
 
 
+def sdpa_backends(device: torch.device) -> list[SDPBackend]:
+    # On a CPU, SDPA's fused kernel costs more than the plain math at these small head sizes
+    # (measured: a 4-layer, 64-wide model steps ~10% faster with the math kernel)
+    return [SDPBackend.MATH] if device.type == "cpu" else ALL_SDPA_BACKENDS
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -147,10 +153,7 @@ class CausalSelfAttention(nn.Module):
         if rope is not None:
             q, k = apply_rope(q, k, *rope)
         p = self.dropout if self.training else 0.0
-        # On a CPU, SDPA's fused kernel costs more than the plain math at these small head sizes
-        # (measured: a 4-layer, 64-wide model steps ~10% faster with the math kernel)
-        backends = [SDPBackend.MATH] if x.device.type == "cpu" else ALL_SDPA_BACKENDS
-        with sdpa_kernel(backends):
+        with sdpa_kernel(sdpa_backends(x.device)):
             if bias is None:
                 # is_causal lets SDPA pick the flash kernel and skip the masked half
                 y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
@@ -188,8 +191,7 @@ class CausalSelfAttention(nn.Module):
         else:
             mask = bias[:, last].transpose(0, 1).unsqueeze(2).to(q.dtype)  # (heads, B, T) -> (B, heads, 1, T)
         p = self.dropout if self.training else 0.0
-        backends = [SDPBackend.MATH] if x.device.type == "cpu" else ALL_SDPA_BACKENDS
-        with sdpa_kernel(backends):
+        with sdpa_kernel(sdpa_backends(x.device)):
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         return self.resid_drop(self.proj(y.view(B, C)))
 
