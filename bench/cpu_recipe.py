@@ -7,7 +7,10 @@ or above the target, and the final accuracy of every suite beside its two shortc
 ``--no-curriculum`` trains the same file with the curriculum removed and the same number of steps
 on the target data: the control that shows what the curriculum buys. ``--seed N`` replaces the
 run's seed and its data seed (the stages follow the data seed): another draw of the same recipe,
-to see how far apart two runs land.
+to see how far apart two runs land. At the end the final model is also scored on two fresh
+draws of the target (rows of the training set removed), one with every premise in chain order and
+one with every premise set in random order, so a run whose data shuffles a share of its premises (and hence
+its validation split) can be read against one that does not.
 
     .venv/bin/python bench/cpu_recipe.py [RUN.yaml] [--seed N] [--no-curriculum] [--append FILE]
 """
@@ -28,13 +31,17 @@ import torch
 
 from publish import emit  # bench/publish.py: the script's folder is on sys.path
 
-from axiomatic.data import suites
+from axiomatic.data import mixtures, suites
 from axiomatic.data.store import Store
-from axiomatic.train import launch
-from axiomatic.train.config import build_run, load_yaml
+from axiomatic.model.decoder import Decoder
+from axiomatic.train import checkpoint, launch
+from axiomatic.train.config import RunConfig, build_run, load_yaml
+from axiomatic.train.evaluate import evaluate
+from axiomatic.train.loop import without_rows_of
 
 TARGET = 0.90
 TRAINING_LENGTH = ("reversed_chain/len=", "shuffled_chain/len=")  # chains of 3–6 nodes
+ORDERS = {"chain order": 0.0, "random order": 1.0}  # premise orders of the final check, as shuffle_share
 
 
 def training_length(name: str) -> bool:
@@ -60,14 +67,31 @@ def run(path: str, curriculum: bool, seed: int | None) -> dict:
         curve.append({"step": metrics["step"], "stage": stage, "seconds": time.perf_counter() - started,
                       "loss": metrics["train/loss"], "val": metrics["val/acc"],
                       "suites": float(np.mean(scores)) if scores else float("nan"), "last": metrics})
-        print(f"step {metrics['step']:6d}  {curve[-1]['seconds']:5.0f} s  val {metrics['val/acc']:.3f}",
+        print(f"step {metrics['step']:6d}  {curve[-1]['seconds']:5.0f} s  loss {metrics['train/loss']:.3f}  "
+              f"val {metrics['val/acc']:.3f}",
               file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory() as out:
         launch.train(run_cfg, Path(out), report=report)
+        orders = by_premise_order(run_cfg, Path(out) / "checkpoint")
     baselines = {name: Store().suite(name)[1]["baselines"] for name in run_cfg.suites}
     return {"path": path, "curriculum": curriculum, "stages": len(run_cfg.curriculum),
-            "wall_s": time.perf_counter() - started, "curve": curve, "baselines": baselines}
+            "wall_s": time.perf_counter() - started, "curve": curve, "baselines": baselines,
+            "orders": orders}
+
+
+def by_premise_order(run_cfg: RunConfig, checkpoint_dir: Path, size: int = 4000) -> dict[str, float]:
+    """The final model's accuracy on fresh target rows, premises in chain order and in random order."""
+    model = Decoder(run_cfg.model)
+    checkpoint.restore(checkpoint_dir, model)
+    training_rows = Store().training_set(run_cfg.data)[0]
+    scores = {}
+    for order, share in ORDERS.items():
+        spec = run_cfg.data.model_copy(update={"shuffle_share": share, "size": size,
+                                               "seed": run_cfg.data.seed + 10_000})
+        fresh = without_rows_of(mixtures.generate(spec), training_rows)
+        scores[order] = evaluate(model, fresh, torch.device("cpu"))["acc"]
+    return scores
 
 
 def markdown(result: dict) -> str:
@@ -92,7 +116,9 @@ def markdown(result: dict) -> str:
         stage = "target" if point["stage"] == result["stages"] else f"curriculum {point['stage']}"
         lines.append(f"| {point['step']:,} | {stage} | {point['seconds']:.0f} | {point['loss']:.3f} | "
                      f"{point['val']:.3f} | {point['suites']:.3f} |")
-    lines += ["", "| suite | accuracy | mention order | direct edge |", "|---|---:|---:|---:|"]
+    orders = ", ".join(f"{order} {acc:.3f}" for order, acc in result["orders"].items())
+    lines += ["", f"Final model on fresh target rows by premise order: {orders}.",
+              "", "| suite | accuracy | mention order | direct edge |", "|---|---:|---:|---:|"]
     for name, scores in result["baselines"].items():
         accuracy = final[f"suite/{name}/acc"]
         lines.append(f"| {name} | {accuracy:.3f} | {scores['mention_order']:.3f} | "
