@@ -7,12 +7,15 @@ or above the target, and the final accuracy of every suite beside its two shortc
 ``--no-curriculum`` trains the same file with the curriculum removed and the same number of steps
 on the target data: the control that shows what the curriculum buys. ``--seed N`` replaces the
 run's seed and its data seed (the stages follow the data seed): another draw of the same recipe,
-to see how far apart two runs land. At the end the final model is also scored on two fresh
+to see how far apart two runs land. ``--stop-after N`` ends the run at its first evaluation at or
+after step N and ``--eval-every K`` evaluates more often: together they screen the early stages of
+many draws cheaply (did the 2-node stage leave the plateau?). At the end the final model is also scored on two fresh
 draws of the target (rows of the training set removed), one with every premise in chain order and
 one with every premise set in random order, so a run whose data shuffles a share of its premises (and hence
 its validation split) can be read against one that does not.
 
     .venv/bin/python bench/cpu_recipe.py [RUN.yaml] [--seed N] [--no-curriculum] [--append FILE]
+                                         [--stop-after N] [--eval-every K]
 """
 
 from __future__ import annotations
@@ -48,7 +51,12 @@ def training_length(name: str) -> bool:
     return name.startswith(TRAINING_LENGTH) and int(name.split("=")[1]) <= 6
 
 
-def run(path: str, curriculum: bool, seed: int | None) -> dict:
+class Stopped(Exception):
+    """Raised from the report at ``--stop-after``: the checkpoint of that evaluation is kept."""
+
+
+def run(path: str, curriculum: bool, seed: int | None, stop_after: int | None = None,
+        eval_every: int | None = None) -> dict:
     sections = load_yaml(path)
     if seed is not None:
         sections = {**sections, "seed": seed, "data": {**sections.get("data", {}), "seed": seed}}
@@ -58,6 +66,9 @@ def run(path: str, curriculum: bool, seed: int | None) -> dict:
         # the control: the same steps, all on the target data
         train = run_cfg.train.model_copy(update={"epochs": 10_000})
         run_cfg = dataclasses.replace(run_cfg, curriculum=(), train=train)
+    if eval_every:
+        train = run_cfg.train.model_copy(update={"eval_every": eval_every})
+        run_cfg = dataclasses.replace(run_cfg, train=train)
     ends = run_cfg.stage_ends
     curve, started = [], time.perf_counter()
 
@@ -70,9 +81,14 @@ def run(path: str, curriculum: bool, seed: int | None) -> dict:
         print(f"step {metrics['step']:6d}  {curve[-1]['seconds']:5.0f} s  loss {metrics['train/loss']:.3f}  "
               f"val {metrics['val/acc']:.3f}",
               file=sys.stderr, flush=True)
+        if stop_after and metrics["step"] >= stop_after:
+            raise Stopped
 
     with tempfile.TemporaryDirectory() as out:
-        launch.train(run_cfg, Path(out), report=report)
+        try:
+            launch.train(run_cfg, Path(out), report=report)
+        except Stopped:
+            pass
         orders = by_premise_order(run_cfg, Path(out) / "checkpoint")
     baselines = {name: Store().suite(name)[1]["baselines"] for name in run_cfg.suites}
     return {"path": path, "curriculum": curriculum, "stages": len(run_cfg.curriculum),
@@ -132,8 +148,11 @@ def main() -> None:
     parser.add_argument("--no-curriculum", action="store_true", help="the control run")
     parser.add_argument("--seed", type=int, help="replace the run's seed and its data seed")
     parser.add_argument("--append", help="append the Markdown block to this file")
+    parser.add_argument("--stop-after", type=int, help="stop at the first evaluation at or after this step")
+    parser.add_argument("--eval-every", type=int, help="evaluate every K steps instead of the file's value")
     args = parser.parse_args()
-    emit(markdown(run(args.run_file, not args.no_curriculum, args.seed)), args.append)
+    result = run(args.run_file, not args.no_curriculum, args.seed, args.stop_after, args.eval_every)
+    emit(markdown(result), args.append)
 
 
 if __name__ == "__main__":
