@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import ray
 import torch
 
-from axiomatic.data import mixtures, tokenizer
+from axiomatic.data import mixtures, suites, tokenizer
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.model.decoder import Decoder, ModelConfig
 from axiomatic.train import checkpoint, launch
-from axiomatic.train.config import RunConfig, TrainConfig, build_run
+from axiomatic.train.config import RunConfig, TrainConfig, build_run, load_run, load_yaml
 from axiomatic.train.evaluate import loss_and_correct
 from axiomatic.train.loop import (RunData, Trainer, Worker, epoch_batches, learning_rate,
                                   without_rows_of)
 
-
+REPO = Path(__file__).resolve().parents[1]
 
 
 def in_memory_run(spec: DataSpec, train: TrainConfig, dropout: float, val_rows: int | None = None):
@@ -235,6 +236,19 @@ def test_curriculum_stage_rows_never_repeat_validation_rows():
     # 3 letters make only a few distinct 2-node items: the overlap is real, and all of it goes
     assert len(kept) < len(data) - 50
     assert not held & set(kept.row_keys())
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_run_files_load_name_real_suites_and_leave_steps_for_the_main_data(path):
+    run = load_run(path)
+    assert suites.expand(list(run.suites))  # an unknown suite name raises
+    if run.curriculum:
+        assert run.train.max_steps > run.stage_ends[-1]
+        # the stages' own fields survive the merge with the main data
+        raw = load_yaml(path)["curriculum"]
+        for stage, written in zip(run.curriculum, raw):
+            for field, value in written["data"].items():
+                assert getattr(stage.data, field) == (tuple(value) if isinstance(value, list) else value)
 
 
 # ---------------------------------------------------------------- batch order and schedule
