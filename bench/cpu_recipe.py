@@ -10,9 +10,10 @@ run's seed and its data seed (the stages follow the data seed): another draw of 
 to see how far apart two runs land. ``--stop-after N`` ends the run at its first evaluation at or
 after step N and ``--eval-every K`` evaluates more often: together they screen the early stages
 of many draws cheaply (has the 2-node stage left the plateau?). At the end the final model is
-also scored on two fresh draws of the target (rows of the training set removed), one with every
-premise in chain order and one with every premise in random order, so a run whose data shuffles
-a share of its premises (and hence its validation split) can be read against one that does not.
+also scored on two fresh draws of the target (rows of the main training set removed), one with
+every premise in chain order and one with every premise in random order, so a run whose data
+shuffles a share of its premises (and hence its validation split) can be read against one that
+does not.
 
     .venv/bin/python bench/cpu_recipe.py [RUN.yaml] [--seed N] [--no-curriculum] [--append FILE]
                                          [--stop-after N] [--eval-every K]
