@@ -85,23 +85,25 @@ def run(path: str, curriculum: bool, seed: int | None, stop_after: int | None = 
         if stop_after and metrics["step"] >= stop_after:
             raise Stopped
 
+    store = Store()
     with tempfile.TemporaryDirectory() as out:
         try:
-            launch.train(run_cfg, Path(out), report=report)
+            launch.train(run_cfg, Path(out), report=report, store=store)
         except Stopped:
             pass
-        orders = by_premise_order(run_cfg, Path(out) / "checkpoint")
-    baselines = {name: Store().suite(name)[1]["baselines"] for name in run_cfg.suites}
+        orders = by_premise_order(run_cfg, Path(out) / "checkpoint", store)
+    baselines = {name: store.suite(name)[1]["baselines"] for name in run_cfg.suites}
     return {"path": path, "curriculum": curriculum, "stages": len(run_cfg.curriculum),
             "wall_s": time.perf_counter() - started, "curve": curve, "baselines": baselines,
             "orders": orders}
 
 
-def by_premise_order(run_cfg: RunConfig, checkpoint_dir: Path, size: int = 4000) -> dict[str, float]:
+def by_premise_order(run_cfg: RunConfig, checkpoint_dir: Path, store: Store,
+                     size: int = 4000) -> dict[str, float]:
     """The final model's accuracy on fresh target rows, premises in chain order and in random order."""
     model = Decoder(run_cfg.model)
     checkpoint.restore(checkpoint_dir, model)
-    training_rows = Store().training_set(run_cfg.data)[0]
+    training_rows = store.training_set(run_cfg.data)[0]
     scores = {}
     for order, share in ORDERS.items():
         spec = run_cfg.data.model_copy(update={"shuffle_share": share, "size": size,

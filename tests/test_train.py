@@ -16,7 +16,7 @@ from axiomatic.data import mixtures, suites, tokenizer
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.model.decoder import Decoder, ModelConfig
 from axiomatic.train import checkpoint, launch
-from axiomatic.train.config import RunConfig, TrainConfig, build_run, load_run, load_yaml
+from axiomatic.train.config import RunConfig, TrainConfig, build_run, load_yaml
 from axiomatic.train.evaluate import loss_and_correct
 from axiomatic.train.loop import (RunData, Trainer, Worker, epoch_batches, learning_rate,
                                   without_rows_of)
@@ -240,13 +240,13 @@ def test_curriculum_stage_rows_never_repeat_validation_rows():
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_run_files_load_name_real_suites_and_leave_steps_for_the_main_data(path):
-    run = load_run(path)
+    sections = load_yaml(path)
+    run = build_run(sections, str(path))
     assert suites.expand(list(run.suites))  # an unknown suite name raises
     if run.curriculum:
         assert run.train.max_steps > run.stage_ends[-1]
         # the stages' own fields survive the merge with the main data
-        raw = load_yaml(path)["curriculum"]
-        for stage, written in zip(run.curriculum, raw):
+        for stage, written in zip(run.curriculum, sections["curriculum"]):
             for field, value in written["data"].items():
                 assert getattr(stage.data, field) == (tuple(value) if isinstance(value, list) else value)
 
