@@ -7,12 +7,18 @@ shortcut in fp32 (what every run does), and the shortcut under bf16 autocast (``
 bf16``). The variants alternate in rounds so that noise from a shared machine hits all alike;
 the figures that count are the ratios to the first.
 
+A second table times the CPU recipe's model (read from ``configs/cpu_small.yaml``; run from the
+project root) against the same model with the usual 4x MLP (256 wide), the width it had before
+the recipe halved it, alternating in the same way. Its batches are bucketed as the recipe's
+are: every row of a batch has one length, drawn per batch.
+
     .venv/bin/python bench/step_speed.py [--rounds 5] [--append docs/benchmarks.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform as stdlib_platform
 import time
@@ -25,14 +31,18 @@ from publish import emit  # bench/publish.py: the script's folder is on sys.path
 
 from axiomatic.data.tokenizer import VOCAB_SIZE
 from axiomatic.model.decoder import Decoder, ModelConfig, at_positions
+from axiomatic.train.config import build_run, load_yaml
 from axiomatic.train.evaluate import loss_and_correct
 
-# (name, model, batch size, lengths drawn from, steps per timing): the CPU recipe's model on its
-# 3–6-node data, and the paper's model at a batch a CPU steps through in about a second
+CPU_RECIPE = build_run(load_yaml("configs/cpu_small.yaml"), "configs/cpu_small.yaml")
+LENGTHS = (13, 49)  # token lengths of 3–6-node rows with 1–3-character names
+
+# (name, model, batch size, steps per timing): the CPU recipe's model on its 3–6-node data, and the
+# paper's model at a batch a CPU steps through in about a second
 CASES = [
-    ("cpu_small (4 x 64, rope)", ModelConfig.preset("tiny", n_layer=4, pe="rope", dropout=0.0), 64,
-     (13, 49), 40),
-    ("paper (12 x 512, none)", ModelConfig.preset("paper"), 16, (13, 49), 4),
+    (f"cpu_small (4 x 64, MLP {CPU_RECIPE.model.d_mlp}, rope)", CPU_RECIPE.model,
+     CPU_RECIPE.train.batch_size, 40),
+    ("paper (12 x 512, none)", ModelConfig.preset("paper"), 16, 4),
 ]
 
 
@@ -41,11 +51,12 @@ def full_stack(model: Decoder, tokens: torch.Tensor, lengths: torch.Tensor) -> t
     return model.head(model.ln_f(at_positions(model._trunk(tokens), lengths.long() - 1)))
 
 
-def batches(batch_size: int, span: tuple[int, int], count: int, seed: int = 0) -> list:
+def batches(batch_size: int, count: int, bucketed: bool = False, seed: int = 0) -> list:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):
-        lengths = rng.integers(span[0], span[1] + 1, batch_size)
+        size = 1 if bucketed else batch_size  # bucketed: one length for the whole batch
+        lengths = np.resize(rng.integers(LENGTHS[0], LENGTHS[1] + 1, size), batch_size)
         tokens = rng.integers(1, VOCAB_SIZE, (batch_size, int(lengths.max())))
         labels = rng.integers(0, 2, batch_size)  # 1 = Yes, as in a Dataset
         out.append((torch.from_numpy(tokens), torch.from_numpy(lengths), torch.from_numpy(labels)))
@@ -64,20 +75,38 @@ def seconds_per_step(model, optimizer, forward, data, bf16: bool = False) -> flo
     return (time.perf_counter() - started) / len(data)
 
 
-def measure(config: ModelConfig, batch_size: int, span, rounds: int, steps: int) -> dict:
-    torch.manual_seed(0)
-    model = Decoder(config).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
-    data = batches(batch_size, span, steps)
-    full = lambda tokens, lengths: full_stack(model, tokens, lengths)  # noqa: E731
-    variants = {"full": (full, False), "shortcut": (model, False), "shortcut_bf16": (model, True)}
-    for forward, bf16 in variants.values():  # warm-up: allocator, kernels, bf16 weight caches
-        seconds_per_step(model, optimizer, forward, data[:3], bf16)
+def alternating(variants: dict, data: list, rounds: int) -> dict[str, float]:
+    """Median seconds per step of each (model, optimizer, forward, bf16) variant, taking turns."""
+    for variant in variants.values():  # warm-up: allocator, kernels, bf16 weight caches
+        seconds_per_step(*variant[:3], data[:3], variant[3])
     times = {name: [] for name in variants}
     for _ in range(rounds):
-        for name, (forward, bf16) in variants.items():
-            times[name].append(seconds_per_step(model, optimizer, forward, data, bf16))
+        for name, variant in variants.items():
+            times[name].append(seconds_per_step(*variant[:3], data, variant[3]))
     return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def with_optimizer(config: ModelConfig) -> tuple[Decoder, torch.optim.AdamW]:
+    torch.manual_seed(0)
+    model = Decoder(config).train()
+    return model, torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
+
+
+def measure(config: ModelConfig, batch_size: int, rounds: int, steps: int) -> dict:
+    model, optimizer = with_optimizer(config)
+    full = lambda tokens, lengths: full_stack(model, tokens, lengths)  # noqa: E731
+    variants = {"full": (model, optimizer, full, False), "shortcut": (model, optimizer, model, False),
+                "shortcut_bf16": (model, optimizer, model, True)}
+    return alternating(variants, batches(batch_size, steps), rounds)
+
+
+def mlp_widths(rounds: int, steps: int = 40) -> dict[int, float]:
+    """Seconds per step of the CPU recipe's model at its MLP width and at 256, on bucketed batches."""
+    variants = {}
+    for width in (CPU_RECIPE.model.d_mlp, 256):
+        model, optimizer = with_optimizer(dataclasses.replace(CPU_RECIPE.model, d_mlp=width))
+        variants[width] = (model, optimizer, model, False)
+    return alternating(variants, batches(CPU_RECIPE.train.batch_size, steps, bucketed=True), rounds)
 
 
 def native_bf16() -> bool:
@@ -106,11 +135,16 @@ def main() -> None:
         "| speed-up: shortcut | shortcut + bf16 |",
         "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
-    for name, config, batch_size, span, steps in CASES:
-        ms = {k: 1e3 * v for k, v in measure(config, batch_size, span, args.rounds, steps).items()}
-        lines.append(f"| {name} | {batch_size} | {span[0]}–{span[1]} | {ms['full']:.1f} | "
+    for name, config, batch_size, steps in CASES:
+        ms = {k: 1e3 * v for k, v in measure(config, batch_size, args.rounds, steps).items()}
+        lines.append(f"| {name} | {batch_size} | {LENGTHS[0]}–{LENGTHS[1]} | {ms['full']:.1f} | "
                      f"{ms['shortcut']:.1f} | {ms['shortcut_bf16']:.1f} | "
                      f"{ms['full'] / ms['shortcut']:.2f}x | {ms['full'] / ms['shortcut_bf16']:.2f}x |")
+    widths = {width: 1e3 * v for width, v in mlp_widths(args.rounds).items()}
+    shipped, *_ = widths
+    lines += ["", "The CPU recipe's model by MLP width (shortcut, fp32, batches bucketed by length):", "",
+              "| MLP width | ms per step | relative to the shipped width |", "|---:|---:|---:|"]
+    lines += [f"| {width} | {ms:.1f} | {ms / widths[shipped]:.2f}x |" for width, ms in widths.items()]
     emit("\n".join(lines) + "\n", args.append)
 
 
