@@ -30,7 +30,8 @@ import torch
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
-from gpu_check import bench_trainer, measure, peak_for, sync, warm_up_steps  # bench/: the script's folder is on sys.path
+# bench/gpu_check.py: the script's folder is on sys.path
+from gpu_check import bench_trainer, measure, peak_for, sync, warm_up_steps
 
 from axiomatic.data import mixtures
 from axiomatic.model.decoder import ModelConfig

@@ -7,10 +7,10 @@ shortcut in fp32 (what every run does), and the shortcut under bf16 autocast (``
 bf16``). The variants alternate in rounds so that noise from a shared machine hits all alike;
 the figures that count are the ratios to the first.
 
-A second table times the CPU recipe's model (read from ``configs/cpu_small.yaml``; run from the
-project root) against the same model with the usual 4x MLP (256 wide), the width it had before
-the recipe halved it, alternating in the same way. Its batches are bucketed as the recipe's
-are: every row of a batch has one length, drawn per batch.
+A second table times the CPU recipe's model (read from ``configs/cpu_small.yaml``) against the
+same model with the usual 4x MLP (256 wide), the width it had before the recipe halved it,
+alternating in the same way. Its batches are bucketed as the recipe's are: every row of a batch
+has one length, drawn per batch.
 
     .venv/bin/python bench/step_speed.py [--rounds 5] [--append docs/benchmarks.md]
 """
@@ -34,7 +34,8 @@ from axiomatic.model.decoder import Decoder, ModelConfig, at_positions
 from axiomatic.train.config import build_run, load_yaml
 from axiomatic.train.evaluate import loss_and_correct
 
-CPU_RECIPE = build_run(load_yaml("configs/cpu_small.yaml"), "configs/cpu_small.yaml")
+RECIPE_FILE = Path(__file__).resolve().parents[1] / "configs" / "cpu_small.yaml"
+CPU_RECIPE = build_run(load_yaml(RECIPE_FILE), str(RECIPE_FILE))
 LENGTHS = (13, 49)  # token lengths of 3–6-node rows with 1–3-character names
 
 # (name, model, batch size, steps per timing): the CPU recipe's model on its 3–6-node data, and the
