@@ -64,7 +64,7 @@ def batches(batch_size: int, count: int, bucketed: bool = False, seed: int = 0) 
     return out
 
 
-def seconds_per_step(model, optimizer, forward, data, bf16: bool = False) -> float:
+def seconds_per_step(model, optimizer, forward, bf16: bool, data: list) -> float:
     started = time.perf_counter()
     for tokens, lengths, labels in data:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -79,11 +79,11 @@ def seconds_per_step(model, optimizer, forward, data, bf16: bool = False) -> flo
 def alternating(variants: dict, data: list, rounds: int) -> dict[str, float]:
     """Median seconds per step of each (model, optimizer, forward, bf16) variant, taking turns."""
     for variant in variants.values():  # warm-up: allocator, kernels, bf16 weight caches
-        seconds_per_step(*variant[:3], data[:3], variant[3])
+        seconds_per_step(*variant, data[:3])
     times = {name: [] for name in variants}
     for _ in range(rounds):
         for name, variant in variants.items():
-            times[name].append(seconds_per_step(*variant[:3], data, variant[3]))
+            times[name].append(seconds_per_step(*variant, data))
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
@@ -142,7 +142,7 @@ def main() -> None:
                      f"{ms['shortcut']:.1f} | {ms['shortcut_bf16']:.1f} | "
                      f"{ms['full'] / ms['shortcut']:.2f}x | {ms['full'] / ms['shortcut_bf16']:.2f}x |")
     widths = {width: 1e3 * v for width, v in mlp_widths(args.rounds).items()}
-    shipped, *_ = widths
+    shipped = CPU_RECIPE.model.d_mlp
     lines += ["", "The CPU recipe's model by MLP width (shortcut, fp32, batches bucketed by length):", "",
               "| MLP width | ms per step | relative to the shipped width |", "|---:|---:|---:|"]
     lines += [f"| {width} | {ms:.1f} | {ms / widths[shipped]:.2f}x |" for width, ms in widths.items()]
