@@ -32,7 +32,7 @@ from publish import emit  # bench/publish.py: the script's folder is on sys.path
 from axiomatic.data.tokenizer import VOCAB_SIZE
 from axiomatic.model.decoder import Decoder, ModelConfig, at_positions
 from axiomatic.train.config import build_run, load_yaml
-from axiomatic.train.evaluate import loss_and_correct
+from axiomatic.train.objective import loss_and_correct
 
 RECIPE_FILE = Path(__file__).resolve().parents[1] / "configs" / "cpu_small.yaml"
 CPU_RECIPE = build_run(load_yaml(RECIPE_FILE), str(RECIPE_FILE))
@@ -49,7 +49,7 @@ CASES = [
 
 def full_stack(model: Decoder, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The long way: every block at every position, then the last input token's vector."""
-    return model.head(model.ln_f(at_positions(model._trunk(tokens), lengths.long() - 1)))
+    return model.head(model.ln_f(at_positions(model._trunk(tokens), lengths.long()[:, None] - 1)[:, 0]))
 
 
 def batches(batch_size: int, count: int, bucketed: bool = False, seed: int = 0) -> list:

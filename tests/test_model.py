@@ -10,14 +10,14 @@ import torch
 import torch.nn.functional as F
 
 from axiomatic.data.tokenizer import NO_ID, PAD_ID, VOCAB_SIZE, YES_ID
-from axiomatic.model.decoder import PRESETS, Decoder, ModelConfig, num_parameters
+from axiomatic.model.decoder import PRESETS, Context, Decoder, ModelConfig, num_parameters
 from axiomatic.model.positional import (
     PE_KINDS,
     AbsolutePositional,
     alibi_bias,
     alibi_slopes,
-    apply_rope,
     rope_tables,
+    rotate,
     sinusoidal_table,
 )
 
@@ -203,7 +203,7 @@ def test_rope_scores_depend_only_on_relative_position():
     # the same q and k vectors at every position: any change in q(m).k(n) comes from positions
     q = torch.randn(D).expand(1, 1, T, D)
     k = torch.randn(D).expand(1, 1, T, D)
-    rq, rk = apply_rope(q, k, cos, sin)
+    rq, rk = rotate(q, cos, sin), rotate(k, cos, sin)
     scores = (rq @ rk.transpose(-1, -2))[0, 0]  # scores[m, n] = q(m) . k(n)
     for m, n, s in [(5, 2, 7), (3, 9, 20), (0, 0, 31), (12, 30, 9)]:
         torch.testing.assert_close(scores[m, n], scores[m + s, n + s], rtol=1e-5, atol=1e-5)
@@ -260,7 +260,8 @@ def test_alibi_attention_matches_a_hand_written_softmax():
     q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in attn.qkv(x).split(C, dim=2))
     weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(C // H) + bias, dim=-1)
     expected = attn.proj((weights @ v).transpose(1, 2).reshape(B, T, C))
-    torch.testing.assert_close(attn(x, bias=bias), expected, rtol=1e-5, atol=1e-5)
+    context = Context(T, None, None, model.alibi_slopes)
+    torch.testing.assert_close(attn(x, context), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_sinusoidal_table_values():

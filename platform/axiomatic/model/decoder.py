@@ -14,7 +14,14 @@ Layout (pre-LayerNorm GPT-2):
 
 In :meth:`Decoder.forward` the last block is evaluated at position length-1 only (its keys and
 values still cover every position), which gives the same logits for less work;
-:meth:`Decoder.hidden_states` runs every block at every position.
+:meth:`Decoder.hidden_states` runs every block at every position. The same call also reads rows
+that hold one premise and several questions (a :class:`~axiomatic.model.layout.Layout`), and the
+logits at every position for the auxiliary next-token loss (:class:`Readout`).
+
+Two options depart from the paper's model, both off by default: ``mixer: conv`` (a causal
+depthwise convolution before attention in each block, :mod:`axiomatic.model.mixer`) and
+``embed_init: paper`` (which *is* the paper's code: input embeddings drawn from N(0, 1), where
+GPT-2's init draws them from N(0, 0.02)).
 
 Defaults are the paper's model: 12 layers, 8 heads, width 512, MLP 2048, dropout 0.1, no
 positional encoding. See docs/model.md.
@@ -25,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -33,16 +40,21 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from axiomatic.data.tokenizer import VOCAB_SIZE
+from axiomatic.model.layout import Layout
+from axiomatic.model.mixer import CausalConv
 from axiomatic.model.positional import (
     ABSOLUTE_KINDS,
     PE_KINDS,
     AbsolutePositional,
     alibi_bias,
+    alibi_bias_at,
     alibi_slopes,
-    apply_rope,
     rope_tables,
     rotate,
 )
+
+MIXERS = ("none", "conv")
+EMBED_INITS = ("gpt2", "paper")
 
 
 @dataclass
@@ -57,9 +69,12 @@ class ModelConfig:
     max_len: int = 512  # longest input accepted; 50-node chains with 3-character names are ~400
     rope_theta: float = 10000.0
     layer_norm_eps: float = 1e-5
+    mixer: str = "none"  # "conv": a causal depthwise convolution before attention in each block
+    mixer_width: int = 4  # tokens the conv mixes: the token and its width - 1 predecessors
+    embed_init: str = "gpt2"  # "paper": N(0, 1) input embeddings, as the paper's code leaves them
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "n_layer", "n_head", "d_model", "d_mlp", "max_len"):
+        for name in ("vocab_size", "n_layer", "n_head", "d_model", "d_mlp", "max_len", "mixer_width"):
             value = getattr(self, name)
             # bool is an int subclass; True as a layer count is a bug, not a 1
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -74,8 +89,10 @@ class ModelConfig:
             or not 0.0 <= self.dropout < 1.0
         ):
             raise ValueError(f"ModelConfig.dropout must be a number in [0, 1), got {self.dropout!r}")
-        if self.pe not in PE_KINDS:
-            raise ValueError(f"ModelConfig.pe must be one of {', '.join(PE_KINDS)}; got {self.pe!r}")
+        for name, accepted in (("pe", PE_KINDS), ("mixer", MIXERS), ("embed_init", EMBED_INITS)):
+            if getattr(self, name) not in accepted:
+                raise ValueError(f"ModelConfig.{name} must be one of {', '.join(accepted)}; "
+                                 f"got {getattr(self, name)!r}")
         if self.d_model % self.n_head:
             raise ValueError(
                 f"ModelConfig.n_head={self.n_head} must divide ModelConfig.d_model={self.d_model} "
@@ -131,6 +148,47 @@ def sdpa_backends(device: torch.device) -> list[SDPBackend]:
     return [SDPBackend.MATH] if device.type == "cpu" else ALL_SDPA_BACKENDS
 
 
+class Context:
+    """What every block of one forward pass shares: where each token sits and what it may see.
+
+    Plain rows need nothing but the causal mask, which SDPA applies itself (``is_causal``, the
+    flash kernel on a GPU). A :class:`Layout` brings positions, a boolean mask and predecessors.
+    """
+
+    def __init__(self, T: int, layout: Layout | None, rope: tuple[torch.Tensor, torch.Tensor] | None,
+                 alibi_slopes: torch.Tensor | None):
+        self.positions = None if layout is None else layout.positions
+        self.predecessor = None if layout is None else layout.predecessor
+        self.rope = rope
+        self.T = T
+        if layout is None:
+            # ALiBi's bias holds the causal -inf; one (1, heads, T, T) bias shared by every layer
+            self.mask = None if alibi_slopes is None else alibi_bias(alibi_slopes, T)[None]
+        else:
+            allowed = layout.mask()
+            self.mask = allowed if alibi_slopes is None else alibi_bias_at(alibi_slopes, layout.positions, allowed)
+
+    def rope_at(self, index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin for the keys (index None) or for the queries at ``index`` (B, K), shaped
+        to broadcast against (B, heads, T or K, head_dim)."""
+        cos, sin = self.rope
+        if index is None and self.positions is None:
+            return cos[: self.T], sin[: self.T]
+        positions = self.positions if index is None else (
+            index if self.positions is None else self.positions.gather(1, index))
+        return cos[positions][:, None], sin[positions][:, None]
+
+    def mask_rows(self, index: torch.Tensor) -> torch.Tensor:
+        """The mask's rows for queries at ``index`` (B, K): (B, 1 or heads, K, T)."""
+        B, K = index.shape
+        if self.mask is None:
+            keys = torch.arange(self.T, device=index.device)
+            return (keys[None, None, :] <= index[:, :, None])[:, None]
+        mask = self.mask.expand(B, -1, -1, -1)
+        rows = index[:, None, :, None].expand(B, mask.size(1), K, self.T)
+        return mask.gather(2, rows)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -140,60 +198,36 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(config.d_model, config.d_model)
         self.resid_drop = nn.Dropout(config.dropout)
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-        bias: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ctx: Context, queries: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention output at every position (B, T, C), or only at ``queries`` (B, K) as
+        (B, K, C): keys and values still come from every position, the query and the projection
+        only from those, which gives the same numbers there for a fraction of the work."""
         B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=2)
-        # (B, T, C) -> (B, heads, T, head_dim)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        if rope is not None:
-            q, k = apply_rope(q, k, *rope)
+
+        def heads(t):  # (B, T or K, C) -> (B, heads, T or K, head_dim)
+            return t.view(B, -1, self.n_head, C // self.n_head).transpose(1, 2)
+
+        if queries is None:
+            q, k, v = (heads(t) for t in self.qkv(x).split(C, dim=2))
+        else:
+            w_q, w_kv = self.qkv.weight.split([C, 2 * C])
+            b_q, b_kv = self.qkv.bias.split([C, 2 * C])
+            q = heads(F.linear(at_positions(x, queries), w_q, b_q))
+            k, v = (heads(t) for t in F.linear(x, w_kv, b_kv).split(C, dim=2))
+        if ctx.rope is not None:
+            q, k = rotate(q, *ctx.rope_at(queries)), rotate(k, *ctx.rope_at())
+        mask = ctx.mask if queries is None else ctx.mask_rows(queries)
+        if mask is not None and mask.dtype != torch.bool:
+            mask = mask.to(q.dtype)  # an additive ALiBi bias follows q's dtype under autocast
         p = self.dropout if self.training else 0.0
         with sdpa_kernel(sdpa_backends(x.device)):
-            if bias is None:
+            if mask is None:
                 # is_causal lets SDPA pick the flash kernel and skip the masked half
                 y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
             else:
-                # ALiBi: the bias already holds the causal -inf; match q's dtype for autocast
-                y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=p)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        y = y.transpose(1, 2).contiguous().view(B, -1, C)
         return self.resid_drop(self.proj(y))
-
-    def at_last(
-        self,
-        x: torch.Tensor,
-        last: torch.Tensor,
-        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-        bias: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """The attention output at one position per row, ``last`` (B,), as (B, C).
-
-        Keys and values still come from every position, but the query and the projection only
-        from ``last``: the same numbers :meth:`forward` gives there, for a fraction of the work.
-        """
-        B, T, C = x.shape
-        w_q, w_kv = self.qkv.weight.split([C, 2 * C])
-        b_q, b_kv = self.qkv.bias.split([C, 2 * C])
-        q = F.linear(at_positions(x, last), w_q, b_q).view(B, self.n_head, 1, C // self.n_head)
-        k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-                for t in F.linear(x, w_kv, b_kv).split(C, dim=2))
-        if rope is not None:
-            cos, sin = rope
-            q = rotate(q, cos[last].view(B, 1, 1, -1), sin[last].view(B, 1, 1, -1))
-            k = rotate(k, cos[:T], sin[:T])
-        if bias is None:
-            # the query sees keys 0..last: the causal mask's row for that position
-            mask = (torch.arange(T, device=x.device) <= last[:, None]).view(B, 1, 1, T)
-        else:
-            mask = bias[:, last].transpose(0, 1).unsqueeze(2).to(q.dtype)  # (heads, B, T) -> (B, heads, 1, T)
-        p = self.dropout if self.training else 0.0
-        with sdpa_kernel(sdpa_backends(x.device)):
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        return self.resid_drop(self.proj(y.view(B, C)))
 
 
 class MLP(nn.Module):
@@ -211,25 +245,31 @@ class Block(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.ln_1 = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.mixer = CausalConv(config.d_model, config.mixer_width) if config.mixer == "conv" else None
         self.attn = CausalSelfAttention(config)
         self.ln_2 = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.mlp = MLP(config)
 
-    def forward(self, x, rope=None, bias=None):
-        x = x + self.attn(self.ln_1(x), rope, bias)
-        return x + self.mlp(self.ln_2(x))
-
-    def at_last(self, x, last, rope=None, bias=None):
-        """The block's output at position ``last`` (B,) of each row only, (B, C)."""
-        h = at_positions(x, last) + self.attn.at_last(self.ln_1(x), last, rope, bias)
+    def forward(self, x: torch.Tensor, ctx: Context, queries: torch.Tensor | None = None) -> torch.Tensor:
+        """The block's output at every position, or at ``queries`` (B, K) only, as (B, K, C)."""
+        a = self.ln_1(x)
+        if self.mixer is not None:
+            a = a + self.mixer(a, ctx.predecessor)
+        h = x if queries is None else at_positions(x, queries)
+        h = h + self.attn(a, ctx, queries)
         return h + self.mlp(self.ln_2(h))
 
 
 def at_positions(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """Row b's vector at ``positions[b]``: (B, T, C) -> (B, C). A gather, not indexing, so a
-    position out of range is an error instead of wrapping around to the end."""
-    index = positions.view(-1, 1, 1).expand(-1, 1, x.size(-1))
-    return x.gather(1, index).squeeze(1)
+    """Row b's vectors at ``positions[b]``: (B, T, C) and (B, K) -> (B, K, C). A gather, not
+    indexing, so a position out of range is an error instead of wrapping around to the end."""
+    index = positions[..., None].expand(-1, -1, x.size(-1))
+    return x.gather(1, index)
+
+
+class Readout(NamedTuple):
+    answers: torch.Tensor  # (B, K, vocab): logits at each question's last token
+    tokens: torch.Tensor | None  # (B, T, vocab): logits at every position, when asked for
 
 
 class Decoder(nn.Module):
@@ -263,6 +303,10 @@ class Decoder(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith("attn.proj.weight") or name.endswith("mlp.proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+        if config.embed_init == "paper":
+            # the paper's code feeds nn.Embedding(V, 512) with PyTorch's default N(0, 1) init into
+            # the GPT-2 trunk: token identities start 50x louder than GPT-2's init makes them
+            nn.init.normal_(self.tok_emb.weight, mean=0.0, std=1.0)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -281,48 +325,61 @@ class Decoder(nn.Module):
                 "raise model.max_len"
             )
 
-    def _inputs(self, tokens: torch.Tensor):
-        """The first block's input (B, T, d_model), and the RoPE tables / ALiBi bias or None."""
+    def _inputs(self, tokens: torch.Tensor, layout: Layout | None) -> tuple[torch.Tensor, Context]:
+        """The first block's input (B, T, d_model), and the context every block shares."""
         x = self.tok_emb(tokens)
         if self.pos is not None:
-            x = self.pos(x)
+            x = self.pos(x, None if layout is None else layout.positions)
         rope = (self.rope_cos, self.rope_sin) if self.config.pe == "rope" else None
-        # one (heads, T, T) bias shared by every layer
-        bias = alibi_bias(self.alibi_slopes, tokens.size(1)) if self.config.pe == "alibi" else None
-        return self.drop(x), rope, bias
+        slopes = self.alibi_slopes if self.config.pe == "alibi" else None
+        return self.drop(x), Context(tokens.size(1), layout, rope, slopes)
 
-    def _trunk(self, tokens: torch.Tensor) -> torch.Tensor:
+    def _trunk(self, tokens: torch.Tensor, layout: Layout | None = None) -> torch.Tensor:
         """Residual stream after the last block, (B, T, d_model), before the final LayerNorm."""
-        x, rope, bias = self._inputs(tokens)
+        x, ctx = self._inputs(tokens, layout)
         for block in self.blocks:
-            x = block(x, rope, bias)
+            x = block(x, ctx)
         return x
 
-    def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
+    def hidden_states(self, tokens: torch.Tensor, layout: Layout | None = None) -> torch.Tensor:
         """Final-LayerNorm output at every position, (B, T, d_model): for probing and tests."""
         self._check_tokens(tokens)
-        return self.ln_f(self._trunk(tokens))
+        return self.ln_f(self._trunk(tokens, layout))
 
-    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Logits at each row's last input token, (B, vocab_size).
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None,
+                layout: Layout | None = None, every_position: bool = False):
+        """The logits the loss reads, in one of two forms.
 
-        tokens: (B, T) int64, right-padded (what follows a row's length is never read).
-        lengths: (B,) integers, each in [1, T]. Not checked here (that would sync the GPU every
-            step); an out-of-range length fails in the gather (a device assert on CUDA).
+        ``forward(tokens, lengths)``: plain rows, logits at each row's last input token, (B, vocab).
+            tokens: (B, T) int64, right-padded (what follows a row's length is never read).
+            lengths: (B,) integers, each in [1, T]. Not checked here (that would sync the GPU
+            every step); an out-of-range length fails in the gather (a device assert on CUDA).
+        ``forward(tokens, layout=..., every_position=...)`` or ``forward(tokens, lengths,
+            every_position=True)``: a :class:`Readout`, the logits at every question's answer
+            position (B, K, vocab), and with ``every_position`` also at every position (the
+            auxiliary next-token loss). One method, so a DDP-wrapped model serves both.
         """
         self._check_tokens(tokens)
-        if lengths.shape != tokens.shape[:1]:
-            raise ValueError(
-                f"lengths must be (batch,) = ({tokens.size(0)},), got shape {tuple(lengths.shape)}"
-            )
-        x, rope, bias = self._inputs(tokens)
+        if layout is None:
+            if lengths is None or lengths.shape != tokens.shape[:1]:
+                raise ValueError(f"lengths must be (batch,) = ({tokens.size(0)},), got "
+                                 f"{None if lengths is None else tuple(lengths.shape)}")
+            answers = (lengths.long() - 1)[:, None]
+        else:
+            answers = layout.answers
+        x, ctx = self._inputs(tokens, layout)
+        if every_position:
+            for block in self.blocks:
+                x = block(x, ctx)
+            logits = self.head(self.ln_f(x))
+            return Readout(at_positions(logits, answers), logits)
         for block in self.blocks[:-1]:
-            x = block(x, rope, bias)
-        # Only the last input token is read, so the last block computes just what it needs there:
-        # keys and values at every position, query, projection and MLP at one. A 4-layer model
-        # does ~20% less work per step; the final LayerNorm and the head run once per row too.
-        last = self.blocks[-1].at_last(x, lengths.long() - 1, rope, bias)
-        return self.head(self.ln_f(last))
+            x = block(x, ctx)
+        # Only the answer positions are read, so the last block computes just what it needs there:
+        # keys and values at every position, query, projection and MLP at those. A 4-layer model
+        # does ~20% less work per step; the final LayerNorm and the head run once per answer too.
+        logits = self.head(self.ln_f(self.blocks[-1](x, ctx, answers)))
+        return logits[:, 0] if layout is None else Readout(logits, None)
 
     def num_parameters(self) -> int:
         return num_parameters(self)

@@ -11,7 +11,7 @@ Five kinds, the ones axiomatic training compares (arXiv 2407.07612 uses the firs
 - ``alibi``      no embedding; each head adds ``-slope * distance`` to its attention scores.
 
 The first two are "absolute" and live at the input (:class:`AbsolutePositional`); the last two act
-inside attention (:func:`apply_rope`, :func:`alibi_bias`). Nothing here knows about the decoder.
+inside attention (:func:`rotate`, :func:`alibi_bias`). Nothing here knows about the decoder.
 """
 
 from __future__ import annotations
@@ -60,9 +60,10 @@ class AbsolutePositional(nn.Module):
             # and a model can be reloaded with a larger max_len
             self.register_buffer("table", sinusoidal_table(max_len, d_model), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        T = x.size(1)
-        table = self.wpe.weight[:T] if self.kind == "learned" else self.table[:T]
+    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, T, d_model); positions: (B, T) position ids, or None for 0..T-1."""
+        table = self.wpe.weight if self.kind == "learned" else self.table
+        table = table[: x.size(1)] if positions is None else table[positions]
         return x + table.to(x.dtype)
 
 
@@ -85,24 +86,13 @@ def rope_tables(head_dim: int, max_len: int, theta: float = 10000.0) -> tuple[to
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate x (..., head_dim) by angles whose cos/sin broadcast against it: rows of
-    :func:`rope_tables` picked for the positions of x (``apply_rope`` takes 0..T-1)."""
+    :func:`rope_tables` picked for the positions of x. Because queries and keys are both rotated,
+    ``rot(q, m) · rot(k, n) = q · R(n - m) k``: scores depend only on the relative offset. The
+    tables are cast to x's dtype so bf16 autocast stays bf16."""
     # pairs are (x[i], x[i + D/2]) -- the "rotate half" layout, which needs no strided indexing
     cos, sin = cos.to(x.dtype), sin.to(x.dtype)
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
-
-
-def apply_rope(
-    q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotate q and k, each (..., T, head_dim), by the angles of positions 0..T-1.
-
-    ``cos``/``sin`` come from :func:`rope_tables` and must have at least T rows. Because both
-    vectors are rotated, ``rot(q, m) · rot(k, n) = q · R(n - m) k``: scores depend only on the
-    relative offset. The tables are cast to q's dtype so bf16 autocast stays bf16.
-    """
-    T = q.size(-2)
-    return rotate(q, cos[:T], sin[:T]), rotate(k, cos[:T], sin[:T])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,6 +119,14 @@ def alibi_slopes(n_heads: int) -> torch.Tensor:
     if closest < n_heads:
         slopes += _geometric_slopes(2 * closest)[0::2][: n_heads - closest]
     return torch.tensor(slopes, dtype=torch.float32)
+
+
+def alibi_bias_at(slopes: torch.Tensor, positions: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """The ALiBi mask of rows whose tokens sit at ``positions`` (B, T) and may attend where
+    ``allowed`` (B, 1, T, T) is True: (B, n_heads, T, T), ``-slope * (pos_i - pos_j)`` or ``-inf``."""
+    distance = (positions[:, :, None] - positions[:, None, :]).to(slopes.dtype)[:, None]
+    bias = -slopes[None, :, None, None] * distance
+    return bias.masked_fill(~allowed, float("-inf"))
 
 
 def alibi_bias(slopes: torch.Tensor, T: int) -> torch.Tensor:

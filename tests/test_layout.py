@@ -1,0 +1,147 @@
+"""Rows that hold one premise and several questions, the local mixer and the paper's embedding
+init: each question of a multi-question row must give exactly the logits of a row of its own."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from axiomatic.data import mixtures, packing, tokenizer
+from axiomatic.data.mixtures import DataSpec
+from axiomatic.model.decoder import Decoder, ModelConfig
+from axiomatic.model.layout import Layout
+from axiomatic.model.positional import PE_KINDS
+from axiomatic.train.objective import answer_loss, loss_and_correct, next_token_loss
+
+TINY = dict(n_layer=2, n_head=4, d_model=32, d_mlp=64, max_len=96, dropout=0.0)
+
+
+def make_model(**overrides) -> Decoder:
+    torch.manual_seed(0)
+    return Decoder(ModelConfig(**{**TINY, **overrides})).eval()
+
+
+@pytest.fixture(scope="module")
+def packed():
+    """Real transitivity rows: premises with 2-4 questions each, and the same questions one per row."""
+    data = mixtures.generate(DataSpec(size=60, seed=3, chain_lengths=(3, 5), questions_per_premise=4,
+                                      shuffle_share=0.5))
+    data = data.subset(np.arange(45))  # some premises keep fewer than 4 of their questions
+    rows = packing.by_premise(data, 4)
+    assert (rows.labels >= 0).sum(axis=1).min() < 4 <= rows.questions.shape[1]  # ragged rows too
+    layout = Layout.from_spans(torch.from_numpy(rows.premise.astype(np.int64)),
+                               torch.from_numpy(rows.questions.astype(np.int64)), rows.tokens.shape[1])
+    return data, rows, layout
+
+
+def single_rows(data, rows, b: int, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row b's question j as a row of its own: the premise and that question."""
+    start = rows.premise[b] + rows.questions[b, :j].sum()
+    own = np.concatenate([rows.tokens[b, : rows.premise[b]],
+                          rows.tokens[b, start : start + rows.questions[b, j]]])
+    return torch.from_numpy(own.astype(np.int64))[None], torch.tensor([len(own)])
+
+
+@pytest.mark.parametrize("pe, mixer", list(itertools.product(PE_KINDS, ["none", "conv"])))
+def test_each_question_of_a_row_gets_the_logits_of_a_row_of_its_own(packed, pe, mixer):
+    data, rows, layout = packed
+    model = make_model(pe=pe, mixer=mixer)
+    tokens = torch.from_numpy(rows.tokens.astype(np.int64))
+    together = model(tokens, layout=layout).answers
+    everywhere = model(tokens, layout=layout, every_position=True)
+    worst = 0.0
+    for b in range(len(rows)):
+        for j in np.flatnonzero(rows.labels[b] >= 0):
+            alone, length = single_rows(data, rows, b, j)
+            reference = model(alone, length)[0]
+            worst = max(worst, (together[b, j] - reference).abs().max().item(),
+                        (everywhere.answers[b, j] - reference).abs().max().item())
+            # every position of the question and the premise too (the auxiliary loss reads them)
+            own = torch.nonzero((layout.segments[b] == 0) | (layout.segments[b] == j + 1)).squeeze(1)
+            per_token = model(alone, length, every_position=True).tokens[0]
+            worst = max(worst, (everywhere.tokens[b, own] - per_token).abs().max().item())
+    assert worst <= 1e-5
+
+
+def test_a_multi_question_batch_has_the_loss_and_gradients_of_its_questions_one_per_row(packed):
+    data, rows, layout = packed
+    model = make_model(pe="rope", mixer="conv")
+    tokens = torch.from_numpy(rows.tokens.astype(np.int64))
+    loss, _ = answer_loss(model(tokens, layout=layout).answers, torch.from_numpy(rows.labels.astype(np.int64)))
+    loss.backward()
+    together = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    plain = torch.from_numpy(data.tokens.astype(np.int64)), torch.from_numpy(data.lengths.astype(np.int64))
+    reference, _ = loss_and_correct(model(*plain), torch.from_numpy(data.labels.astype(np.int64)))
+    reference.backward()
+    torch.testing.assert_close(loss, reference, rtol=0, atol=1e-6)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(together[name], p.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_the_layout_of_a_row_continues_positions_from_the_premise(packed):
+    _, rows, layout = packed
+    P, q = int(rows.premise[0]), rows.questions[0]
+    assert layout.positions[0, :P].tolist() == list(range(P))
+    assert layout.positions[0, P : P + q[0]].tolist() == list(range(P, P + q[0]))
+    assert layout.positions[0, P + q[0] : P + q[0] + q[1]].tolist() == list(range(P, P + q[1]))
+    assert layout.predecessor[0, P + q[0]].item() == P - 1  # question 2 follows the premise
+    # each answer sits on a '?'
+    question_mark = tokenizer.TOKEN_ID["?"]
+    answered = rows.tokens[np.arange(len(rows))[:, None], layout.answers.numpy()]
+    assert (answered[rows.labels >= 0] == question_mark).all()
+
+
+def test_packing_keeps_every_question_with_its_label(packed):
+    data, rows, _ = packed
+    assert (rows.labels >= 0).sum() == len(data)
+    texts = {tokenizer.decode(data.tokens[i, : data.lengths[i]]): int(data.labels[i]) for i in range(len(data))}
+    for b in range(len(rows)):
+        for j in np.flatnonzero(rows.labels[b] >= 0):
+            alone, _ = single_rows(data, rows, b, j)
+            assert texts[tokenizer.decode(alone[0].numpy())] == rows.labels[b, j]
+
+
+def test_next_token_targets_skip_answers_and_padding(packed):
+    _, rows, layout = packed
+    tokens = torch.from_numpy(rows.tokens.astype(np.int64))
+    following, valid = layout.next_token_targets(tokens)
+    # every present question gives (length - 1) targets, the premise P; nothing else
+    expected = rows.premise + (rows.questions - (rows.questions > 0)).sum(axis=1)
+    assert valid.sum(dim=1).tolist() == expected.tolist()
+    inside = torch.from_numpy(rows.labels >= 0) & (layout.answers < valid.size(1))
+    rows_of = torch.arange(len(rows))[:, None].expand_as(layout.answers)
+    assert not valid[rows_of[inside], layout.answers[inside]].any()
+    model = make_model(pe="rope")
+    loss = next_token_loss(model(tokens, layout=layout, every_position=True).tokens, tokens, layout)
+    assert 0.5 * np.log(tokenizer.VOCAB_SIZE) < loss.item() < 2 * np.log(tokenizer.VOCAB_SIZE)
+
+
+def test_the_mixer_sees_only_width_tokens_back():
+    model = make_model(pe="none", mixer="conv", mixer_width=3, n_layer=1)
+    block = model.blocks[0]
+    x = torch.randn(1, 10, TINY["d_model"])
+    changed = x.clone()
+    changed[0, 4] += 1.0
+    diff = (block.mixer(changed) - block.mixer(x)).abs().amax(dim=-1)[0]
+    assert (diff[:4] == 0).all() and (diff[4:7] > 0).all() and (diff[7:] == 0).all()
+
+
+def test_paper_embedding_init_is_unit_normal_and_gpt2_is_small():
+    paper, gpt2 = make_model(embed_init="paper", d_model=256), make_model(d_model=256)
+    assert 0.9 < paper.tok_emb.weight.std().item() < 1.1
+    assert 0.015 < gpt2.tok_emb.weight.std().item() < 0.025
+    # nothing else changes
+    for (name, a), (_, b) in zip(paper.named_parameters(), gpt2.named_parameters()):
+        if name != "tok_emb.weight":
+            assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("overrides, field", [(dict(mixer="lstm"), "mixer"), (dict(mixer_width=0), "mixer_width"),
+                                              (dict(embed_init="xavier"), "embed_init")])
+def test_bad_lever_values_name_the_field(overrides, field):
+    with pytest.raises(ValueError, match=field):
+        ModelConfig(**overrides)
