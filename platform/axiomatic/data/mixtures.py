@@ -84,6 +84,8 @@ class DataSpec(BaseModel):
     flip_prob: float = Field(0.5, ge=0, le=1)
     shuffle_share: float = Field(0.0, ge=0, le=1, description="premises stated in random order")
     hypotheses_per_premise: int = Field(1, ge=1)
+    questions_per_premise: int = Field(1, ge=1, description="questions asked of each premise, "
+                                                            "trained together in one row")
     balance: bool = True
 
     @field_validator("chain_lengths", "name_length")
@@ -104,14 +106,29 @@ class DataSpec(BaseModel):
             raise ValueError("alphabet repeats a character")
         return v
 
+    @field_validator("questions_per_premise")
+    @classmethod
+    def _within_the_pairs(cls, k, info):
+        if "chain_lengths" not in info.data:
+            return k  # chain_lengths itself is invalid: that is the error to report
+        lo = info.data["chain_lengths"][0]
+        if k > lo * (lo - 1):
+            raise ValueError(f"expected at most {lo * (lo - 1)}, the distinct ordered pairs of the "
+                             f"shortest chain ({lo} nodes), got {k}")
+        return k
+
     @model_validator(mode="after")
     def _consistent(self):
         if self.perturbation is not None and self.shares is not None:
             raise ValueError("give either 'perturbation' or 'shares', not both")
-        if self.hypotheses_per_premise > self.chain_lengths[0] - 1:
+        lo = self.chain_lengths[0]
+        if self.hypotheses_per_premise > lo - 1:
             raise ValueError(
-                f"hypotheses_per_premise must be <= {self.chain_lengths[0] - 1} "
+                f"hypotheses_per_premise must be <= {lo - 1} "
                 f"(edges of the shortest chain), got {self.hypotheses_per_premise}")
+        if self.questions_per_premise > 1 and self.hypotheses_per_premise > 1:
+            raise ValueError("give questions_per_premise (k questions in one training row) or "
+                             "hypotheses_per_premise (k rows per premise), not both")
         return self
 
     def resolved_shares(self) -> Shares:
@@ -122,6 +139,8 @@ class DataSpec(BaseModel):
     def canonical(self) -> dict:
         """The spec with the mixture resolved: equal canonical forms generate equal bytes."""
         data = self.model_dump(mode="json", exclude={"perturbation", "shares"})
+        if self.questions_per_premise == 1:
+            del data["questions_per_premise"]  # absent at its default: older digests stay valid
         data["shares"] = self.resolved_shares().model_dump()
         data["generator"] = GENERATOR_VERSION
         return data
@@ -149,7 +168,7 @@ def allocate(total: int, weights) -> np.ndarray:
 def generate(spec: DataSpec) -> Dataset:
     """Generate a training set: same spec, same bytes."""
     rng = np.random.default_rng(spec.seed)
-    k = spec.hypotheses_per_premise
+    k = max(spec.hypotheses_per_premise, spec.questions_per_premise)
     premises = -(-spec.size // k)
     lengths = np.arange(spec.chain_lengths[0], spec.chain_lengths[1] + 1)
     groups = []
@@ -158,7 +177,8 @@ def generate(spec: DataSpec) -> Dataset:
             if count:
                 groups.append(transitivity.Group(_chains(rng, spec, kind, int(n), int(count)),
                                                  spec.name_length))
-    data = transitivity.generate(rng, groups, spec.alphabet, k, spec.balance)
+    data = transitivity.generate(rng, groups, spec.alphabet, k, spec.balance,
+                                 balance_within_premise=spec.questions_per_premise > 1)
     return data.subset(rng.permutation(len(data))[: spec.size])
 
 

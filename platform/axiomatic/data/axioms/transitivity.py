@@ -30,15 +30,26 @@ class Group:
 
 
 def generate(rng: np.random.Generator, groups: list[Group], alphabet: str,
-             hypotheses_per_premise: int = 1, balance: bool = True) -> Dataset:
-    """Label, pick hypotheses for, and tokenize every premise of every group."""
+             hypotheses_per_premise: int = 1, balance: bool = True,
+             balance_within_premise: bool = False) -> Dataset:
+    """Label, pick hypotheses for, and tokenize every premise of every group.
+
+    ``hypotheses_per_premise`` k: rows p*k .. p*k+k-1 ask k distinct questions of premise p. Labels
+    are balanced over all rows, or with ``balance_within_premise`` over each premise's k questions
+    as far as its pairs allow (which lets k reach every ordered pair of the premise).
+    """
     alphabet_ids = tokenizer.char_ids(alphabet)
     k = hypotheses_per_premise
     named = [(g, *names.sample_names(rng, g.graphs.count, g.graphs.nodes, g.name_length, alphabet_ids))
              for g in groups]
     truths = [_truths(g.graphs) for g in groups]
     available = np.concatenate([np.repeat(masks.sum(axis=(2, 3)), k, axis=1) for masks in truths], axis=1)
-    labels = _balanced_labels(rng, available.shape[1])
+    if balance_within_premise:
+        per_premise = available[:, ::k]
+        labels = _labels_within_premises(rng, per_premise[0] + per_premise[1],
+                                         per_premise[2] + per_premise[3], k)
+    else:
+        labels = _balanced_labels(rng, available.shape[1])
     wanted = _assign_categories(rng, available, labels, balance, k)
     parts, start = [], 0
     for (group, chars, name_lengths), masks in zip(named, truths):
@@ -59,6 +70,17 @@ def _truths(batch: graphs.GraphBatch) -> np.ndarray:
 def _balanced_labels(rng: np.random.Generator, count: int) -> np.ndarray:
     """Exactly half Yes (the odd one out is No), in random order."""
     return rng.permutation(np.arange(count) < count // 2)
+
+
+def _labels_within_premises(rng: np.random.Generator, yes_pairs: np.ndarray, no_pairs: np.ndarray,
+                            k: int) -> np.ndarray:
+    """k labels per premise, in random order: k // 2 Yes, with the odd question of half the
+    premises a Yes too, moved only where a premise has too few pairs of one label."""
+    count = yes_pairs.size
+    yes = np.full(count, k // 2) + (k % 2) * (rng.permutation(count) < count // 2)
+    yes = np.clip(yes, k - no_pairs, yes_pairs)
+    labels = np.arange(k)[None, :] < yes[:, None]
+    return rng.permuted(labels, axis=1).ravel()
 
 
 def _assign_categories(rng: np.random.Generator, available: np.ndarray, labels: np.ndarray,
