@@ -70,12 +70,11 @@ def run(path: str, curriculum: bool, seed: int | None, stop_after: int | None = 
     if eval_every:
         train = run_cfg.train.model_copy(update={"eval_every": eval_every})
         run_cfg = dataclasses.replace(run_cfg, train=train)
-    ends = run_cfg.stage_ends
     curve, started = [], time.perf_counter()
 
     def report(metrics: dict, _checkpoint) -> None:
         scores = [v for k, v in metrics.items() if k.startswith("suite/") and training_length(k[6:-4])]
-        stage = int(np.searchsorted(ends, metrics["step"] - 1, side="right"))
+        stage = metrics["stage"]
         curve.append({"step": metrics["step"], "stage": stage, "seconds": time.perf_counter() - started,
                       "loss": metrics["train/loss"], "val": metrics["val/acc"],
                       "suites": float(np.mean(scores)) if scores else float("nan"), "last": metrics})

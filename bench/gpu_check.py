@@ -156,7 +156,7 @@ def measure(recipe: str, model_cfg: ModelConfig, data, device: torch.device, war
     sync(device)
     started = time.perf_counter()
     for idx in timed:
-        losses.append(trainer.step(phase, idx))
+        losses.append(trainer.step(phase, idx)[0])
     sync(device)
     seconds = time.perf_counter() - started
     recompiles = compiled_graphs() - compiled_before

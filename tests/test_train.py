@@ -17,9 +17,9 @@ from axiomatic.data.mixtures import DataSpec
 from axiomatic.model.decoder import Decoder, ModelConfig
 from axiomatic.train import checkpoint, launch
 from axiomatic.train.config import RunConfig, TrainConfig, build_run, load_yaml
-from axiomatic.train.evaluate import loss_and_correct
-from axiomatic.train.loop import (RunData, Trainer, Worker, epoch_batches, learning_rate,
-                                  without_rows_of)
+from axiomatic.train.batches import epoch_batches
+from axiomatic.train.loop import RunData, Trainer, Worker, learning_rate, without_rows_of
+from axiomatic.train.objective import loss_and_correct
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -140,8 +140,7 @@ def test_resume_from_a_mid_epoch_checkpoint_gives_the_same_next_steps(tmp_path):
     # the control: the same resume with another dropout RNG state gives another loss
     control = Trainer(run, data, Worker(), resume_from=saved)
     torch.manual_seed(12345)
-    phase, next_batch, _ = next(control.pending())
-    assert control.step(phase, next_batch) != history[11]["train/loss"]
+    assert control.step(*control.next_batch())[0] != history[11]["train/loss"]
 
 
 def test_checkpoint_files_are_json_and_weights_only_tensors(tmp_path):
@@ -197,9 +196,10 @@ def test_curriculum_trains_each_stage_on_its_own_rows_then_the_main_data(tmp_pat
     # 96 main rows / 32 = 3 steps an epoch; 9 curriculum steps + 2 epochs = 15 steps in all
     assert trainer.steps_per_epoch == [2, 3, 3] and trainer.total_steps == 15
     seen = []
-    for phase, idx, boundary in trainer.pending():
-        trainer.step(phase, idx)
-        seen.append((trainer.phases.index(phase), boundary))
+    while not trainer.finished():
+        phase, idx = trainer.next_batch()
+        _, accuracy = trainer.step(phase, idx)
+        seen.append((trainer.phases.index(phase), trainer.advance(accuracy)))
     assert [k for k, _ in seen] == [0] * 5 + [1] * 4 + [2] * 6
     # boundaries: the last step of each stage and of each main epoch
     assert [i + 1 for i, (_, end) in enumerate(seen) if end] == [5, 9, 12, 15]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -23,9 +23,16 @@ STATE = "state.json"
 
 @dataclass
 class TrainingState:
+    """Where a run is: everything besides weights and optimizer that an exact resume needs."""
+
     step: int = 0
-    epoch: int = 0
+    epoch: int = 0  # of the main data
     step_in_epoch: int = 0
+    stage: int | None = None  # curriculum stage being trained (len(curriculum): the main data);
+    stage_start: int = 0  # ... and the step it began at. None: not recorded (older checkpoints)
+    window: list[float] = field(default_factory=list)  # recent training accuracies, for until_acc
+    elapsed: float = 0.0  # seconds of training and evaluation so far
+    reached: dict[str, list[float]] = field(default_factory=dict)  # threshold -> [step, seconds]
 
 
 def save(directory: Path, model: torch.nn.Module, optimizer, state: TrainingState, run: RunConfig,
@@ -34,9 +41,8 @@ def save(directory: Path, model: torch.nn.Module, optimizer, state: TrainingStat
     torch.save(model.state_dict(), directory / "model.pt")
     torch.save(optimizer.state_dict(), directory / "optimizer.pt")
     torch.save(torch.get_rng_state(), directory / "rng.pt")
-    meta = {"step": state.step, "epoch": state.epoch, "step_in_epoch": state.step_in_epoch,
-            "run": run.to_dict(), "data_digest": data_digest, "tokenizer": tokenizer.VERSION,
-            "vocab_size": tokenizer.VOCAB_SIZE}
+    meta = {**asdict(state), "run": run.to_dict(), "data_digest": data_digest,
+            "tokenizer": tokenizer.VERSION, "vocab_size": tokenizer.VOCAB_SIZE}
     (directory / STATE).write_text(json.dumps(meta, indent=2))
     return directory
 
@@ -78,7 +84,7 @@ def restore(directory: str | Path, model: torch.nn.Module, optimizer=None) -> Tr
     if optimizer is not None:
         optimizer.load_state_dict(torch.load(directory / "optimizer.pt", map_location="cpu", weights_only=True))
         torch.set_rng_state(torch.load(directory / "rng.pt", weights_only=True))
-    return TrainingState(meta["step"], meta["epoch"], meta["step_in_epoch"])
+    return TrainingState(**{f.name: meta[f.name] for f in fields(TrainingState) if f.name in meta})
 
 
 def replace_directory(source: Path, target: Path) -> None:

@@ -9,6 +9,7 @@ override its fields:
     train: {recipe: fast, epochs: 5}
     curriculum:                     # trained first, in order; each stage overrides fields of `data`
       - {steps: 1500, data: {chain_lengths: [2, 2]}}
+      - {steps: 3000, until_acc: 0.95, data: {chain_lengths: [2, 3]}}  # or sooner, once learned
 """
 
 from __future__ import annotations
@@ -53,6 +54,14 @@ class TrainConfig(BaseModel):
     eval_every: int | None = Field(None, gt=0, description="evaluate every K steps (default: each epoch)")
     eval_batch_size: int = Field(512, gt=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    aux_loss: float = Field(0.0, ge=0, description="weight of the auxiliary next-token loss on "
+                                                   "premise and question tokens (0: the paper's loss)")
+    replay: float = Field(0.0, ge=0, lt=1, description="share of each batch after the first "
+                                                       "curriculum stage drawn from earlier stages")
+    gate_window: int = Field(100, gt=0, description="steps of training accuracy a stage's "
+                                                    "until_acc is judged on")
+    use_curriculum: bool = Field(True, description="false: train the main data only, skipping the "
+                                                   "curriculum (an ablation a study can search)")
 
 
 RECIPES: dict[str, dict] = {
@@ -106,10 +115,21 @@ def model_config(section: dict | None) -> ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """A curriculum stage: ``steps`` optimiser steps on its own training set before the main data."""
+    """A curriculum stage: up to ``steps`` optimiser steps on its own training set before the
+    main data; with ``until_acc`` it ends sooner, once the training accuracy of its last
+    ``train.gate_window`` steps reaches that share."""
 
     steps: int
     data: DataSpec
+    until_acc: float | None = None
+
+    def to_dict(self) -> dict:
+        gate = {} if self.until_acc is None else {"until_acc": self.until_acc}
+        return {"steps": self.steps, **gate, "data": self.data.model_dump(mode="json")}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Stage":
+        return cls(int(d["steps"]), DataSpec(**d["data"]), d.get("until_acc"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +145,7 @@ class RunConfig:
 
     @property
     def stage_ends(self) -> list[int]:
-        """The step at which each curriculum stage ends (and the next phase begins)."""
+        """The step at which each curriculum stage ends at the latest (exactly, unless gated)."""
         return np.cumsum([stage.steps for stage in self.curriculum]).tolist()
 
     @property
@@ -135,14 +155,11 @@ class RunConfig:
     def to_dict(self) -> dict:
         return {"data": self.data.model_dump(mode="json"), "model": self.model.to_dict(),
                 "train": self.train.model_dump(mode="json"), "suites": list(self.suites),
-                "seed": self.seed,
-                "curriculum": [{"steps": stage.steps, "data": stage.data.model_dump(mode="json")}
-                               for stage in self.curriculum]}
+                "seed": self.seed, "curriculum": [stage.to_dict() for stage in self.curriculum]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
-        curriculum = tuple(Stage(int(stage["steps"]), DataSpec(**stage["data"]))
-                           for stage in d.get("curriculum", ()))
+        curriculum = tuple(Stage.from_dict(stage) for stage in d.get("curriculum", ()))
         return cls(DataSpec(**d["data"]), ModelConfig.from_dict(d["model"]), TrainConfig(**d["train"]),
                    tuple(d.get("suites", ())), int(d.get("seed", 0)), curriculum)
 
@@ -150,6 +167,7 @@ class RunConfig:
 class _StageFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     steps: int = Field(gt=0)
+    until_acc: float | None = Field(None, gt=0, le=1)
     data: dict = Field(default_factory=dict)
 
 
@@ -185,6 +203,8 @@ def build_run(sections: dict, source: str) -> RunConfig:
         except (ValueError, TypeError) as err:
             raise UserError(f"{source}: invalid input\n  {name}.{err}") from None
     curriculum = tuple(_stage(raw, k, built["data"], source) for k in range(len(raw.curriculum)))
+    if not built["train"].use_curriculum:
+        curriculum = ()  # checked all the same: the arm that does use it must build
     return RunConfig(built["data"], built["model"], built["train"], tuple(raw.suites), raw.seed,
                      curriculum)
 
@@ -201,7 +221,7 @@ def _stage(raw: _RunFile, k: int, main: DataSpec, source: str) -> Stage:
                 section.pop(key, None)
     prefix = f"curriculum.{k}.data"
     try:
-        return Stage(stage.steps, data_spec(section))
+        return Stage(stage.steps, data_spec(section), stage.until_acc)
     except ValidationError as err:
         raise from_validation(err, source, prefix=prefix) from None
     except (ValueError, TypeError) as err:

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from axiomatic.data.dataset import Dataset
-from axiomatic.data.tokenizer import NO_ID, YES_ID
-
-
-def targets(labels: torch.Tensor) -> torch.Tensor:
-    """Label 1/0 -> the token id the model must put its mass on."""
-    return torch.where(labels.bool(), YES_ID, NO_ID)
-
-
-def loss_and_correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The paper's loss: cross-entropy over the vocabulary at the last input token."""
-    loss = F.cross_entropy(logits.float(), targets(labels))
-    said_yes = logits[:, YES_ID] > logits[:, NO_ID]
-    return loss, (said_yes == labels.bool())
+from axiomatic.train.objective import loss_and_correct
 
 
 @torch.no_grad()

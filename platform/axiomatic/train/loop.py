@@ -3,13 +3,14 @@
 The loop knows nothing about Ray. Where it runs is described by a :class:`Worker` (rank, world
 size, device, how to wrap the model for DDP) and what happens to each evaluation is a ``report``
 callback ``(metrics, checkpoint_dir | None) -> None``: the CLI prints and keeps the checkpoint,
-Tune and Ray Train persist it. The batch order of epoch ``e`` depends only on ``(seed, e)``, so a
-resumed run replays exactly the batches it had not yet seen.
+Tune and Ray Train persist it.
 
-A run with a curriculum first trains each stage's own training set for the stage's number of steps,
-then the main data for ``epochs`` epochs. Which stage a step belongs to follows from the step count
-alone, so resuming needs no extra state. Validation always uses the main data's held-out split: the
-learning curve shows progress on the task that counts, stage after stage.
+A run with a curriculum first trains each stage's own training set, up to the stage's number of
+steps or until its training accuracy reaches ``until_acc``, then the main data for ``epochs``
+epochs. With ``train.replay: r`` every phase after the first takes a share r of each batch from
+the earlier stages' data (a mixed curriculum). Where each stage began is part of the training
+state, so a resumed run continues exactly. Validation always uses the main data's held-out split:
+the learning curve shows progress on the task that counts, stage after stage.
 """
 
 from __future__ import annotations
@@ -20,19 +21,23 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
 
+from axiomatic.data import packing
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.store import Store
 from axiomatic.errors import UserError
 from axiomatic.model.decoder import Decoder
+from axiomatic.model.layout import Layout
 from axiomatic.train import checkpoint
+from axiomatic.train.batches import Phase, assemble, epoch_batches, replayed
 from axiomatic.train.checkpoint import TrainingState
 from axiomatic.train.config import RunConfig, TrainConfig
-from axiomatic.train.evaluate import evaluate, loss_and_correct
+from axiomatic.train.evaluate import evaluate
+from axiomatic.train.objective import answer_loss, next_token_loss
 
 Report = Callable[[dict, "Path | None"], None]
 
@@ -54,19 +59,6 @@ class RunData:
     stages: list[Dataset] = field(default_factory=list)  # curriculum training sets, in order
 
 
-class OnDevice:
-    """One training set's arrays as tensors on the worker's device (lengths also on the host)."""
-
-    def __init__(self, data: Dataset, device: torch.device):
-        self.lengths_np = data.lengths
-        self.tokens = torch.from_numpy(data.tokens).to(device)
-        self.lengths = torch.from_numpy(data.lengths.astype(np.int64)).to(device)
-        self.labels = torch.from_numpy(data.labels.astype(np.int64)).to(device)
-
-    def __len__(self) -> int:
-        return len(self.lengths_np)
-
-
 def resolve_device(choice: str) -> torch.device:
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -78,12 +70,18 @@ def resolve_device(choice: str) -> torch.device:
 def load_data(run: RunConfig, store: Store) -> RunData:
     """Training set (checked for leakage against every suite), validation split and suites."""
     data, manifest = store.training_set(run.data)
-    order = np.random.default_rng(run.data.seed).permutation(len(data))
+    rng = np.random.default_rng(run.data.seed)
     n_val = max(1, round(run.train.val_share * len(data)))
-    val = data.subset(order[:n_val])
+    if run.data.questions_per_premise > 1:
+        # the questions of one premise train together, so a premise is in one split only
+        train_rows, val_rows = packing.split_by_premise(data, n_val, rng)
+    else:
+        order = rng.permutation(len(data))
+        train_rows, val_rows = order[n_val:], order[:n_val]
+    val = data.subset(val_rows)
     suites = {name: store.suite(name)[0] for name in run.suites}
     stages = [without_rows_of(store.training_set(stage.data)[0], val) for stage in run.curriculum]
-    return RunData(data.subset(order[n_val:]), val, suites, manifest["digest"], stages)
+    return RunData(data.subset(train_rows), val, suites, manifest["digest"], stages)
 
 
 def without_rows_of(data: Dataset, held_out: Dataset) -> Dataset:
@@ -92,23 +90,6 @@ def without_rows_of(data: Dataset, held_out: Dataset) -> Dataset:
     seen = set(held_out.row_keys())
     keep = np.array([key not in seen for key in data.row_keys()], dtype=bool)
     return data if keep.all() else data.subset(keep)
-
-
-def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, bucketing: bool,
-                  rank: int = 0, world: int = 1) -> list[np.ndarray]:
-    """This rank's batches of one epoch; every rank gets the same number of batches."""
-    rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(len(lengths))
-    if bucketing:
-        # sort within large random windows: batches of similar length, order still random
-        window = batch_size * world * 32
-        order = np.concatenate([w[np.argsort(lengths[w], kind="stable")]
-                                for w in np.array_split(order, max(1, len(order) // window))])
-    step = batch_size * world
-    batches = [order[i : i + step] for i in range(0, len(order) - step + 1, step)]
-    if bucketing:
-        batches = [batches[i] for i in rng.permutation(len(batches))]
-    return [b[rank::world] for b in batches]
 
 
 def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
@@ -139,8 +120,19 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Ada
                              weight_decay=cfg.weight_decay, foreach=True)
 
 
+REACH_THRESHOLDS = (0.75, 0.90)  # validation accuracies whose first step and second are reported
+
+
+class Diverged(RuntimeError):
+    """The training loss stopped being a finite number: nothing after it means anything."""
+
+
 class Trainer:
-    """One run's model, optimizer, data and position; :meth:`fit` trains to the end."""
+    """One run's model, optimizer, data and position; :meth:`fit` trains to the end.
+
+    One step is ``next_batch`` -> ``step`` -> ``advance``: the batch of the current position,
+    an optimiser step on it (plus any replayed rows), then the position moved on.
+    """
 
     def __init__(self, run: RunConfig, data: RunData, worker: Worker, resume_from: Path | None = None):
         self.run, self.cfg, self.data, self.worker = run, run.train, data, worker
@@ -150,68 +142,113 @@ class Trainer:
         self.state = TrainingState()
         if resume_from is not None:
             self.state = checkpoint.restore(resume_from, self.model, self.optimizer)
+        if self.state.stage is None:  # a checkpoint from before gated stages: every stage ran its steps
+            self.state.stage = int(np.searchsorted(run.stage_ends, self.state.step, side="right"))
+            self.state.stage_start = ([0] + run.stage_ends)[self.state.stage]
         self.autocast = self.cfg.precision == "bf16"
         wrapped = worker.wrap(self.model)
         self.forward = torch.compile(wrapped) if self.cfg.compile and device.type == "cuda" else wrapped
-        # one tensor set per phase: the curriculum stages, then the main training set last
-        self.phases = [OnDevice(d, device) for d in [*data.stages, data.train]]
+        # one Phase per curriculum stage, then the main training set last
+        specs = [stage.data for stage in run.curriculum] + [run.data]
+        rows = self.cfg.batch_size // worker.world
+        replay_rows = round(self.cfg.replay * rows)
+        self.phases = [Phase(d, spec.questions_per_premise, device, rows if k == 0 else rows - replay_rows)
+                       for k, (d, spec) in enumerate(zip([*data.stages, data.train], specs))]
         self.steps_per_epoch = [len(self.batches(phase, 0)) for phase in self.phases]
         names = [f"curriculum.{k}.data" for k in range(len(data.stages))] + ["data"]
         for name, phase, per_epoch in zip(names, self.phases, self.steps_per_epoch):
             if per_epoch == 0:
                 raise UserError(f"train.batch_size={self.cfg.batch_size} exceeds the {len(phase)} "
                                 f"training rows of {name}; lower it or raise {name}.size")
-        self.stage_ends = run.stage_ends
         self.total_steps = min(run.curriculum_steps + self.cfg.epochs * self.steps_per_epoch[-1],
                                self.cfg.max_steps or 10**12)
+        self._plan: tuple[tuple[int, int], list[np.ndarray]] | None = None
 
-    def batches(self, phase: OnDevice, epoch: int) -> list[np.ndarray]:
-        return epoch_batches(phase.lengths_np, self.cfg.batch_size // self.worker.world,
-                             self.run.seed, epoch, self.cfg.bucketing, self.worker.rank, self.worker.world)
+    def batches(self, phase: Phase, epoch: int) -> list[np.ndarray]:
+        return epoch_batches(phase.lengths_np, phase.batch_rows, self.run.seed, epoch,
+                             self.cfg.bucketing, self.worker.rank, self.worker.world)
 
-    def pending(self) -> Iterator[tuple[OnDevice, np.ndarray, bool]]:
-        """Yield ``(phase, batch, boundary)`` for every step still to train, from the current
-        position; ``boundary`` marks the last batch of a curriculum stage or of a main epoch.
-        The caller trains on each batch before asking for the next (``step`` counts it)."""
-        while self.state.step < min(self.run.curriculum_steps, self.total_steps):
-            k = int(np.searchsorted(self.stage_ends, self.state.step, side="right"))
-            local = self.state.step - (self.stage_ends[k - 1] if k else 0)
+    def _epoch_plan(self, k: int, epoch: int) -> list[np.ndarray]:
+        if self._plan is None or self._plan[0] != (k, epoch):  # one permutation per epoch, not per step
+            self._plan = ((k, epoch), self.batches(self.phases[k], epoch))
+        return self._plan[1]
+
+    @property
+    def in_curriculum(self) -> bool:
+        return self.state.stage < len(self.run.curriculum)
+
+    def finished(self) -> bool:
+        return self.state.step >= self.total_steps or (not self.in_curriculum
+                                                       and self.state.epoch >= self.cfg.epochs)
+
+    def next_batch(self) -> tuple[Phase, np.ndarray]:
+        """The phase being trained and its rows for the current step."""
+        k = self.state.stage
+        if self.in_curriculum:
             # a stage longer than one pass over its data moves on to the next epoch's order
-            per_epoch = self.steps_per_epoch[k]
-            for idx in self.batches(self.phases[k], local // per_epoch)[local % per_epoch :]:
-                last = self.state.step + 1 == self.stage_ends[k]
-                yield self.phases[k], idx, last
-                if last or self.state.step >= self.total_steps:
-                    break
-        while self.state.epoch < self.cfg.epochs and self.state.step < self.total_steps:
-            plan = self.batches(self.phases[-1], self.state.epoch)
-            for idx in plan[self.state.step_in_epoch :]:
-                # advance the epoch position first: a checkpoint taken after this step says so
-                self.state.step_in_epoch += 1
-                end = self.state.step_in_epoch == len(plan)
-                if end:
-                    self.state.epoch, self.state.step_in_epoch = self.state.epoch + 1, 0
-                yield self.phases[-1], idx, end
-                if end or self.state.step >= self.total_steps:
-                    break
+            local, per_epoch = self.state.step - self.state.stage_start, self.steps_per_epoch[k]
+            return self.phases[k], self._epoch_plan(k, local // per_epoch)[local % per_epoch]
+        return self.phases[k], self._epoch_plan(k, self.state.epoch)[self.state.step_in_epoch]
 
-    def step(self, phase: OnDevice, idx: np.ndarray) -> float:
-        """One optimiser step on a batch of one phase's training rows; returns the loss."""
-        index = torch.from_numpy(idx).to(self.worker.device)
-        lengths = phase.lengths[index]
-        tokens = phase.tokens[index, : int(lengths.max())].long()
+    def step(self, phase: Phase, idx: np.ndarray) -> tuple[float, float]:
+        """One optimiser step on a phase's rows ``idx`` plus the rows replayed from earlier
+        phases; returns (answer loss, accuracy on the phase's own questions)."""
+        k = self.phases.index(phase)
+        extra = replayed(self.phases[:k], self.cfg.batch_size // self.worker.world - len(idx),
+                         self.run.seed, self.state.step, self.worker.rank)
+        batch = assemble([(phase, idx), *extra])
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.cfg, self.state.step, self.total_steps)
+        aux = self.cfg.aux_loss > 0
         with torch.autocast(self.worker.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            logits = self.forward(tokens, lengths)
-        loss, _ = loss_and_correct(logits, phase.labels[index])
+            if batch.layout is None and not aux:
+                answers, every = self.forward(batch.tokens, batch.lengths)[:, None], None
+            else:
+                answers, every = self.forward(batch.tokens, batch.lengths, layout=batch.layout,
+                                              every_position=aux)
+        loss, correct = answer_loss(answers, batch.labels)
+        total = loss
+        if aux:
+            layout = batch.layout or Layout.plain(batch.lengths, batch.tokens.size(1))
+            total = loss + self.cfg.aux_loss * next_token_loss(every, batch.tokens, layout)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         if self.cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
+        own = batch.labels[: batch.own_rows] >= 0
+        loss_value, accuracy = torch.stack([loss.detach(), correct[: batch.own_rows].sum() / own.sum()]).tolist()
         self.state.step += 1
-        return loss.item()
+        if not math.isfinite(loss_value):
+            raise Diverged(f"diverged at step {self.state.step}: loss {loss_value}")
+        return loss_value, accuracy
+
+    def advance(self, accuracy: float) -> bool:
+        """Move the position past the step just taken; True when a stage or a main epoch ended."""
+        state = self.state
+        if self.in_curriculum:
+            stage = self.run.curriculum[state.stage]
+            if stage.until_acc is not None:
+                state.window = [*state.window, self._all_ranks_mean(accuracy)][-self.cfg.gate_window:]
+            learned = (stage.until_acc is not None and len(state.window) == self.cfg.gate_window
+                       and float(np.mean(state.window)) >= stage.until_acc)
+            if learned or state.step - state.stage_start >= stage.steps:
+                state.stage, state.stage_start, state.window = state.stage + 1, state.step, []
+                return True
+            return False
+        state.step_in_epoch += 1
+        if state.step_in_epoch == self.steps_per_epoch[-1]:
+            state.epoch, state.step_in_epoch = state.epoch + 1, 0
+            return True
+        return False
+
+    def _all_ranks_mean(self, value: float) -> float:
+        # every rank must end a stage at the same step, so they judge the same number
+        if self.worker.world == 1:
+            return value
+        total = torch.tensor([value], device=self.worker.device)
+        torch.distributed.all_reduce(total)
+        return float(total.item()) / self.worker.world
 
     def evaluation(self) -> dict[str, float]:
         device, size = self.worker.device, self.cfg.eval_batch_size
@@ -224,28 +261,43 @@ class Trainer:
     def fit(self, report: Report) -> dict:
         """Train until ``epochs`` or ``max_steps``, evaluating and reporting as configured."""
         losses, seen, train_time = [], 0, 0.0
-        if self.state.step >= self.total_steps or self.state.epoch >= self.cfg.epochs:
+        self._clock = (time.perf_counter(), self.state.elapsed)
+        self._trained_stage = self.state.stage
+        if self.finished():
             # resumed from the final checkpoint (killed before its result was recorded): say it again
             return self._report(report, losses, 0.0, finished=True)
         metrics: dict = {}
-        for phase, idx, boundary in self.pending():
+        while not self.finished():
             started = time.perf_counter()
-            losses.append(self.step(phase, idx))
+            phase, idx = self.next_batch()
+            self._trained_stage = self.state.stage
+            loss, accuracy = self.step(phase, idx)
+            boundary = self.advance(accuracy)
             train_time += time.perf_counter() - started
-            seen += len(idx) * self.worker.world
-            done = self.state.step >= self.total_steps
+            losses.append(loss)
+            seen += self.cfg.batch_size
             due = self.cfg.eval_every and self.state.step % self.cfg.eval_every == 0
-            if due or done or boundary:
-                finished = done or self.state.epoch >= self.cfg.epochs
-                metrics = self._report(report, losses, seen / max(train_time, 1e-9), finished)
+            if due or boundary or self.finished():
+                metrics = self._report(report, losses, seen / max(train_time, 1e-9), self.finished())
                 losses = []
         return metrics
 
     def _report(self, report: Report, losses: list[float], examples_per_s: float, finished: bool) -> dict:
-        # "finished" marks the last report of a complete run (a scheduler-stopped run never has it)
+        # "finished" marks the last report of a complete run (a scheduler-stopped run never has it);
+        # "stage" is the curriculum stage the last step trained (len(curriculum): the main data)
+        started, before = self._clock
+        self.state.elapsed = before + time.perf_counter() - started
         metrics = {"epoch": self.state.epoch, "step": self.state.step, "finished": int(finished),
+                   "stage": self._trained_stage, "seconds": round(self.state.elapsed, 3),
                    "train/loss": float(np.mean(losses)) if losses else float("nan"),
                    "examples_per_s": examples_per_s, **self.evaluation()}
+        for threshold in REACH_THRESHOLDS:
+            key = f"{threshold:.2f}"
+            if key not in self.state.reached and metrics["val/acc"] >= threshold:
+                self.state.reached[key] = [self.state.step, metrics["seconds"]]
+            if key in self.state.reached:
+                step, seconds = self.state.reached[key]
+                metrics[f"reach/{key}/step"], metrics[f"reach/{key}/seconds"] = step, seconds
         if self.worker.rank != 0:
             report(metrics, None)
             return metrics

@@ -1,0 +1,49 @@
+"""What training minimises: the paper's answer loss, and the optional auxiliary next-token loss.
+
+The paper's loss is a cross-entropy over the vocabulary at one position per question, the last
+input token (``?``), whose target is ``Yes`` or ``No``. ``train.aux_loss: w`` adds ``w`` times a
+language-modelling loss on the premise and question tokens: while the answer is at chance it gives
+no gradient toward finding the question's names in the premise, but predicting the 2nd and 3rd
+character of a name seen before is exactly that copy (a departure from the paper, off by default).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from axiomatic.data.tokenizer import NO_ID, YES_ID
+from axiomatic.model.layout import Layout
+
+IGNORE = -100  # cross_entropy's ignore_index: an absent question, or a position without a target
+
+
+def targets(labels: torch.Tensor) -> torch.Tensor:
+    """Label 1/0 -> the token id the model must put its mass on."""
+    return torch.where(labels.bool(), YES_ID, NO_ID)
+
+
+def loss_and_correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One question per row: logits (B, vocab), labels (B,) -> (mean loss, (B,) correct)."""
+    loss = F.cross_entropy(logits.float(), targets(labels))
+    said_yes = logits[:, YES_ID] > logits[:, NO_ID]
+    return loss, (said_yes == labels.bool())
+
+
+def answer_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Several questions per row: logits (B, K, vocab), labels (B, K) with -1 for absent ones ->
+    (mean loss over the present questions, (B, K) correct, False where absent). No boolean
+    indexing, so nothing waits for the device."""
+    present = labels >= 0
+    wanted = torch.where(present, targets(labels.clamp(min=0)), IGNORE)
+    loss = F.cross_entropy(logits.float().flatten(0, 1), wanted.flatten(), ignore_index=IGNORE)
+    said_yes = logits[..., YES_ID] > logits[..., NO_ID]
+    return loss, (said_yes == (labels == 1)) & present
+
+
+def next_token_loss(logits: torch.Tensor, tokens: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """Mean cross-entropy of predicting each premise and question token from the ones before it
+    in its own sequence; logits (B, T, vocab) from ``Decoder.forward(..., every_position=True)``."""
+    following, valid = layout.next_token_targets(tokens)
+    wanted = torch.where(valid, following, IGNORE)
+    return F.cross_entropy(logits[:, :-1].float().flatten(0, 1), wanted.flatten(), ignore_index=IGNORE)
