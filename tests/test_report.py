@@ -6,12 +6,14 @@ import math
 
 import pytest
 
+from axiomatic.report import reach
 from axiomatic.report.plots import plot_learning_curves, plot_length_generalisation, write_plots
 from axiomatic.report.references import REFERENCES, select_references
 from axiomatic.report.tables import (
     CHANCE_LABEL,
     build_table,
     comparisons_markdown,
+    format_interval,
     importances_markdown,
     to_csv,
     to_latex,
@@ -24,6 +26,7 @@ from axiomatic.study.results import (
     holm_adjust,
     mean_ci,
     paired_comparisons,
+    time_to_accuracy,
 )
 
 T_975_DF2 = 4.302652729749462  # Student t quantile, two-sided 95%, 2 degrees of freedom
@@ -71,8 +74,37 @@ def test_mean_ci_uses_the_student_t_interval():
 
 
 def test_mean_ci_single_value_and_empty():
-    assert mean_ci([0.7]) == {"mean": 0.7, "ci_low": 0.7, "ci_high": 0.7, "n": 1}
+    assert mean_ci([0.7]) == {"mean": 0.7, "ci_low": 0.7, "ci_high": 0.7, "n": 1, "values": [0.7]}
     assert mean_ci([]) is None
+
+
+def test_accuracy_intervals_stay_in_range_and_two_seeds_show_their_values():
+    # the quickstart once printed 0.592 ± 1.281 over two seeds
+    wide = mean_ci([0.95, 1.0, 1.0], bounds=(0.0, 1.0))
+    assert wide["ci_high"] == 1.0 and 0 <= wide["ci_low"] < wide["mean"]
+    assert format_interval(wide["mean"], wide["ci_low"], wide["ci_high"], wide["values"]) == "0.98 [0.91, 1.00]"
+    two = mean_ci([0.693, 0.491], bounds=(0.0, 1.0))
+    assert format_interval(two["mean"], two["ci_low"], two["ci_high"], two["values"]) == "0.69 / 0.49"
+    records = [record("pe=none", seed, metrics={STANDARD_9: value})
+               for seed, value in enumerate([0.2, 0.9, 1.0])]
+    (summary,) = aggregate_arms(records)
+    interval = summary.metrics[STANDARD_9]
+    assert 0.0 <= interval["ci_low"] and interval["ci_high"] <= 1.0
+
+
+def test_time_to_accuracy_counts_the_seeds_that_got_there():
+    metrics = [{"reach/0.75/step": 1000, "reach/0.75/seconds": 100.0, "reach/0.90/step": 3000,
+                "reach/0.90/seconds": 300.0},
+               {"reach/0.75/step": 2000, "reach/0.75/seconds": 180.0},
+               {"val/acc": 0.6}]
+    records = [record("pe=none", seed, metrics=m) for seed, m in enumerate(metrics)]
+    records.append(record("pe=none", 3, status="running", metrics={"reach/0.90/step": 10}))
+    reaches = {r.threshold: r for r in time_to_accuracy(records)}
+    assert (reaches["0.75"].reached, reaches["0.75"].seeds_done) == (2, 3)
+    assert reaches["0.75"].step["values"] == [1000, 2000] and reaches["0.75"].seconds["mean"] == 140.0
+    assert (reaches["0.90"].reached, reaches["0.90"].step["mean"]) == (1, 3000)
+    markdown = reach.to_markdown(time_to_accuracy(records))
+    assert "| pe=none | 0.75 | 2/3 | 1000 / 2000 | 100 / 180 |" in markdown
 
 
 def test_holm_adjustment_on_known_p_values():
@@ -89,7 +121,8 @@ def test_aggregates_use_only_finished_seeds(records):
     assert learned.metrics[STANDARD_9]["mean"] == pytest.approx(0.7)
     assert (learned.seeds_done, learned.seeds_running, learned.seeds_total) == (2, 0, 3)
     sinusoidal = summaries["pe=sinusoidal"]
-    assert sinusoidal.metrics[STANDARD_9] == {"mean": 0.85, "ci_low": 0.85, "ci_high": 0.85, "n": 1}
+    assert sinusoidal.metrics[STANDARD_9] == {"mean": 0.85, "ci_low": 0.85, "ci_high": 0.85, "n": 1,
+                                              "values": [0.85]}
     assert (sinusoidal.seeds_done, sinusoidal.seeds_running, sinusoidal.seeds_total) == (1, 1, 2)
     assert summaries["pe=none"].params == {"model.pe": "none"}
 
@@ -222,11 +255,11 @@ def test_markdown_and_latex_render_the_numbers():
     table = build_table(summaries_for(suites), BASELINES, select_references(["paper TS2 NoPE"]))
     markdown = to_markdown(table)
     assert "### Length generalisation (standard)" in markdown
-    assert "| pe=none | 0.90 ± 0.25 |" in markdown
+    assert "| pe=none | 0.90 [0.65, 1.00] |" in markdown  # 0.90 ± 0.25, cut at 1
     assert "| direct edge | 0.83 |" in markdown
     assert "| Δ best arm - paper TS2 NoPE | -0.10 |" in markdown
     latex = to_latex(table)
-    assert r"pe=none & 0.90 $\pm$ 0.25 \\" in latex
+    assert r"pe=none & 0.90 [0.65, 1.00] \\" in latex
     assert r"\multicolumn{1}{c}{Reversal}" in latex
     assert r"$\Delta$ best arm - paper TS2 NoPE & -0.10 \\" in latex
     titles = [view.title for view in to_rich(table)]

@@ -249,3 +249,26 @@ def test_representative_arm_leaves_out_inactive_parameters():
     assert arm == {"data.perturbation": 0.0, "data.flip_prob": 0.2, "model.pe": "none",
                    "model.n_layer": 2, "train.lr": 3e-4}
     assert _mixture_search().run_config(arm, seed=0).model.pe == "none"
+
+
+# ---------------------------------------------------------------- a list of arms
+
+def test_a_grid_study_can_list_its_arms_instead_of_the_product():
+    study = small_study(
+        model={"preset": "tiny", "mixer": {"grid": ["none", "conv"]}},
+        train={"recipe": "fast", "epochs": 2, "aux_loss": {"grid": [0.0, 0.5]},
+               "use_curriculum": {"grid": [True, False]}},
+        curriculum=[{"steps": 10, "until_acc": 0.9, "data": {"chain_lengths": [2, 2]}}],
+        search={"algorithm": "grid", "arms": [
+            {"model.mixer": "none", "train.aux_loss": 0.0, "train.use_curriculum": False},
+            {"model.mixer": "conv", "train.aux_loss": 0.5, "train.use_curriculum": True}]},
+        baseline={"model.mixer": "none", "train.aux_loss": 0.0, "train.use_curriculum": False})
+    spec = validate_study(study, "levers.yaml")
+    assert arm_count(spec) == 2  # not the 8 of the product
+    study_db = optuna.create_study(storage=optuna.storages.InMemoryStorage())
+    enqueue_grid(study_db, spec)
+    assert [t.system_attrs["fixed_params"] for t in study_db.get_trials()] == spec.search.arms
+    plain = spec.run_config(spec.search.arms[0], seed=0)
+    levers = spec.run_config(spec.search.arms[1], seed=0)
+    assert plain.curriculum == () and levers.curriculum[0].until_acc == 0.9
+    assert (plain.model.mixer, levers.train.aux_loss) == ("none", 0.5)

@@ -82,7 +82,7 @@ def _diff(old: dict, new: dict) -> str:
 
 def _finish(spec, ledger, formats, as_json: bool) -> int:
     from axiomatic.cli import emit_json
-    from axiomatic.report import summary, tables
+    from axiomatic.report import reach, summary, tables
 
     report = summary.build(spec, ledger)
     paper_table = summary.table(report, spec)
@@ -92,6 +92,8 @@ def _finish(spec, ledger, formats, as_json: bool) -> int:
         return 0
     for rich_table in tables.to_rich(paper_table):
         console.print(rich_table)
+    if report["_reaches"]:
+        console.print(reach.to_rich(report["_reaches"]))
     if report["_comparisons"]:
         console.print(tables.comparisons_markdown(report["_comparisons"]))
     if report["importances"]:

@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from ray import tune
 
-from axiomatic.study.results import mean_ci
+from axiomatic.report.tables import format_interval
+from axiomatic.study.results import mean_ci, metric_bounds
 
 
 class LiveConsole(tune.Callback):
@@ -97,9 +98,9 @@ class LiveConsole(tune.Callback):
         running = [c for c in members if c.status == "running"]
         failed = [c for c in members if c.status == "failed"]
         values = [c.metrics[metric] for c in finished if metric in c.metrics]
-        ci = mean_ci(values)
+        ci = mean_ci(values, bounds=metric_bounds(metric))
         live = [self.latest[c.id][metric] for c in running if metric in self.latest.get(c.id, {})]
-        summary = "–" if ci is None else f"{ci['mean']:.3f} ± {(ci['ci_high'] - ci['ci_low']) / 2:.3f}"
+        summary = "–" if ci is None else format_interval(ci["mean"], ci["ci_low"], ci["ci_high"], ci["values"], 3)
         if ci is None and live:
             summary = f"[dim]{max(live):.3f} (live)[/]"
         pick = max if self.spec.objective.mode == "max" else min

@@ -12,7 +12,7 @@ from pathlib import Path
 import optuna
 
 from axiomatic.data.store import Store
-from axiomatic.report import plots, tables
+from axiomatic.report import plots, reach, tables
 from axiomatic.report.references import select_references
 from axiomatic.study import results
 from axiomatic.study.ledger import Ledger
@@ -51,6 +51,7 @@ def build(spec: StudySpec, ledger: Ledger) -> dict:
     comparisons = []
     if base is not None and any(s.arm == base for s in summaries):
         comparisons = results.paired_comparisons(records, base, spec.objective.metric)
+    reaches = results.time_to_accuracy(records)
     return {
         "study": spec.name,
         "objective": spec.objective.model_dump(),
@@ -58,10 +59,12 @@ def build(spec: StudySpec, ledger: Ledger) -> dict:
                   "seeds_total": s.seeds_total, "metrics": s.metrics} for s in summaries],
         "baseline_arm": base,
         "comparisons": [asdict(c) for c in comparisons],
+        "time_to_accuracy": [asdict(r) for r in reaches],
         "importances": importances(spec, ledger),
         "failed": [{"arm": r["arm"], "seed": r["seed"], "error": r["error"]}
                    for r in results.failed_trials(records)],
         "_records": records, "_summaries": summaries, "_suites": suites, "_comparisons": comparisons,
+        "_reaches": reaches,
         "_baselines": suite_baselines(suites),
     }
 
@@ -90,6 +93,8 @@ def write(report: dict, paper_table: tables.Table, ledger: Ledger,
 
 def markdown_extras(report: dict, table_text: str) -> str:
     parts = [f"# Study {report['study']}\n", table_text]
+    if report["_reaches"]:
+        parts += ["\n## Time to validation accuracy\n", reach.to_markdown(report["_reaches"])]
     if report["_comparisons"]:
         parts += [f"\n## Paired comparisons against `{report['baseline_arm']}`\n",
                   tables.comparisons_markdown(report["_comparisons"])]

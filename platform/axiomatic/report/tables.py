@@ -5,7 +5,9 @@ the `to_*` functions render it. Columns are suites, grouped as the paper's table
 ordered by size (len=7 before len=10). Rows, top to bottom:
 
 - one per arm: mean over finished seeds ± half-width of the 95% Student-t interval
-  ("0.87 ± 0.03"); a single seed shows the mean alone, since its spread is unknown;
+  ("0.87 ± 0.03"), or "0.97 [0.93, 1.00]" where the interval is cut at the range an accuracy can
+  take; with one or two seeds the seeds' own values ("0.59 / 0.49"), since two points cannot
+  support an interval;
 - "chance (majority class)": accuracy of always answering the suite's more frequent label
   (0.50 on balanced suites, and where no baseline was computed);
 - "mention order", "direct edge": the shortcut rules' accuracies (PAPER.md "Shortcuts"); an arm
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -59,6 +62,7 @@ class Cell:
     ci_low: float | None = None
     ci_high: float | None = None
     n: int | None = None
+    values: tuple[float, ...] | None = None  # the seeds' own values
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ def _arm_row(summary: ArmSummary, suites: Sequence[str]) -> Row:
     for suite in suites:
         interval = summary.metrics.get(suite_metric_name(suite))
         if interval is not None:
-            cells[suite] = Cell(**interval)
+            cells[suite] = Cell(**{**interval, "values": tuple(interval["values"])})
     return Row(summary.arm, "arm", cells)
 
 
@@ -211,14 +215,25 @@ def build_table(
 # --- rendering -----------------------------------------------------------------------------
 
 
-def format_cell(cell: Cell | None, kind: str) -> str:
+def format_cell(cell: Cell | None, kind: str, digits: int = 2) -> str:
     if cell is None:
         return MISSING
     if kind == "delta":
-        return f"{cell.mean:+.2f}"
-    if cell.n is not None and cell.n >= 2:
-        return f"{cell.mean:.2f} ± {(cell.ci_high - cell.ci_low) / 2:.2f}"
-    return f"{cell.mean:.2f}"
+        return f"{cell.mean:+.{digits}f}"
+    return format_interval(cell.mean, cell.ci_low, cell.ci_high, cell.values, digits)
+
+
+def format_interval(mean: float, low: float | None, high: float | None,
+                    values: Sequence[float] | None, digits: int = 2) -> str:
+    """"0.87 ± 0.03"; "0.97 [0.93, 1.00]" when the interval was cut at the metric's range;
+    "0.59 / 0.49" (the values) for one or two seeds; the mean alone without values."""
+    if values is not None and len(values) < 3:
+        return " / ".join(f"{v:.{digits}f}" for v in values)
+    if low is None or high is None:
+        return f"{mean:.{digits}f}"
+    if math.isclose(mean - low, high - mean, rel_tol=1e-9, abs_tol=1e-12):
+        return f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def _rows_for(table: Table, group: ColumnGroup) -> list[Row]:
@@ -250,7 +265,8 @@ def _markdown_group(table: Table, group: ColumnGroup) -> str:
 
 def to_markdown(table: Table) -> str:
     """One Markdown table per column group, under a "###" heading with the group's title."""
-    note = "_Cells: mean ± half-width of the 95% t interval over finished seeds._"
+    note = ("_Cells: mean ± half-width of the 95% t interval over finished seeds (cut to [0, 1]: "
+            "mean [low, high]); with one or two seeds, their values._")
     return "\n\n".join([note, *(_markdown_group(table, g) for g in table.groups)]) + "\n"
 
 
@@ -378,3 +394,4 @@ def importances_markdown(importances: Mapping[str, float]) -> str:
     ranked = sorted(importances.items(), key=lambda item: item[1], reverse=True)
     lines += [f"| {name} | {value:.3f} |" for name, value in ranked]
     return "\n".join(lines) + "\n"
+

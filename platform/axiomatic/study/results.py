@@ -37,12 +37,15 @@ def suite_of_metric(metric: str) -> str | None:
     return None
 
 
-def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict | None:
+def mean_ci(values: Sequence[float], confidence: float = 0.95,
+            bounds: tuple[float, float] | None = None) -> dict | None:
     """Mean and Student-t confidence interval of independent values (one per seed).
 
     Returns None for no values. With a single value the spread is unknown, so the interval
-    collapses to the mean itself (ci_low == ci_high == mean) rather than being infinite; the
-    renderers show such a cell without a ± part because n == 1.
+    collapses to the mean itself (ci_low == ci_high == mean) rather than being infinite. With
+    ``bounds`` (an accuracy's [0, 1]) the interval is cut to the range the metric can take.
+    The values themselves come along: with fewer than three seeds the renderers show them instead
+    of an interval that two points cannot support.
     """
     sample = np.asarray(values, dtype=float)
     n = len(sample)
@@ -50,10 +53,18 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict | None:
         return None
     mean = float(sample.mean())
     if n == 1:
-        return {"mean": mean, "ci_low": mean, "ci_high": mean, "n": 1}
+        return {"mean": mean, "ci_low": mean, "ci_high": mean, "n": 1, "values": sample.tolist()}
     standard_error = float(sample.std(ddof=1)) / math.sqrt(n)
     half_width = float(stats.t.ppf((1 + confidence) / 2, df=n - 1)) * standard_error
-    return {"mean": mean, "ci_low": mean - half_width, "ci_high": mean + half_width, "n": n}
+    low, high = mean - half_width, mean + half_width
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"mean": mean, "ci_low": low, "ci_high": high, "n": n, "values": sample.tolist()}
+
+
+def metric_bounds(name: str) -> tuple[float, float] | None:
+    """The range a metric can take, when it has one: accuracies lie in [0, 1]."""
+    return (0.0, 1.0) if name.endswith("/acc") else None
 
 
 @dataclass(frozen=True)
@@ -109,7 +120,7 @@ def _summarise_arm(arm: str, arm_records: list[dict], metric_names: Sequence[str
     metrics = {}
     for name in metric_names:
         values = [r["metrics"][name] for r in done.values() if name in (r.get("metrics") or {})]
-        interval = mean_ci(values)
+        interval = mean_ci(values, bounds=metric_bounds(name))
         if interval is not None:
             metrics[name] = interval
     return ArmSummary(
@@ -183,7 +194,9 @@ def _compare_pair(
     arm: str, arm_done: dict, baseline_arm: str, baseline_done: dict, metric: str
 ) -> PairedComparison:
     arm_values, baseline_values = _paired_values(arm_done, baseline_done, metric)
-    interval = mean_ci(np.subtract(arm_values, baseline_values))
+    bounds = metric_bounds(metric)  # a difference of two accuracies lies in [-1, 1]
+    interval = mean_ci(np.subtract(arm_values, baseline_values),
+                       bounds=None if bounds is None else (-bounds[1], bounds[1]))
     return PairedComparison(
         arm=arm,
         baseline_arm=baseline_arm,
@@ -228,3 +241,35 @@ def paired_comparisons(
 def failed_trials(records: Iterable[dict]) -> list[dict]:
     """The failed records, unchanged, so the error text and params stay next to the arm."""
     return [r for r in records if r["status"] == "failed"]
+
+
+REACH_PREFIX = "reach/"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How soon an arm's seeds first reached a validation accuracy: of the finished seeds, how
+    many got there, and the step and seconds (over those that did)."""
+
+    arm: str
+    threshold: str
+    seeds_done: int
+    reached: int
+    step: dict | None  # mean_ci over the seeds that reached it
+    seconds: dict | None
+
+
+def time_to_accuracy(records: Sequence[dict]) -> list[Reach]:
+    """Per arm and threshold (the ``reach/<threshold>/step`` metrics the loop reports)."""
+    finished = [r for r in records if r["status"] == "done"]
+    thresholds = sorted({name.split("/")[1] for r in finished for name in r.get("metrics") or {}
+                         if name.startswith(REACH_PREFIX)})
+    out = []
+    for arm, arm_records in _records_by_arm(records).items():
+        done = list(_done_by_seed(arm_records).values())
+        for threshold in thresholds:
+            got = [r["metrics"] for r in done if f"{REACH_PREFIX}{threshold}/step" in r["metrics"]]
+            out.append(Reach(arm, threshold, len(done), len(got),
+                             mean_ci([m[f"{REACH_PREFIX}{threshold}/step"] for m in got]),
+                             mean_ci([m[f"{REACH_PREFIX}{threshold}/seconds"] for m in got])))
+    return out

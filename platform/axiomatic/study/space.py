@@ -8,7 +8,6 @@ trials whose earlier suggestions meet its ``when``; Optuna's samplers handle suc
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -52,8 +51,11 @@ def grid_space(spec: StudySpec) -> dict[str, list]:
 
 
 def grid_arms(spec: StudySpec) -> list[dict[str, Any]]:
-    """Every arm of a grid study, in a fixed order (the product of the grids, YAML order)."""
+    """Every arm of a grid study, in a fixed order: ``search.arms`` as listed, else the product
+    of the grids (YAML order)."""
     grid = grid_space(spec)
+    if spec.search.arms is not None:
+        return [{path: arm[path] for path in grid} for arm in spec.search.arms]
     return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
 
 
@@ -77,7 +79,7 @@ def arm_count(spec: StudySpec) -> int:
     Every arm runs once per seed, so a study runs ``arm_count(spec) * len(spec.seeds)`` trials.
     """
     if spec.search.algorithm == "grid":
-        return math.prod(len(values) for values in grid_space(spec).values())
+        return len(grid_arms(spec))
     return spec.search.num_samples
 
 

@@ -302,6 +302,8 @@ class SearchSpec(_Section):
     num_samples: PositiveInt = 1
     seed: StrictInt = 0
     max_concurrent: PositiveInt | None = None
+    # grid only: the points of the grid to run (default: the whole product), each {path: value}
+    arms: list[dict[str, Any]] | None = Field(None, min_length=1)
 
 
 class SchedulerSpec(_Section):
@@ -427,9 +429,12 @@ class StudySpec(BaseModel):
         return " ".join(parts) or "default"
 
     def representative_arm(self) -> dict[str, Any]:
-        """The first listed value or low bound of every parameter that is then active: an arm
-        that always builds (checked at load), for sizing and timing a trial."""
+        """The first of ``search.arms``, else the first listed value or low bound of every
+        parameter that is then active: an arm that always builds (checked at load), for sizing
+        and timing a trial."""
         params = self.parameters()
+        if self.search.arms is not None:
+            return resolve_active(params, self.search.arms[0])
         return resolve_active(params, {p.path: p.representative() for p in params})
 
     def baseline_arm(self) -> str | None:
@@ -596,6 +601,7 @@ def _rule_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
     yield from _section_key_problems(spec)
     yield from _condition_problems(params)
     yield from _grid_problems(spec, params)
+    yield from _arm_list_problems(spec, params)
     yield from _baseline_problems(spec, params)
     yield from _scheduler_problems(spec.scheduler)
     yield from _resource_problems(spec.resources)
@@ -653,6 +659,31 @@ def _grid_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
                           "conditional parameters; drop 'when', split the study, or use tpe or random")
 
 
+def _arm_list_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
+    if spec.search.arms is None:
+        return
+    if spec.search.algorithm != "grid":
+        yield Problem("search.arms", f"a list of arms belongs to a grid study; a "
+                                     f"{spec.search.algorithm} study samples its arms")
+        return
+    by_path = {p.path: p for p in params}
+    for index, arm in enumerate(spec.search.arms):
+        where = f"search.arms.{index}"
+        for path, value in arm.items():
+            param = by_path.get(path)
+            if param is None:
+                yield Problem(f"{where}.{path}", f"not a searched parameter (searched: "
+                                                 f"{', '.join(by_path) or 'none'})")
+            elif not param.contains(value):
+                yield Problem(f"{where}.{path}", f"{value!r} is not in its grid: {path} is {param.describe()}")
+        missing = [path for path in by_path if path not in arm]
+        if missing:
+            yield Problem(where, f"no value for {', '.join(missing)}; an arm gives a value for every "
+                                 "searched parameter")
+        if any(arm == earlier for earlier in spec.search.arms[:index]):
+            yield Problem(where, "the same arm is listed twice")
+
+
 def _baseline_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
     if spec.baseline is None:
         return
@@ -674,6 +705,8 @@ def _baseline_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem
     if missing:
         yield Problem("baseline", f"no value for {', '.join(missing)}; the baseline names one arm, "
                                   "so it gives a value for every searched parameter")
+    elif spec.search.arms is not None and spec.baseline not in spec.search.arms:
+        yield Problem("baseline", "not one of search.arms; the baseline names one of the arms the study runs")
 
 
 def _scheduler_problems(scheduler: SchedulerSpec) -> Iterator[Problem]:
@@ -757,6 +790,9 @@ def _probe_assignments(spec: StudySpec, params: list[Param]) -> Iterator[dict[st
 
 
 def _candidate_assignments(spec: StudySpec, params: list[Param]) -> Iterable[dict[str, Any]]:
+    if spec.search.algorithm == "grid" and spec.search.arms is not None:
+        yield from spec.search.arms  # only the listed arms ever run
+        return
     base = {p.path: p.representative() for p in params}  # inactive ones are dropped later
     yield base
     if spec.search.algorithm == "grid":
