@@ -186,9 +186,9 @@ def _trial_name(trial) -> str:
 
 
 def _metrics_only(result: dict) -> dict:
-    keep = ("val/", "suite/", "train/")
+    keep = ("val/", "suite/", "train/", "reach/")
     return {k: v for k, v in result.items()
-            if k.startswith(keep) or k in ("epoch", "step", "examples_per_s", "finished")}
+            if k.startswith(keep) or k in ("epoch", "step", "stage", "seconds", "examples_per_s", "finished")}
 
 
 def _last_error(ledger: Ledger, key: str) -> str:

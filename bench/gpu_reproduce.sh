@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The paper's evaluation table in one call: configs/gpu_reproduce.yaml (the paper model, NoPE, TS2,
+# the learning levers) trained inside a budget, every transitivity suite and published file
+# scored beside the paper's numbers and the shortcuts. Writes OUTDIR/reproduce.{md,json}, log.txt.
+#
+#   bash bench/gpu_reproduce.sh OUTDIR             one GPU, 9 minutes in all
+#   bash bench/gpu_reproduce.sh OUTDIR --tiny      the same path on a CPU, about a minute
+#   bash bench/gpu_reproduce.sh OUTDIR --minutes 5 another budget
+#
+# Python: $PYTHON, else the repository's .venv, else python3 (which must have torch with CUDA).
+# Dataset cache: $AXIOMATIC_CACHE, else a fresh temporary directory (removed at the end).
+# Published files: $AXIOMATIC_PUBLISHED_DIR, else ../shared/benchmarks/causal_axioms.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=${1:?usage: bench/gpu_reproduce.sh OUTDIR [--tiny] [--minutes M]}
+shift
+
+if [[ -n "${PYTHON:-}" ]]; then
+    python=$PYTHON
+elif [[ -x "$repo/.venv/bin/python" ]]; then
+    python=$repo/.venv/bin/python
+else
+    python=$(command -v python3)
+fi
+
+if [[ -z "${AXIOMATIC_CACHE:-}" ]]; then
+    AXIOMATIC_CACHE=$(mktemp -d "${TMPDIR:-/tmp}/gpu-reproduce-cache.XXXXXX")
+    trap 'rm -rf "$AXIOMATIC_CACHE"' EXIT
+fi
+export AXIOMATIC_CACHE
+export PYTHONPATH="$repo/platform${PYTHONPATH:+:$PYTHONPATH}"
+export GPU_REPRODUCE_COMMAND="bash bench/gpu_reproduce.sh $out${*:+ $*}"
+if [[ " $* " == *" --tiny "* ]]; then
+    export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # the CPU smoke test stays on one core
+fi
+
+mkdir -p "$out"
+"$python" "$repo/bench/gpu_reproduce.py" --out "$out" "$@" 2>&1 | tee "$out/log.txt"

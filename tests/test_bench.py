@@ -1,0 +1,29 @@
+"""The one-call GPU reproduction script, run on a CPU with --tiny: the path a GPU session runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_gpu_reproduce_tiny_trains_scores_and_writes_the_paper_style_table(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "AXIOMATIC_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run(["bash", str(REPO / "bench" / "gpu_reproduce.sh"), str(out), "--tiny",
+                           "--minutes", "0.6"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads((out / "reproduce.json").read_text())
+    assert result["tiny"] and result["steps"] >= 50
+    assert result["run"]["model"]["pe"] == "none" and result["run"]["data"]["questions_per_premise"] == 4
+    table = (out / "reproduce.md").read_text()
+    for row in ("| this run (pe=none) |", "| mention order |", "| direct edge |", "| paper TS2 NoPE |"):
+        assert row in table, row
+    assert "### Reversal" in table and "reversed_chain/len=3" in " ".join(result["run"]["suites"])
+    assert (out / "log.txt").read_text().strip()
