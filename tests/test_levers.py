@@ -12,13 +12,13 @@ import torch
 
 from axiomatic.data import mixtures, packing
 from axiomatic.data.mixtures import DataSpec
-from axiomatic.errors import UserError
+from axiomatic.errors import Diverged, UserError
 from axiomatic.model.decoder import ModelConfig
 from axiomatic.model.layout import Layout
 from axiomatic.train import checkpoint
 from axiomatic.train.batches import assemble
 from axiomatic.train.config import RunConfig, TrainConfig, build_run
-from axiomatic.train.loop import Diverged, RunData, Trainer, Worker
+from axiomatic.train.loop import RunData, Trainer, Worker
 from axiomatic.train.objective import next_token_loss
 
 FLIPPED = {"sequential": 0, "flipped": 1, "reversed": 0}

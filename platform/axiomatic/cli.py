@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from axiomatic.errors import UserError, from_validation
+from axiomatic.errors import Diverged, UserError, from_validation
 
 console = Console(stderr=False)
 errors = Console(stderr=True)
@@ -36,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         return 2
+    except Diverged as err:
+        errors.print(f"[bold red]error:[/] the run {escape(str(err))}; lower train.lr or set "
+                     "train.grad_clip", highlight=False)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    """One strict JSON document on stdout: a NaN or an infinity (which strict parsers reject)
+    is written as null."""
+    sys.stdout.write(json.dumps(_finite(obj), indent=2, default=str, allow_nan=False) + "\n")
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(value) for value in obj]
+    return obj
 
 
 # ---------------------------------------------------------------- data

@@ -16,6 +16,7 @@ from axiomatic.errors import UserError
 
 console = Console()
 notices = Console(stderr=True)
+INTERRUPTED = 130  # what a shell reports for a command stopped by Ctrl-C (128 + SIGINT)
 
 
 def add_commands(commands) -> None:
@@ -53,20 +54,26 @@ def _study(args) -> int:
     root = Path(args.runs_dir).resolve() / spec.name
     ledger = Ledger(root)
     fingerprint = _jsonable(spec.fingerprint())
-    if ledger.exists() and ledger.fingerprint() != fingerprint:
-        if not args.new:
-            raise UserError(f"{args.file}: this study's data/model/train/suites/objective differ from the "
-                            f"existing run in {root}; its finished arms would mean something else.\n"
-                            f"{_diff(ledger.fingerprint(), fingerprint)}\n"
-                            "Rerun with --new to archive that run and start afresh, or use another name.")
-        archive = root.with_name(f"{root.name}.{time.strftime('%Y%m%d-%H%M%S')}")
-        os.rename(root, archive)
-        notices.print(f"archived the previous run to {archive}")  # stderr: --json owns stdout
-    with study_lock(root):
+    with study_lock(root):  # before --new may archive the directory another runner is using
+        if ledger.exists() and ledger.fingerprint() != fingerprint:
+            if not args.new:
+                raise UserError(f"{args.file}: this study's data/model/train/suites/objective differ from "
+                                f"the existing run in {root}; its finished arms would mean something else.\n"
+                                f"{_diff(ledger.fingerprint(), fingerprint)}\n"
+                                "Rerun with --new to archive that run and start afresh, or use another name.")
+            archive = root.with_name(f"{root.name}.{time.strftime('%Y%m%d-%H%M%S')}")
+            os.rename(root, archive)
+            notices.print(f"archived the previous run to {archive}")  # stderr: --json owns stdout
         ledger.initialise(Path(args.file).read_text(), fingerprint)
         live = LiveConsole(spec, console, enabled=not args.json)
         with live:
-            run_study(spec, ledger, address=args.address, console_callback=live)
+            searcher = run_study(spec, ledger, address=args.address, console_callback=live)
+    if not searcher.complete():
+        finished = sum(c.finished or c.status == "failed" for c in searcher.cells.values())
+        notices.print(f"[yellow]interrupted[/]: {finished} of {searcher.total_cells()} cells have ended; "
+                      f"rerun 'platform study {args.file}' to resume (finished cells do not run again), "
+                      f"or 'platform report {root}' for the partial tables")
+        return INTERRUPTED
     return _finish(spec, ledger, ("md", "latex", "csv"), args.json)
 
 

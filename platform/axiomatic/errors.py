@@ -1,4 +1,5 @@
-"""User-facing errors: which file, which field, what was expected. The CLI exits 2 on these."""
+"""User-facing errors: which file, which field, what was expected. The CLI exits 2 on these, and 1
+on a run that diverged (its input was valid; its training was not)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from pydantic import ValidationError
 
 class UserError(Exception):
     """Bad input from the user; the message is complete and printed as is."""
+
+
+class Diverged(RuntimeError):
+    """The training loss stopped being a finite number: nothing after it means anything."""
 
 
 def field_path(loc) -> str:

@@ -8,7 +8,8 @@ A trial record is a plain dict written by the study runner::
      "history": [{"epoch": 1, "val/acc": 0.6, ...}, ...]}
 
 Only finished ("done") records enter any statistic: a running trial's metrics are provisional and
-a failed trial's are whatever it had reached when it died. If one seed of an arm finished twice
+a failed trial's are whatever it had reached when it died. A value that is not a finite number
+(a NaN loss) enters none either. If one seed of an arm finished twice
 (a retried trial), its last record wins, so no seed is counted twice.
 """
 
@@ -60,6 +61,11 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95,
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
     return {"mean": mean, "ci_low": low, "ci_high": high, "n": n, "values": sample.tolist()}
+
+
+def _finite(value) -> bool:
+    """A number a statistic may use: present, and neither NaN nor infinite (a diverged loss)."""
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def metric_bounds(name: str) -> tuple[float, float] | None:
@@ -119,7 +125,7 @@ def _summarise_arm(arm: str, arm_records: list[dict], metric_names: Sequence[str
     done = _done_by_seed(arm_records)
     metrics = {}
     for name in metric_names:
-        values = [r["metrics"][name] for r in done.values() if name in (r.get("metrics") or {})]
+        values = [m[name] for m in (r.get("metrics") or {} for r in done.values()) if _finite(m.get(name))]
         interval = mean_ci(values, bounds=metric_bounds(name))
         if interval is not None:
             metrics[name] = interval
@@ -170,8 +176,8 @@ def _paired_values(arm_done: dict, baseline_done: dict, metric: str) -> tuple[li
     seeds = sorted(
         seed
         for seed in arm_done.keys() & baseline_done.keys()
-        if metric in (arm_done[seed].get("metrics") or {})
-        and metric in (baseline_done[seed].get("metrics") or {})
+        if _finite((arm_done[seed].get("metrics") or {}).get(metric))
+        and _finite((baseline_done[seed].get("metrics") or {}).get(metric))
     )
     arm_values = [arm_done[s]["metrics"][metric] for s in seeds]
     baseline_values = [baseline_done[s]["metrics"][metric] for s in seeds]

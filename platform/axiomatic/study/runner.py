@@ -132,6 +132,12 @@ class ArmSearcher(Searcher):
     def total_cells(self) -> int:
         return max(self.arm_count(), self.target_arms) * len(self.spec.seeds)
 
+    def complete(self) -> bool:
+        """Every cell of every arm has its final status (done, stopped or failed): false after
+        an interruption, which leaves cells pending or running for the next run to resume."""
+        return (self.arm_count() >= self.target_arms
+                and not any(c.status in ("pending", "running") for c in self.cells.values()))
+
     # ---------------------------------------------------------------- Searcher API
 
     def suggest(self, trial_id: str):
@@ -201,9 +207,13 @@ def _last_error(ledger: Ledger, key: str) -> str:
 
 @contextmanager
 def study_lock(root: Path):
-    """One runner per study directory; the kernel drops the lock if the runner is killed."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as handle:
+    """One runner per study directory; the kernel drops the lock if the runner is killed.
+
+    The lock file sits beside the run directory, not in it, so that archiving the directory
+    (``--new``) happens under the lock and cannot carry the lock away with it.
+    """
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".{root.name}.lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -53,7 +53,13 @@ def read_meta(directory: str | Path) -> dict:
     path = directory / STATE
     if not path.is_file():
         raise UserError(f"{directory}: not a checkpoint (no {STATE})")
-    meta = json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"{path}: not a checkpoint's state (cut short or corrupted: {err})") from None
+    if not isinstance(meta, dict) or not {"step", "run"} <= meta.keys():
+        raise UserError(f"{path}: not a checkpoint's state (expected a mapping with 'step' and 'run', "
+                        f"got {type(meta).__name__})")
     if meta.get("tokenizer") != tokenizer.VERSION or meta.get("vocab_size") != tokenizer.VOCAB_SIZE:
         raise UserError(f"{path}: field 'tokenizer' is {meta.get('tokenizer')!r} (vocab "
                         f"{meta.get('vocab_size')}); this platform reads {tokenizer.VERSION!r} "
@@ -73,7 +79,7 @@ def restore(directory: str | Path, model: torch.nn.Module, optimizer=None) -> Tr
     """Load weights (and optimizer + RNG when given) into built objects; returns the position."""
     directory = Path(directory)
     meta = read_meta(directory)
-    weights = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
+    weights = _load_tensors(directory / "model.pt")
     try:
         model.load_state_dict(weights)
     except RuntimeError as err:
@@ -82,9 +88,20 @@ def restore(directory: str | Path, model: torch.nn.Module, optimizer=None) -> Tr
         raise UserError(f"{directory / 'model.pt'}: weights do not fit the model described by "
                         f"{STATE} field 'run.model': {details[0] if details else err}") from None
     if optimizer is not None:
-        optimizer.load_state_dict(torch.load(directory / "optimizer.pt", map_location="cpu", weights_only=True))
-        torch.set_rng_state(torch.load(directory / "rng.pt", weights_only=True))
+        optimizer.load_state_dict(_load_tensors(directory / "optimizer.pt"))
+        torch.set_rng_state(_load_tensors(directory / "rng.pt"))
     return TrainingState(**{f.name: meta[f.name] for f in fields(TrainingState) if f.name in meta})
+
+
+def _load_tensors(path: Path):
+    """``torch.load(weights_only=True)``, with a missing, empty or cut-short file named."""
+    if not path.is_file():
+        raise UserError(f"{path}: missing from the checkpoint")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        first = str(err).strip().split(". ")[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path}: not a readable tensor file (cut short or corrupted: {first})") from None
 
 
 def replace_directory(source: Path, target: Path) -> None:

@@ -29,7 +29,7 @@ import torch
 from axiomatic.data import packing
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.store import Store
-from axiomatic.errors import UserError
+from axiomatic.errors import Diverged, UserError
 from axiomatic.model.decoder import Decoder
 from axiomatic.model.layout import Layout
 from axiomatic.train import checkpoint
@@ -121,10 +121,6 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Ada
 
 
 REACH_THRESHOLDS = (0.75, 0.90)  # validation accuracies whose first step and second are reported
-
-
-class Diverged(RuntimeError):
-    """The training loss stopped being a finite number: nothing after it means anything."""
 
 
 class Trainer:

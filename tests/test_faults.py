@@ -1,0 +1,98 @@
+"""Defects found by fault injection: corrupted checkpoints, NaN in statistics and JSON, a second
+runner beside a live study, an interrupted study. Each named file and exit status is checked."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from axiomatic import cli
+from axiomatic.data.mixtures import DataSpec
+from axiomatic.model.decoder import ModelConfig
+from axiomatic.study.results import aggregate_arms, paired_comparisons
+from axiomatic.train.config import RunConfig, TrainConfig
+from axiomatic.train.loop import RunData, Trainer, Worker
+
+
+@pytest.fixture(scope="module")
+def saved_checkpoint(tmp_path_factory) -> Path:
+    from axiomatic.data import mixtures
+
+    spec = DataSpec(size=64, seed=1)
+    data = mixtures.generate(spec)
+    run = RunConfig(spec, ModelConfig.preset("tiny", dropout=0.0), TrainConfig(batch_size=32, epochs=1))
+    kept = tmp_path_factory.mktemp("ckpt") / "ok"
+    Trainer(run, RunData(data, data, {}, "in-memory"), Worker()).fit(
+        lambda _, directory: shutil.copytree(directory, kept, dirs_exist_ok=True))
+    return kept
+
+
+DAMAGE = {
+    "model.pt truncated": ("model.pt", lambda p: p.write_bytes(p.read_bytes()[:100])),
+    "model.pt empty": ("model.pt", lambda p: p.write_bytes(b"")),
+    "state.json cut short": ("state.json", lambda p: p.write_text(p.read_text()[:50])),
+    "state.json a list": ("state.json", lambda p: p.write_text("[1, 2, 3]")),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+def test_a_corrupted_checkpoint_is_exit_2_naming_the_file(saved_checkpoint, tmp_path, capsys, damage):
+    name, spoil = DAMAGE[damage]
+    copy = tmp_path / "copy"
+    shutil.copytree(saved_checkpoint, copy)
+    spoil(copy / name)
+    code = cli.main(["eval", str(copy), "--suite", "reversed_chain/len=3"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert f"{copy / name}:" in err and "Traceback" not in err
+
+
+def test_strict_json_writes_nan_and_infinity_as_null(capsys):
+    cli.emit_json({"loss": float("nan"), "rows": [1.0, float("inf")], "ok": 0.5})
+    assert json.loads(capsys.readouterr().out, parse_constant=pytest.fail) == \
+        {"loss": None, "rows": [1.0, None], "ok": 0.5}
+
+
+def test_statistics_never_take_a_nan():
+    def record(arm, seed, loss):
+        return {"arm": arm, "params": {}, "seed": seed, "status": "done", "error": None,
+                "metrics": {"val/loss": loss}, "history": []}
+
+    records = [record("a", 0, float("nan")), record("a", 1, 0.4), record("a", 2, 0.5),
+               record("b", 0, 0.6), record("b", 1, 0.7), record("b", 2, 0.9)]
+    summary = {s.arm: s for s in aggregate_arms(records)}
+    assert summary["a"].metrics["val/loss"]["n"] == 2 and math.isfinite(summary["a"].metrics["val/loss"]["mean"])
+    (comparison,) = paired_comparisons(records, "a", "val/loss")
+    assert comparison.n_pairs == 2 and math.isfinite(comparison.mean_diff)
+    assert comparison.p_holm is None or math.isfinite(comparison.p_holm)
+
+
+def test_new_is_refused_while_another_runner_holds_the_study(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    live = runs / "held"
+    (live / "cells").mkdir(parents=True)
+    (live / "fingerprint.json").write_text(json.dumps({"data": {"size": 1}}))
+    study = tmp_path / "held.yaml"
+    study.write_text(yaml.safe_dump({"name": "held", "model": {"preset": "tiny"}}))
+    with open(runs / ".held.lock", "w") as lock:  # what a running 'platform study' holds
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code = cli.main(["study", str(study), "--runs-dir", str(runs), "--new", "--json"])
+    assert code == 2
+    assert "another 'platform study' is running" in capsys.readouterr().err
+    assert sorted(p.name for p in runs.iterdir()) == [".held.lock", "held"]  # nothing archived
+    assert json.loads((live / "fingerprint.json").read_text()) == {"data": {"size": 1}}
+
+
+def test_a_diverged_run_stops_with_the_step_and_exit_1(tmp_path, capsys):
+    run = tmp_path / "diverges.yaml"
+    run.write_text(yaml.safe_dump({"data": {"size": 256, "seed": 3}, "model": {"preset": "tiny"},
+                                   "train": {"lr": 1.0e30, "batch_size": 32, "epochs": 5, "device": "cpu"}}))
+    code = cli.main(["train", str(run), "--out", str(tmp_path / "out")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 1 and "diverged at step" in err and "loss nan" in err and "Traceback" not in err
