@@ -96,3 +96,28 @@ def test_a_diverged_run_stops_with_the_step_and_exit_1(tmp_path, capsys):
     code = cli.main(["train", str(run), "--out", str(tmp_path / "out")])
     err = " ".join(capsys.readouterr().err.split())
     assert code == 1 and "diverged at step" in err and "loss nan" in err and "Traceback" not in err
+
+
+def test_a_jsonl_file_that_is_not_utf8_is_named_with_its_line(tmp_path, saved_checkpoint, capsys):
+    bad = tmp_path / "items.jsonl"
+    good = '{"premise": "a causes b.", "hypothesis": "Does a cause b?", "label": "Yes"}\n'
+    bad.write_bytes(good.encode() + b'{"premise": "\xff causes b."}\n')
+    code = cli.main(["eval", str(saved_checkpoint), "--jsonl", str(bad)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and f"{bad}:2: not UTF-8 text (byte 0xff" in err
+
+
+def test_checkpoints_rotate_and_resume_falls_back_to_the_newest_complete_one(saved_checkpoint, tmp_path):
+    from axiomatic.train import checkpoint
+
+    kept = tmp_path / "checkpoint"
+    checkpoint.keep(saved_checkpoint, kept)
+    assert checkpoint.latest(kept) == kept and not checkpoint.previous_of(kept).exists()
+    checkpoint.keep(saved_checkpoint, kept)  # a second report: the first becomes .prev
+    assert checkpoint.previous_of(kept).is_dir() and not kept.with_name("checkpoint.new").exists()
+    (kept / "model.pt").write_bytes(b"")  # the newest is damaged
+    assert checkpoint.latest(kept) == checkpoint.previous_of(kept)
+    shutil.rmtree(kept)  # a crash between the two renames: only .prev is left
+    assert checkpoint.latest(kept) == checkpoint.previous_of(kept)
+    shutil.rmtree(checkpoint.previous_of(kept))
+    assert checkpoint.latest(kept) is None

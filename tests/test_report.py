@@ -321,7 +321,7 @@ def is_png(path):
 
 
 def test_plots_write_png_files(tmp_path):
-    history = [{"epoch": epoch, "val/acc": 0.5 + 0.1 * epoch} for epoch in (1, 2, 3)]
+    history = [{"epoch": 1, "step": 1000 * k, "val/acc": 0.5 + 0.1 * k} for k in (1, 2, 3)]
     suites = [
         "standard_chain/len=7",
         "standard_chain/len=10",
@@ -343,3 +343,14 @@ def test_plots_write_png_files(tmp_path):
         "learning_val__acc.png",
     ]
     assert all(is_png(path) for path in written)
+
+
+def test_learning_curves_follow_the_evaluation_steps_and_keep_bands_in_range():
+    from axiomatic.report.plots import _step_intervals
+
+    records = [record("pe=none", seed, history=[{"epoch": 1, "step": step, "val/acc": value}
+                                                for step, value in zip((500, 1000, 1500), values)])
+               for seed, values in enumerate([(0.5, 0.9, 1.0), (0.6, 0.99, 0.98), (0.2, 0.7, 0.99)])]
+    points = _step_intervals(records, "val/acc")
+    assert [step for step, _ in points] == [500, 1000, 1500]  # three evaluations in one epoch
+    assert all(0.0 <= band["ci_low"] and band["ci_high"] <= 1.0 for _, band in points)

@@ -144,6 +144,21 @@ def test_new_archives_an_incompatible_run(tmp_path, capsys, local_ray):
     assert Ledger(runs / "renew").fingerprint()["model"]["d_model"] == 48
     assert report["arms"][0]["seeds_done"] == 1
 
+    # a runner killed after the cell's last report but before its 'done' record: the rerun
+    # recognises the finished checkpoint, appends no row and keeps the real numbers
+    ledger = Ledger(runs / "renew")
+    (cell,) = ledger.cells()
+    rows = ledger.history(cell.id)
+    assert {"seconds", "stage"} <= set(cell.metrics)
+    cell.status = "running"
+    ledger.save(cell)
+    code, report, err = run(["study", changed, "--runs-dir", str(runs), "--json"], capsys)
+    assert code == 0, err
+    (again,) = ledger.cells()
+    assert ledger.history(cell.id) == rows
+    assert again.status == "done" and again.metrics["train/loss"] == rows[-1]["train/loss"]
+    assert np.isfinite(report["arms"][0]["metrics"]["train/loss"]["mean"])
+
 
 def test_two_worker_cells_run_under_ray_train(tmp_path, capsys, local_ray):
     runs = tmp_path / "runs"

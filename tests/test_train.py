@@ -147,7 +147,7 @@ def test_checkpoint_files_are_json_and_weights_only_tensors(tmp_path):
     spec = DataSpec(size=64, seed=1)
     run, data = in_memory_run(spec, TrainConfig(batch_size=32, epochs=1), dropout=0.1)
     kept = tmp_path / "kept"
-    Trainer(run, data, Worker()).fit(lambda _, directory: checkpoint.replace_directory(directory, kept))
+    Trainer(run, data, Worker()).fit(lambda _, directory: checkpoint.keep(directory, kept))
 
     assert sorted(p.name for p in kept.iterdir()) == ["model.pt", "optimizer.pt", "rng.pt", "state.json"]
     meta = json.loads((kept / "state.json").read_text())

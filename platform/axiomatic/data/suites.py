@@ -141,8 +141,13 @@ def published_files(directory: Path) -> dict[str, Path]:
 def read_jsonl(path: Path) -> Dataset:
     """Read {premise, hypothesis, label} records; errors name the file, line and field."""
     records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}:{number}: not UTF-8 text (byte 0x{raw[err.start]:02x} at "
+                                 f"column {err.start + 1})") from None
             if not line.strip():
                 continue
             records.append(_record(path, number, line))

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen befor
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from axiomatic.report.tables import measured_suites, split_suite  # noqa: E402
-from axiomatic.study.results import ArmSummary, mean_ci, suite_metric_name  # noqa: E402
+from axiomatic.study.results import ArmSummary, mean_ci, metric_bounds, suite_metric_name  # noqa: E402
 
 CHANCE = 0.5
 SHORTCUT_STYLES = (("mention_order", "mention order", ":"), ("direct_edge", "direct edge", "-."))
@@ -91,32 +91,37 @@ def plot_length_generalisation(
     return _save(figure, path)
 
 
-def _epoch_intervals(arm_records: Sequence[dict], metric: str) -> list[tuple[int, dict]]:
-    """(epoch, mean_ci over the seeds that reported the metric at that epoch), by epoch.
+def _step_intervals(arm_records: Sequence[dict], metric: str) -> list[tuple[int, dict]]:
+    """(step, mean_ci over the seeds that reported the metric at that step), by step: the
+    evaluation cadence, not epochs (a short run has a handful of epochs and many evaluations).
 
-    Seeds stopped early (e.g. by ASHA) simply drop out of later epochs.
+    Seeds stopped early (e.g. by ASHA) simply drop out of later steps; an accuracy's band stays
+    in [0, 1].
     """
-    values_by_epoch: dict[int, list[float]] = {}
+    values_by_step: dict[int, list[float]] = {}
     for record in arm_records:
         for report in record.get("history") or []:
             if metric in report:
-                values_by_epoch.setdefault(report["epoch"], []).append(report[metric])
-    return [(epoch, mean_ci(values)) for epoch, values in sorted(values_by_epoch.items())]
+                values_by_step.setdefault(report["step"], []).append(report[metric])
+    return [(step, mean_ci(values, bounds=metric_bounds(metric)))
+            for step, values in sorted(values_by_step.items())]
 
 
 def plot_learning_curves(records: Sequence[dict], metric: str, path: Path) -> Path:
-    """Per arm, the mean of metric over finished seeds against epoch, with a 95% CI band."""
+    """Per arm, the mean of metric over finished seeds against the step, with a 95% CI band."""
     finished_by_arm: dict[str, list[dict]] = {}
     for record in records:
         if record["status"] == "done":
             finished_by_arm.setdefault(record["arm"], []).append(record)
     figure, axes = plt.subplots(figsize=(6.4, 4.0))
     for arm, arm_records in finished_by_arm.items():
-        points = _epoch_intervals(arm_records, metric)
+        points = _step_intervals(arm_records, metric)
         if points:
-            epochs, intervals = zip(*points)
-            _draw_mean_with_band(axes, epochs, intervals, arm)
-    axes.set(title=metric, xlabel="epoch", ylabel=metric)
+            steps, intervals = zip(*points)
+            _draw_mean_with_band(axes, steps, intervals, arm)
+    axes.set(title=metric, xlabel="optimiser step", ylabel=metric)
+    if metric_bounds(metric):
+        axes.set_ylim(0.0, 1.05)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize="small")

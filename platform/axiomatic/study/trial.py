@@ -34,12 +34,18 @@ def _run_cell(config: dict) -> None:
     cell_dir = Path(config["cell_dir"])
     run = RunConfig.from_dict(config["run"])
     latest = cell_dir / "checkpoint"
-    resume = latest if (latest / checkpoint.STATE).is_file() else None
+    resume = checkpoint.latest(latest)  # the newest that reads back whole
     resumed_step = checkpoint.read_meta(resume)["step"] if resume else 0
     history = cell_dir / launch.HISTORY
     _truncate_history(history, resumed_step)
     append_jsonl(cell_dir / "attempts.jsonl", {"started": time.time(), "resumed_from_step": resumed_step,
                                                "trial_id": tune.get_context().get_trial_id()})
+    rows = read_jsonl(history)
+    if resume is not None and rows and rows[-1].get("finished") and rows[-1].get("step") == resumed_step:
+        # the runner died after the cell's last report and before its result was recorded: the
+        # cell is finished, so say its last report again instead of evaluating (and logging) anew
+        tune.report(rows[-1])
+        return
     if config["workers"] == 1:
         launch.train(run, cell_dir, report=lambda metrics, _: tune.report(metrics), resume_from=resume,
                      store=Store(config["cache"]))

@@ -104,13 +104,38 @@ def _load_tensors(path: Path):
         raise UserError(f"{path}: not a readable tensor file (cut short or corrupted: {first})") from None
 
 
-def replace_directory(source: Path, target: Path) -> None:
-    """Make ``target`` a copy of ``source`` without ever leaving a half-copied ``target``."""
-    fresh, stale = target.with_name(target.name + ".new"), target.with_name(target.name + ".old")
-    for leftover in (fresh, stale):
-        shutil.rmtree(leftover, ignore_errors=True)
+TENSOR_FILES = ("model.pt", "optimizer.pt", "rng.pt")
+
+
+def previous_of(target: Path) -> Path:
+    return target.with_name(target.name + ".prev")
+
+
+def keep(source: Path, target: Path) -> None:
+    """Make ``target`` a copy of checkpoint ``source``, keeping the one it replaces as
+    ``target.prev``. Each is complete before it is named: the copy is written as ``target.new``
+    and renamed, so a crash at any moment leaves at least one complete checkpoint."""
+    target = Path(target)
+    fresh, previous = target.with_name(target.name + ".new"), previous_of(target)
+    shutil.rmtree(fresh, ignore_errors=True)
     shutil.copytree(source, fresh)
     if target.exists():
-        os.rename(target, stale)
+        shutil.rmtree(previous, ignore_errors=True)
+        os.rename(target, previous)
     os.rename(fresh, target)
-    shutil.rmtree(stale, ignore_errors=True)
+
+
+def latest(target: Path) -> Path | None:
+    """The newest checkpoint that reads back whole: ``target``, else ``target.prev`` (a crash
+    between two renames, or a damaged file), else None."""
+    for candidate in (Path(target), previous_of(Path(target))):
+        if not (candidate / STATE).is_file():
+            continue
+        try:
+            read_meta(candidate)
+            for name in TENSOR_FILES:
+                _load_tensors(candidate / name)
+        except UserError:
+            continue
+        return candidate
+    return None

@@ -33,15 +33,16 @@ HISTORY = "metrics.jsonl"
 
 def train(run: RunConfig, out: Path, workers: int = 1, report=None, resume_from=None,
           address: str | None = None, store: Store | None = None) -> dict:
-    """Train and keep the latest checkpoint in ``out/checkpoint``; every evaluation goes to
-    ``out/metrics.jsonl``. ``platform train`` and 1-worker study cells both keep runs this way."""
+    """Train and keep the latest checkpoint in ``out/checkpoint`` (the one before it in
+    ``out/checkpoint.prev``); every evaluation goes to ``out/metrics.jsonl``. ``platform train``
+    and 1-worker study cells both keep runs this way."""
     history = out / HISTORY
 
     def keep(metrics: dict, checkpoint_dir: Path | None) -> None:
         with open(history, "a") as handle:
             handle.write(json.dumps(metrics) + "\n")
         if checkpoint_dir is not None:
-            checkpoint.replace_directory(Path(checkpoint_dir), out / "checkpoint")
+            checkpoint.keep(Path(checkpoint_dir), out / "checkpoint")
         if report is not None:
             report(metrics, checkpoint_dir)
 
@@ -72,7 +73,7 @@ def _train_distributed(run, out, workers, report, resume_from, address) -> dict:
         raise result.error
     if result.checkpoint is not None:
         with result.checkpoint.as_directory() as directory:
-            checkpoint.replace_directory(Path(directory), out / "checkpoint")
+            checkpoint.keep(Path(directory), out / "checkpoint")
     if report is not None and history.exists():
         with open(history) as handle:
             handle.seek(offset)
@@ -128,7 +129,7 @@ def ray_train_worker(config: dict) -> None:
             with open(config["keep_history"], "a") as handle:
                 handle.write(json.dumps(metrics) + "\n")
         if checkpoint_dir is not None and config["keep_checkpoint"]:
-            checkpoint.replace_directory(checkpoint_dir, Path(config["keep_checkpoint"]))
+            checkpoint.keep(checkpoint_dir, Path(config["keep_checkpoint"]))
         # the placement group id lets a Tune callback free it when a scheduler stops the trial
         # (Train's own cleaner needs the dashboard's State API; see study/runner.py)
         metrics = {**metrics, TRAIN_PLACEMENT_GROUP: get_current_placement_group().id.hex()}
