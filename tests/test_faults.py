@@ -121,3 +121,12 @@ def test_checkpoints_rotate_and_resume_falls_back_to_the_newest_complete_one(sav
     assert checkpoint.latest(kept) == checkpoint.previous_of(kept)
     shutil.rmtree(checkpoint.previous_of(kept))
     assert checkpoint.latest(kept) is None
+
+
+def test_a_run_file_with_a_repeated_section_is_refused_with_its_line(tmp_path, capsys):
+    run = tmp_path / "twice.yaml"
+    run.write_text("model: {preset: tiny}\ntrain: {epochs: 1}\ntrain: {epochs: 5}\n")
+    code = cli.main(["train", str(run), "--out", str(tmp_path / "out")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and f"{run}: not valid YAML at line 3: key 'train' appears twice" in err
+    assert not (tmp_path / "out").exists()

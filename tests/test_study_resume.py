@@ -77,3 +77,20 @@ def test_sigkill_then_rerun_never_repeats_a_finished_cell(tmp_path):
     complete = [t.params["model.pe"] for t in study.trials if t.state.name == "COMPLETE"]
     assert sorted(complete) == ["none", "rope"]
     assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]
+
+
+def test_ctrl_c_says_interrupted_and_exits_130(tmp_path):
+    path = tmp_path / "stopped.yaml"
+    path.write_text(yaml.safe_dump({**STUDY, "name": "stopped",
+                                    "train": {**STUDY["train"], "epochs": 40}}))
+    ledger = Ledger(tmp_path / "runs" / "stopped")
+    runner = platform(["study", str(path)], tmp_path)
+    deadline = time.time() + 300
+    while time.time() < deadline and not any(ledger.history(c.id) for c in ledger.cells()):
+        time.sleep(0.5)  # until a cell has reported once
+    assert runner.poll() is None, "the study ended before it could be interrupted"
+    runner.send_signal(signal.SIGINT)  # what Ctrl-C sends the foreground process
+    output = runner.communicate(timeout=300)[0].decode()
+    assert runner.returncode == 130, output[-3000:]
+    assert "interrupted" in output and "rerun 'platform study" in output
+    assert not any(c.status == "done" and c.metrics.get("epoch", 0) < 40 for c in ledger.cells())

@@ -29,7 +29,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -43,6 +42,7 @@ from pydantic import (
 from axiomatic.data import suites as suite_catalog
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.errors import UserError, field_path
+from axiomatic.userfiles import read_yaml
 from axiomatic.model.decoder import ModelConfig
 from axiomatic.report.references import select_references
 from axiomatic.study.results import suite_metric_name, suite_of_metric
@@ -515,7 +515,7 @@ def load_study(path: str | Path) -> StudySpec:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{source}: no such file")
-    return validate_study(_read_yaml(path, source), source)
+    return validate_study(read_yaml(path, source), source)
 
 
 def validate_study(raw: Any, source: str = "study") -> StudySpec:
@@ -536,44 +536,6 @@ def validate_study(raw: Any, source: str = "study") -> StudySpec:
         raise _user_error(source, invalid.problems) from None
     _check_builds(spec, params)
     return spec
-
-
-def _read_yaml(path: Path, source: str) -> Any:
-    text = path.read_text()
-    try:
-        loaded = yaml.safe_load(text)
-        # safe_load keeps the last of two equal keys; a repeated section would vanish silently.
-        _check_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), source)
-    except yaml.MarkedYAMLError as err:
-        raise UserError(f"{source}: not valid YAML at {_yaml_where(err)}") from None
-    except yaml.YAMLError as err:
-        raise UserError(f"{source}: not valid YAML: {err}") from None
-    return loaded
-
-
-def _yaml_where(err: yaml.MarkedYAMLError) -> str:
-    """``line 6, column 1: expected ',' or '}' (while parsing a flow mapping from line 5)``."""
-    mark = err.problem_mark or err.context_mark
-    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "an unknown line"
-    text = f"{where}: {err.problem or err.context}"
-    if err.problem and err.context and err.context_mark:
-        text += f" ({err.context} from line {err.context_mark.line + 1})"
-    return text
-
-
-def _check_duplicate_keys(node: yaml.Node | None, source: str) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    raise UserError(f"{source}: not valid YAML at line {key.start_mark.line + 1}: "
-                                    f"key {key.value!r} appears twice in one mapping")
-                seen.add(key.value)
-            _check_duplicate_keys(value, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_duplicate_keys(item, source)
 
 
 def _schema_problems(err: ValidationError) -> list[Problem]:

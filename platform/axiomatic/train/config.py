@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from axiomatic.data.mixtures import PRESETS as DATA_PRESETS
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.errors import UserError, from_validation
+from axiomatic.userfiles import read_yaml
 from axiomatic.model.decoder import PRESETS as MODEL_PRESETS
 from axiomatic.model.decoder import ModelConfig
 
@@ -241,10 +241,7 @@ def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise UserError(f"{path}: not valid YAML: {err}") from None
+    loaded = read_yaml(path)  # strict: a repeated key is an error, not a silent overwrite
     if not isinstance(loaded, dict):
         raise UserError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
     return loaded
