@@ -101,6 +101,8 @@ def _finish(spec, ledger, formats, as_json: bool) -> int:
         console.print(rich_table)
     if report["_reaches"]:
         console.print(reach.to_rich(report["_reaches"]))
+    for note in report["departures"]:
+        console.print(f"[yellow]departs from the paper:[/] {note}")
     if report["_comparisons"]:
         console.print(tables.comparisons_markdown(report["_comparisons"]))
     if report["importances"]:

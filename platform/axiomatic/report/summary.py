@@ -41,6 +41,23 @@ def importances(spec: StudySpec, ledger: Ledger) -> dict[str, float]:
         return {}
 
 
+def departures(spec: StudySpec, records: list[dict]) -> list[str]:
+    """What the study's arms do that the paper's model and recipe do not, one line each: every
+    report says so, since each of them changes what an accuracy can be compared with."""
+    runs = [spec.run_config(params, spec.seeds[0]) for params in
+            {repr(sorted(r["params"].items())): r["params"] for r in records}.values()]
+    notes = {
+        "model.mixer: conv (a causal depthwise convolution over mixer_width tokens before attention: "
+        "a local position signal of its own, also in NoPE arms)": any(r.model.mixer == "conv" for r in runs),
+        "data.questions_per_premise > 1 (several questions per premise in one training row)":
+            any(r.data.questions_per_premise > 1 for r in runs),
+        "train.aux_loss > 0 (a next-token loss on premise and question tokens besides the answer)":
+            any(r.train.aux_loss > 0 for r in runs),
+        "a curriculum before the main data": any(r.curriculum for r in runs),
+    }
+    return [note for note, applies in notes.items() if applies]
+
+
 def build(spec: StudySpec, ledger: Ledger) -> dict:
     """Everything the report shows, as plain data (this is what ``--json`` prints)."""
     records = ledger.records()
@@ -61,6 +78,7 @@ def build(spec: StudySpec, ledger: Ledger) -> dict:
         "comparisons": [asdict(c) for c in comparisons],
         "time_to_accuracy": [asdict(r) for r in reaches],
         "importances": importances(spec, ledger),
+        "departures": departures(spec, records),
         "failed": [{"arm": r["arm"], "seed": r["seed"], "error": r["error"]}
                    for r in results.failed_trials(records)],
         "_records": records, "_summaries": summaries, "_suites": suites, "_comparisons": comparisons,
@@ -93,6 +111,9 @@ def write(report: dict, paper_table: tables.Table, ledger: Ledger,
 
 def markdown_extras(report: dict, table_text: str) -> str:
     parts = [f"# Study {report['study']}\n", table_text]
+    if report["departures"]:
+        parts += ["\n## Departures from the paper's model and recipe\n",
+                  "\n".join(f"- {note}" for note in report["departures"]) + "\n"]
     if report["_reaches"]:
         parts += ["\n## Time to validation accuracy\n", reach.to_markdown(report["_reaches"])]
     if report["_comparisons"]:
