@@ -130,3 +130,26 @@ def test_a_run_file_with_a_repeated_section_is_refused_with_its_line(tmp_path, c
     err = " ".join(capsys.readouterr().err.split())
     assert code == 2 and f"{run}: not valid YAML at line 3: key 'train' appears twice" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_plan_of_a_gpu_study_on_a_cpu_machine_says_it_cannot_calibrate(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the plan would calibrate there")
+    repo = Path(__file__).resolve().parents[1]
+    assert cli.main(["plan", str(repo / "studies" / "pe_ablation.yaml"), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["seconds_per_step"] is None and plan["concurrency"] == 0
+    assert plan["calibration_skipped"] == "its cells train on a GPU and this machine has none"
+
+
+def test_plan_of_a_cpu_study_times_real_steps(tmp_path, capsys):
+    study = tmp_path / "small.yaml"
+    study.write_text(yaml.safe_dump({"name": "small", "data": {"size": 2000},
+                                     "model": {"preset": "tiny", "pe": {"grid": ["none", "rope"]}},
+                                     "train": {"batch_size": 32, "device": "cpu", "max_steps": 100}}))
+    assert cli.main(["plan", str(study), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["calibration_skipped"] is None and 0 < plan["seconds_per_step"] < 10
+    assert plan["estimated_seconds_per_cell"] == pytest.approx(100 * plan["seconds_per_step"])

@@ -141,16 +141,18 @@ def _plan(args) -> int:
     first = spec.run_config(arms[0] if arms else spec.representative_arm(), spec.seeds[0])
     steps = _steps_per_cell(first)
     params = _parameter_count(first)
-    step_seconds = None if args.no_calibrate else _calibrate(first)
+    skipped = ("--no-calibrate" if args.no_calibrate else _calibration_impossible(spec, first))
+    step_seconds = None if skipped else _calibrate(first)
     per_cell = steps * step_seconds if step_seconds else None
     wall = per_cell * -(-cells // slots) if per_cell and slots else None
-    disk = cells * params * 4 * 3  # latest checkpoint per cell: weights + AdamW's two moments
+    disk = cells * params * 4 * 3 * 2  # two checkpoints per cell (latest, previous): weights + AdamW moments
     plan = {"study": spec.name, "algorithm": spec.search.algorithm, "arms": n_arms,
             "arm_names": [spec.arm_name(a) for a in arms] if arms else None, "seeds": list(spec.seeds),
             "cells": cells, "resources_per_cell": spec.resources.model_dump(), "concurrency": slots,
             "scheduler": spec.scheduler.type, "steps_per_cell": steps, "parameters": params,
             "seconds_per_step": step_seconds, "estimated_seconds_per_cell": per_cell,
             "estimated_wall_seconds": wall, "calibrated_on": _device(first) if step_seconds else None,
+            "calibration_skipped": skipped,
             "checkpoint_disk_bytes": disk}
     if args.json:
         from axiomatic.cli import emit_json
@@ -179,8 +181,23 @@ def _device(run) -> str:
     return str(resolve_device(run.train.device))
 
 
+def _calibration_impossible(spec, run) -> str | None:
+    """Why this machine cannot time a cell's steps, or None: a cell that trains on a GPU is not
+    timed on a CPU (a 38M-parameter model at batch 512 would take minutes to say nothing)."""
+    import torch
+
+    wants_gpu = spec.resources.gpu > 0 or run.train.device == "cuda"
+    if wants_gpu and not torch.cuda.is_available():
+        return "its cells train on a GPU and this machine has none"
+    return None
+
+
+CALIBRATION_SECONDS = 10.0  # the timed steps stop here; one slow step is then the estimate
+
+
 def _calibrate(run, steps: int = 5) -> float:
-    """Seconds per optimiser step of this cell's model at its batch size, on this machine."""
+    """Seconds per optimiser step of this cell's model at its batch size, on this machine,
+    from at most ``steps`` steps after a warm-up step, within CALIBRATION_SECONDS."""
     import dataclasses
 
     from axiomatic.data.store import Store
@@ -191,11 +208,16 @@ def _calibrate(run, steps: int = 5) -> float:
     trainer = Trainer(small, load_data(small, Store()), Worker(device=resolve_device(run.train.device)))
     phase = trainer.phases[-1]
     batches = trainer.batches(phase, 0)
-    trainer.step(phase, batches[0])  # warm-up: allocation, kernel selection
     started = time.perf_counter()
+    trainer.step(phase, batches[0])  # warm-up: allocation, kernel selection
+    warm_up = time.perf_counter() - started
+    started, timed = time.perf_counter(), 0
     for idx in batches[1 : steps + 1]:
+        if warm_up + time.perf_counter() - started > CALIBRATION_SECONDS:
+            break
         trainer.step(phase, idx)
-    return (time.perf_counter() - started) / min(steps, len(batches) - 1)
+        timed += 1
+    return (time.perf_counter() - started) / timed if timed else warm_up
 
 
 def _local_slots(spec) -> int:
@@ -223,10 +245,12 @@ def _print_plan(plan: dict) -> None:
     table.add_row("concurrency here", str(plan["concurrency"]) if plan["concurrency"]
                   else "0: this machine lacks the resources of one cell (run it on a cluster)")
     table.add_row("model", f"{plan['parameters']:,} parameters, {plan['steps_per_cell']:,} steps per cell")
+    if plan["calibration_skipped"]:
+        table.add_row("calibration", f"none: {plan['calibration_skipped']}")
     if plan["seconds_per_step"]:
         table.add_row("calibration", f"{plan['seconds_per_step'] * 1000:.1f} ms/step on {plan['calibrated_on']}")
         wall = (f"{plan['estimated_wall_seconds'] / 3600:.2f} h wall here (training only)"
                 if plan["estimated_wall_seconds"] else "no wall time here")
         table.add_row("estimated time", f"{plan['estimated_seconds_per_cell'] / 60:.1f} min per cell, {wall}")
-    table.add_row("checkpoint disk", f"{plan['checkpoint_disk_bytes'] / 2**20:.1f} MiB (latest per cell)")
+    table.add_row("checkpoint disk", f"{plan['checkpoint_disk_bytes'] / 2**20:.1f} MiB (latest two per cell)")
     console.print(table)
