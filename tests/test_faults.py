@@ -153,3 +153,55 @@ def test_plan_of_a_cpu_study_times_real_steps(tmp_path, capsys):
     plan = json.loads(capsys.readouterr().out)
     assert plan["calibration_skipped"] is None and 0 < plan["seconds_per_step"] < 10
     assert plan["estimated_seconds_per_cell"] == pytest.approx(100 * plan["seconds_per_step"])
+
+
+def small_spec():
+    from axiomatic.study.spec import validate_study
+
+    return validate_study({"name": "told", "data": {"size": 500}, "model": {"preset": "tiny", "pe": {"grid": ["none"]}},
+                           "train": {"device": "cpu", "max_steps": 10}, "seeds": [0, 1]}, "told.yaml")
+
+
+def test_an_arm_is_told_to_optuna_only_when_every_seed_has_finished(tmp_path):
+    import optuna
+
+    from axiomatic.study.ledger import Ledger
+    from axiomatic.study.runner import ArmSearcher, optuna_study
+    from axiomatic.study.trial import describe_error
+
+    spec, ledger = small_spec(), Ledger(tmp_path / "told")
+    ledger.initialise("", spec.fingerprint())
+    study = optuna_study(spec, ledger)
+    searcher = ArmSearcher(spec, ledger, study)
+    first, second = searcher.suggest("t0"), searcher.suggest("t1")
+    try:
+        raise ValueError("loss went sideways")
+    except ValueError as err:
+        (Path(second["cell_dir"]) / "error.txt").write_text(describe_error(err))
+    searcher.on_trial_complete("t0", {"val/acc": 0.8, "finished": 1})
+    searcher.on_trial_complete("t1", error=True)
+    failed = next(c for c in ledger.cells() if c.status == "failed")
+    assert failed.error.splitlines()[0] == "ValueError: loss went sideways"
+    assert "raised at" in failed.error.splitlines()[1]
+    (trial,) = study.trials
+    assert trial.state == optuna.trial.TrialState.RUNNING  # not the surviving seed's 0.8
+
+    rerun = ArmSearcher(spec, ledger, optuna_study(spec, ledger))  # the next 'platform study'
+    again = rerun.suggest("t2")
+    assert again["cell"] == second["cell"]
+    rerun.on_trial_complete("t2", {"val/acc": 0.6, "finished": 1})
+    (trial,) = optuna.load_study(study_name="told", storage=ledger.storage_url).trials
+    assert trial.state == optuna.trial.TrialState.COMPLETE and trial.value == pytest.approx(0.7)
+    assert all(c.status == "done" and c.error is None for c in ledger.cells())
+
+
+def test_the_live_table_shows_no_eta_once_nothing_waits():
+    from axiomatic.report.console import LiveConsole
+    from axiomatic.study.ledger import Cell
+
+    members = [Cell("a", "pe=none", {}, 0, status="done", metrics={"val/acc": 0.9}),
+               Cell("a", "pe=none", {}, 1, status="failed", error="ValueError: x")]
+    live = LiveConsole(small_spec(), enabled=False)
+    live.durations = [60.0]
+    row = live._row(members, "val/acc")
+    assert row[-1] == "–" and "1 failed" in row[-2]

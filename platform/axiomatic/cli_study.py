@@ -108,8 +108,7 @@ def _finish(spec, ledger, formats, as_json: bool) -> int:
     if report["importances"]:
         console.print(tables.importances_markdown(report["importances"]))
     for failed in report["failed"]:
-        reason = (failed["error"] or "").strip().splitlines()
-        console.print(f"[red]failed[/] {failed['arm']} seed {failed['seed']}: {reason[-1] if reason else ''}")
+        console.print(f"[red]failed[/] {failed['arm']} seed {failed['seed']}: {summary.first_line(failed['error'])}")
     console.print(f"report files: {ledger.root / 'report'}")
     return 0
 

@@ -109,8 +109,9 @@ class LiveConsole(tune.Callback):
                   else "done" if len(finished) == len(members) else "queued")
         if failed:
             status += f" ({len(failed)} failed)"
+        waiting = sum(c.status in ("pending", "running") for c in members)  # failed ones wait for a rerun
         return [members[0].arm, f"{len(finished)}/{len(running)}/{len(members)}", summary, best, status,
-                self._eta(len(members) - len(finished))]
+                self._eta(waiting)]
 
     def _eta(self, remaining: int) -> str:
         if remaining == 0:

@@ -122,9 +122,15 @@ def markdown_extras(report: dict, table_text: str) -> str:
     if report["importances"]:
         parts += ["\n## Parameter importances (Optuna)\n", tables.importances_markdown(report["importances"])]
     if report["failed"]:
-        parts += ["\n## Failed cells\n"] + [f"- {f['arm']} seed {f['seed']}: {str(f['error']).splitlines()[-1] if f['error'] else ''}"
+        parts += ["\n## Failed cells\n"] + [f"- {f['arm']} seed {f['seed']}: {first_line(f['error'])}"
                                            for f in report["failed"]]
     return "\n".join(parts) + "\n"
+
+
+def first_line(error: str | None) -> str:
+    """A failed cell's reason in one line: the exception's type and message."""
+    lines = (error or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def public(report: dict) -> dict:

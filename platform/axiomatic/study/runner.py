@@ -169,13 +169,17 @@ class ArmSearcher(Searcher):
         else:
             cell.metrics = _metrics_only(result or {})
             cell.status = "done" if (result or {}).get("finished") else "stopped"
+            cell.error = None  # an earlier attempt's failure is no longer the cell's story
         self.ledger.save(cell)
         self.on_cell(cell)
         self._maybe_tell(cell.arm_id)
 
     def _maybe_tell(self, arm: str) -> None:
+        """Tell Optuna the arm's value once every seed has finished. A failed seed holds it back
+        (the trial stays RUNNING) until a rerun completes that seed: an arm's value never comes
+        from its surviving seeds only."""
         cells = self._arm_cells(arm)
-        if any(c.status in ("pending", "running") for c in cells):
+        if not all(c.finished for c in cells):
             return
         number = cells[0].optuna_trial
         if number is None or self.study.trials[number].state.is_finished():
@@ -198,8 +202,12 @@ def _metrics_only(result: dict) -> dict:
 
 
 def _last_error(ledger: Ledger, key: str) -> str:
+    """The cell's own exception as its trainable recorded it (trial.py writes error.txt)."""
     path = ledger.cell_dir(key) / "error.txt"
-    return path.read_text()[-2000:] if path.is_file() else "trial raised an error (see logs/)"
+    if path.is_file():
+        return path.read_text()
+    return (f"the cell's process ended without recording an exception (killed, or out of memory?); "
+            f"see {ledger.root / 'logs'} and {ledger.root / 'tune'}")
 
 
 # -------------------------------------------------------------------- driver

@@ -24,10 +24,19 @@ from axiomatic.train.config import RunConfig
 def run_cell(config: dict) -> None:
     try:
         _run_cell(config)
-    except Exception:
+    except Exception as err:
         # the ledger keeps the reason, so reports can say why a cell failed
-        (Path(config["cell_dir"]) / "error.txt").write_text(traceback.format_exc())
+        (Path(config["cell_dir"]) / "error.txt").write_text(describe_error(err))
         raise
+
+
+def describe_error(err: BaseException) -> str:
+    """``Type: message``, then where it was raised (the last frame), then the traceback's tail:
+    the first line is what a report prints."""
+    frame = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
+    where = f"\n  raised at {frame.filename}:{frame.lineno} in {frame.name}" if frame else ""
+    trace = "".join(traceback.format_exception(err))[-1500:]
+    return f"{type(err).__name__}: {err}{where}\n\n{trace}"
 
 
 def _run_cell(config: dict) -> None:
