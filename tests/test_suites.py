@@ -281,3 +281,17 @@ def test_read_jsonl_unparseable_sentence_names_the_record(tmp_path):
 def test_read_jsonl_empty_file(tmp_path):
     with pytest.raises(ValueError, match="no records"):
         suites.read_jsonl(write_lines(tmp_path / "empty.jsonl", [""]))
+
+
+def test_shortcuts_on_token_arrays_equal_the_rules_on_the_parsed_text():
+    # the vectorised rules must answer every row of every suite as the sentence-level rules do
+    for name in suites.all_names():
+        data = suites.build(name)
+        parsed = [text.parse(*data.text(i)[:2]) for i in range(len(data))]
+        fast = baselines.token_predictions(data)
+        if any(p.question != "transitivity" for p in parsed):
+            assert fast is None, name
+            continue
+        assert fast is not None, name
+        assert fast["mention_order"].tolist() == [baselines.mention_order(p) for p in parsed], name
+        assert fast["direct_edge"].tolist() == [baselines.direct_edge(p) for p in parsed], name
