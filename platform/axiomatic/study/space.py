@@ -13,7 +13,8 @@ from typing import Any
 
 import optuna
 
-from axiomatic.study.spec import Param, StudySpec, sampling_order
+from axiomatic.study.domains import Param, sampling_order
+from axiomatic.study.spec import StudySpec
 
 
 def define_by_run(spec: StudySpec) -> Callable[[optuna.Trial], dict[str, Any]]:

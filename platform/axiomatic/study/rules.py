@@ -1,0 +1,255 @@
+"""The cross-field rules of a study file, and building every arm it can produce.
+
+Each check yields every problem it sees (a :class:`~axiomatic.study.domains.Problem` naming the
+field path); :func:`rule_problems` runs them all. :func:`check_builds` then builds the run config
+of every arm a grid can produce (or of representative values of every domain), so a bad fixed
+value fails when the file is loaded, not in a trial.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from axiomatic.data import suites as suite_catalog
+from axiomatic.data.mixtures import DataSpec
+from axiomatic.errors import UserError
+from axiomatic.model.decoder import ModelConfig
+from axiomatic.report.references import select_references
+from axiomatic.study.domains import SECTIONS, Param, Problem, resolve_active, sampling_order, substitute
+from axiomatic.study.results import suite_metric_name, suite_of_metric
+from axiomatic.train.config import TrainConfig, build_run
+
+if TYPE_CHECKING:
+    from axiomatic.study.spec import ObjectiveSpec, ResourcesSpec, SchedulerSpec, StudySpec
+
+# Metrics the training loop reports for every trial; suite accuracies are added per study suite.
+TRIAL_METRICS = ("val/acc", "val/loss", "train/loss")
+# The keys each section accepts: the fields of what it builds plus the preset/recipe shorthand.
+SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "data": ("preset", *DataSpec.model_fields),
+    "model": ("preset", *(f.name for f in dataclasses.fields(ModelConfig))),
+    "train": ("recipe", *TrainConfig.model_fields),
+}
+
+
+def rule_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
+    """Cross-field rules; each check yields every problem it sees."""
+    yield from _section_key_problems(spec)
+    yield from _condition_problems(params)
+    yield from _grid_problems(spec, params)
+    yield from _arm_list_problems(spec, params)
+    yield from _baseline_problems(spec, params)
+    yield from _scheduler_problems(spec.scheduler)
+    yield from _resource_problems(spec.resources)
+    yield from _reference_problems(spec.references)
+    expanded, suite_problems = _expand_suites(spec.suites)
+    yield from suite_problems
+    if not suite_problems:
+        yield from _objective_problems(spec.objective, expanded)
+
+
+def _section_key_problems(spec: StudySpec) -> Iterator[Problem]:
+    # Checked here (not left to build_run) so the message names the exact key, e.g. model.bogus.
+    for section, values in spec.sections().items():
+        for key in values:
+            if key not in SECTION_KEYS[section]:
+                yield Problem(f"{section}.{key}", f"unknown key; accepted: {', '.join(SECTION_KEYS[section])}")
+
+
+def _condition_problems(params: list[Param]) -> Iterator[Problem]:
+    by_path = {p.path: p for p in params}
+    problems = []
+    for param in params:
+        where = f"{param.path}.when"
+        for ref, allowed in param.when.items():
+            target = by_path.get(ref)
+            if ref == param.path:
+                problems.append(Problem(where, "a parameter cannot be conditional on itself"))
+            elif target is None:
+                searched = ", ".join(by_path) or "none"
+                problems.append(Problem(where, f"{ref!r} is not a searched parameter (searched: {searched}); "
+                                               "a condition refers to another parameter's search domain"))
+            else:
+                problems += [Problem(where, f"{ref}={value!r} can never happen: {ref} is {target.describe()}")
+                             for value in allowed if not target.contains(value)]
+    yield from problems
+    if not problems:  # a cycle is only worth reporting once every reference is sound
+        try:
+            sampling_order(params)
+        except ValueError as err:
+            yield Problem(f"{next(p.path for p in params if p.when)}.when", str(err))
+
+
+def _grid_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
+    if spec.search.algorithm != "grid":
+        return
+    for param in params:
+        if not param.categorical:
+            yield Problem(f"{param.path}.{param.kind}",
+                          f"a grid study enumerates its arms, so every searched parameter needs "
+                          f"{{grid: [...]}} or {{choice: [...]}}; {'an int' if param.kind == 'int' else 'a float'} range has no grid. "
+                          "List the values, or use search.algorithm tpe or random")
+        if param.when:
+            yield Problem(f"{param.path}.when",
+                          "a grid study runs the full product of its grids, so it cannot have "
+                          "conditional parameters; drop 'when', split the study, or use tpe or random")
+
+
+def _arm_list_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
+    if spec.search.arms is None:
+        return
+    if spec.search.algorithm != "grid":
+        yield Problem("search.arms", f"a list of arms belongs to a grid study; a "
+                                     f"{spec.search.algorithm} study samples its arms")
+        return
+    by_path = {p.path: p for p in params}
+    for index, arm in enumerate(spec.search.arms):
+        where = f"search.arms.{index}"
+        for path, value in arm.items():
+            param = by_path.get(path)
+            if param is None:
+                yield Problem(f"{where}.{path}", f"not a searched parameter (searched: "
+                                                 f"{', '.join(by_path) or 'none'})")
+            elif not param.contains(value):
+                yield Problem(f"{where}.{path}", f"{value!r} is not in its grid: {path} is {param.describe()}")
+        missing = [path for path in by_path if path not in arm]
+        if missing:
+            yield Problem(where, f"no value for {', '.join(missing)}; an arm gives a value for every "
+                                 "searched parameter")
+        if any(arm == earlier for earlier in spec.search.arms[:index]):
+            yield Problem(where, "the same arm is listed twice")
+
+
+def _baseline_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
+    if spec.baseline is None:
+        return
+    if spec.search.algorithm != "grid":
+        yield Problem("baseline", f"a {spec.search.algorithm} study samples its arms, so it has no "
+                                  "fixed arm to compare against; remove baseline or use search.algorithm grid")
+        return
+    by_path = {p.path: p for p in params}
+    for path, value in spec.baseline.items():
+        param = by_path.get(path)
+        if param is None:
+            searched = ", ".join(by_path) or "none"
+            yield Problem(f"baseline.{path}", f"not a searched parameter (searched: {searched}); "
+                                              "the baseline names one arm by its searched values")
+        elif not param.contains(value):
+            yield Problem(f"baseline.{path}", f"{value!r} is not one of the grid's arms: "
+                                              f"{path} is {param.describe()}")
+    missing = [p for p in by_path if p not in spec.baseline]
+    if missing:
+        yield Problem("baseline", f"no value for {', '.join(missing)}; the baseline names one arm, "
+                                  "so it gives a value for every searched parameter")
+    elif spec.search.arms is not None and spec.baseline not in spec.search.arms:
+        yield Problem("baseline", "not one of search.arms; the baseline names one of the arms the study runs")
+
+
+def _scheduler_problems(scheduler: SchedulerSpec) -> Iterator[Problem]:
+    if scheduler.type == "asha" and scheduler.max_t is not None and scheduler.grace_period > scheduler.max_t:
+        yield Problem("scheduler.grace_period", f"expected <= max_t ({scheduler.max_t}), "
+                                                f"got {scheduler.grace_period}")
+
+
+def _resource_problems(resources: ResourcesSpec) -> Iterator[Problem]:
+    if 0 < resources.gpu < 1 and resources.workers > 1:
+        yield Problem("resources.gpu", f"fractional GPUs ({resources.gpu}) only for 1-worker trials: "
+                                       f"NCCL refuses two workers on one GPU (workers = {resources.workers})")
+    if resources.gpu > 1 and not float(resources.gpu).is_integer():
+        yield Problem("resources.gpu", f"expected a fraction below 1 or a whole number, got {resources.gpu}")
+
+
+def _reference_problems(labels: list[str]) -> Iterator[Problem]:
+    for index, label in enumerate(labels):
+        try:
+            select_references([label])
+        except ValueError as err:
+            yield Problem(f"references.{index}", str(err))
+
+
+def _expand_suites(patterns: list[str]) -> tuple[list[str], list[Problem]]:
+    expanded, problems = [], []
+    for index, pattern in enumerate(patterns):
+        try:
+            expanded += [n for n in suite_catalog.expand([pattern]) if n not in expanded]
+        except ValueError as err:
+            hint = ""
+            if pattern.startswith("published/") and not suite_catalog.published_files(suite_catalog.published_dir()):
+                hint = (f" (no published files found at {suite_catalog.published_dir()}; "
+                        f"set {suite_catalog.PUBLISHED_ENV} to their directory)")
+            problems.append(Problem(f"suites.{index}", f"{err}{hint}"))
+    return expanded, problems
+
+
+def _objective_problems(objective: ObjectiveSpec, expanded: list[str]) -> Iterator[Problem]:
+    metric = objective.metric
+    suite = suite_of_metric(metric)
+    if metric not in TRIAL_METRICS and suite not in expanded:
+        example = f"e.g. {suite_metric_name(expanded[0])}" if expanded else "none: the study lists no suites"
+        accepted = (f"accepted: {', '.join(TRIAL_METRICS)}, or suite/<name>/acc for a suite of the "
+                    f"study's suites ({example})")
+        if suite is not None and suite in suite_catalog.all_names():
+            yield Problem("objective.metric", f"suite {suite!r} is not among the study's suites; "
+                                              f"add it to suites or pick another metric; {accepted}")
+        else:
+            yield Problem("objective.metric", f"{metric!r} is not reported by every trial; {accepted}")
+    elif metric.endswith("/loss") and objective.mode == "max":
+        yield Problem("objective.mode", f"{metric} is a loss: mode max would pick the worst arm; use mode: min")
+    elif metric.endswith("/acc") and objective.mode == "min":
+        yield Problem("objective.mode", f"{metric} is an accuracy: mode min would pick the worst arm; use mode: max")
+
+
+# ---------------------------------------------------------------- building the arms
+
+def check_builds(spec: StudySpec, params: list[Param]) -> None:
+    """Build the run config of every arm a grid can produce, or of representative values of
+    every domain otherwise, so a bad fixed value or domain value fails now, not in a trial."""
+    for assignment in _probe_assignments(spec, params):
+        sections = substitute(spec.sections(), params, assignment)
+        try:
+            build_run({**sections, "curriculum": spec.curriculum, "suites": [], "seed": spec.seeds[0]},
+                      spec.source)
+        except UserError as err:
+            if assignment:
+                raise UserError(f"{err}\n  (while building the arm {spec.arm_name(assignment)})") from None
+            raise
+
+
+def _probe_assignments(spec: StudySpec, params: list[Param]) -> Iterator[dict[str, Any]]:
+    seen: set[str] = set()
+    for assignment in _candidate_assignments(spec, params):
+        active = resolve_active(params, assignment)
+        key = repr(sorted(active.items(), key=lambda item: item[0]))
+        if key not in seen:
+            seen.add(key)
+            yield active
+
+
+def _candidate_assignments(spec: StudySpec, params: list[Param]) -> Iterable[dict[str, Any]]:
+    if spec.search.algorithm == "grid" and spec.search.arms is not None:
+        yield from spec.search.arms  # only the listed arms ever run
+        return
+    base = {p.path: p.representative() for p in params}  # inactive ones are dropped later
+    yield base
+    if spec.search.algorithm == "grid":
+        # Sections build independently, so each section's grid product covers every arm.
+        for section in SECTIONS:
+            own = [p for p in params if p.section == section]
+            for values in itertools.product(*(p.values for p in own)):
+                yield {**base, **{p.path: v for p, v in zip(own, values)}}
+        return
+    by_path = {p.path: p for p in params}
+    for param in params:
+        for value in param.probe_values():
+            yield _with_conditions_met({**base, param.path: value}, param, by_path)
+
+
+def _with_conditions_met(assignment: dict[str, Any], param: Param, by_path: dict[str, Param]) -> dict[str, Any]:
+    """Set the parameters that ``param`` is conditional on so that it is active (transitively)."""
+    for ref, allowed in param.when.items():
+        assignment[ref] = allowed[0]
+        assignment = _with_conditions_met(assignment, by_path[ref], by_path)
+    return assignment
