@@ -3,6 +3,7 @@ exact resume from a mid-epoch checkpoint, batch order, the schedule, and 2-worke
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -336,3 +337,13 @@ def test_two_ray_train_workers_on_cpu_lower_the_loss(local_ray, tmp_path):
     assert (meta["step"], meta["epoch"]) == (56, 2)
     model = Decoder(run.model)
     checkpoint.restore(out / "checkpoint", model)  # DDP saved the bare module: names match
+
+
+def test_the_cpu_recipe_study_runs_exactly_the_two_cpu_recipe_files():
+    from axiomatic.study.spec import load_study
+
+    study = load_study(REPO / "studies" / "cpu_recipes.yaml")
+    for pe, name in (("rope", "cpu_small.yaml"), ("none", "cpu_nope.yaml")):
+        run = build_run(load_yaml(REPO / "configs" / name), name)
+        arm = study.run_config({"model.pe": pe}, seed=run.seed)
+        assert arm == dataclasses.replace(run, suites=tuple(suites.expand(list(run.suites)))), name
