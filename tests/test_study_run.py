@@ -173,3 +173,19 @@ def test_two_worker_cells_run_under_ray_train(tmp_path, capsys, local_ray):
     assert [row["epoch"] for row in history] == [1, 2]  # rank 0 kept every evaluation
     assert (ledger.cell_dir(cell.id) / "checkpoint" / "state.json").is_file()
     assert (ledger.cell_dir(cell.id) / "ray").is_dir()  # the cell's own Ray Train run
+
+
+def test_a_diverged_cell_is_failed_not_a_result(tmp_path, capsys, local_ray):
+    runs = tmp_path / "runs"
+    path = study_file(tmp_path, name="diverges", seeds=[0], model={**TINY, "pe": {"grid": ["none"]}},
+                      train={"lr": 1.0e+30, "batch_size": 64, "epochs": 2, "device": "cpu"},
+                      baseline=None)
+    code, report, err = run(["study", path, "--runs-dir", str(runs), "--json"], capsys)
+    assert code == 0, err
+    (cell,) = Ledger(runs / "diverges").cells()
+    assert cell.status == "failed" and cell.error.startswith("Diverged: diverged at step")
+    assert [f["error"].splitlines()[0] for f in report["failed"]] == [cell.error.splitlines()[0]]
+    assert report["arms"][0]["seeds_done"] == 0
+    storage = f"sqlite:///{runs / 'diverges' / 'optuna.db'}"
+    (trial,) = optuna.load_study(study_name="diverges", storage=storage).trials
+    assert trial.state != optuna.trial.TrialState.COMPLETE  # Optuna never ranks a diverged arm
