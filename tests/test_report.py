@@ -354,3 +354,86 @@ def test_learning_curves_follow_the_evaluation_steps_and_keep_bands_in_range():
     points = _step_intervals(records, "val/acc")
     assert [step for step, _ in points] == [500, 1000, 1500]  # three evaluations in one epoch
     assert all(0.0 <= band["ci_low"] and band["ci_high"] <= 1.0 for _, band in points)
+
+
+# --- seeds stopped early ------------------------------------------------------------------
+
+
+REVERSED_3 = "suite/reversed_chain/len=3/acc"
+# (pe, seed) -> status as cell.json stores it, and the seed's accuracy
+STOPPED_LEDGER = {("none", 0): ("done", 0.9), ("none", 1): ("done", 0.8), ("none", 2): ("stopped", 0.2),
+                  ("rope", 0): ("done", 0.7), ("rope", 1): ("done", 0.6), ("rope", 2): ("done", 0.65)}
+
+
+def ledger_with_a_stopped_seed(tmp_path):
+    """A real study directory whose cell.json files are written as a runner writes them, one
+    seed of the baseline arm stopped early (by ASHA) at a much lower accuracy."""
+    import json
+
+    from axiomatic.study.ledger import Ledger, arm_id, cell_id
+    from axiomatic.study.spec import validate_study
+
+    spec = validate_study({"name": "stopped", "data": {"size": 500},
+                           "model": {"preset": "tiny", "pe": {"grid": ["none", "rope"]}},
+                           "train": {"device": "cpu", "epochs": 4}, "seeds": [0, 1, 2],
+                           "suites": ["reversed_chain/len=3"], "baseline": {"model.pe": "none"}},
+                          "stopped.yaml")
+    ledger = Ledger(tmp_path / "stopped")
+    ledger.initialise("", spec.fingerprint())
+    for (pe, seed), (status, accuracy) in STOPPED_LEDGER.items():
+        params = {"model.pe": pe}
+        cell = {"arm_id": arm_id(params), "arm": spec.arm_name(params), "params": params, "seed": seed,
+                "status": status, "metrics": {"val/acc": accuracy, REVERSED_3: accuracy,
+                                              "epoch": 2 if status == "stopped" else 4},
+                "error": None, "optuna_trial": None}
+        path = ledger.cell_dir(cell_id(cell["arm_id"], seed)) / "cell.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(cell))
+    return spec, ledger
+
+
+def test_a_seed_stopped_early_is_kept_apart_from_the_finished_ones(tmp_path):
+    from axiomatic.report import summary
+
+    spec, ledger = ledger_with_a_stopped_seed(tmp_path)
+    statuses = {(r["arm"], r["seed"]): r["status"] for r in ledger.records()}
+    assert (statuses[("pe=none", 2)], statuses[("pe=none", 0)]) == ("stopped", "done")
+
+    report = summary.build(spec, ledger)
+    arms = {a["arm"]: a for a in report["arms"]}
+    assert (arms["pe=none"]["seeds_done"], arms["pe=none"]["seeds_stopped"]) == (2, 1)
+    assert (arms["pe=rope"]["seeds_done"], arms["pe=rope"]["seeds_stopped"]) == (3, 0)
+    accuracy = arms["pe=none"]["metrics"]["val/acc"]
+    assert accuracy["n"] == 2 and accuracy["mean"] == pytest.approx(0.85)  # not (0.9+0.8+0.2)/3
+    (comparison,) = report["comparisons"]
+    assert comparison["n_pairs"] == 2 and comparison["mean_diff"] == pytest.approx(-0.2)
+
+    markdown = summary.markdown_extras(report, to_markdown(summary.table(report, spec)))
+    assert "| pe=none (1 of 3 seeds stopped early, not averaged) |" in markdown
+    assert "| pe=rope |" in markdown
+    assert "seeds stopped early" in markdown.splitlines()[2].lower()  # the table's note says so
+
+
+def test_a_stopped_cell_stays_stopped_on_disk_and_is_never_rescheduled(tmp_path):
+    import json
+
+    from axiomatic.study.ledger import CellStatus
+    from axiomatic.study.runner import ArmSearcher, optuna_study
+
+    spec, ledger = ledger_with_a_stopped_seed(tmp_path)
+    stopped = next(c for c in ledger.cells() if c.seed == 2 and c.arm == "pe=none")
+    assert stopped.status is CellStatus.STOPPED and stopped.finished  # final: a scheduler's decision is not undone by a rerun
+    ledger.save(stopped)
+    on_disk = json.loads((ledger.cell_dir(stopped.id) / "cell.json").read_text())
+    assert on_disk["status"] == "stopped"
+    searcher = ArmSearcher(spec, ledger, optuna_study(spec, ledger))
+    assert searcher.queue == [] and searcher.complete()
+
+
+def test_the_live_table_averages_finished_seeds_and_counts_stopped_ones(tmp_path):
+    from axiomatic.report.console import LiveConsole
+
+    spec, ledger = ledger_with_a_stopped_seed(tmp_path)
+    row = LiveConsole(spec, enabled=False)._row([c for c in ledger.cells() if c.arm == "pe=none"], "val/acc")
+    assert row[1:3] == ["2/0/3", "0.900 / 0.800"]
+    assert "1 stopped early" in row[4]

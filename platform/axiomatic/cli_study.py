@@ -46,7 +46,7 @@ def add_commands(commands) -> None:
 
 def _study(args) -> int:
     from axiomatic.report.console import LiveConsole
-    from axiomatic.study.ledger import Ledger
+    from axiomatic.study.ledger import CellStatus, Ledger
     from axiomatic.study.runner import run_study, study_lock
     from axiomatic.study.spec import load_study
 
@@ -69,7 +69,7 @@ def _study(args) -> int:
         with live:
             searcher = run_study(spec, ledger, address=args.address, console_callback=live)
     if not searcher.complete():
-        finished = sum(c.finished or c.status == "failed" for c in searcher.cells.values())
+        finished = sum(c.finished or c.status is CellStatus.FAILED for c in searcher.cells.values())
         notices.print(f"[yellow]interrupted[/]: {finished} of {searcher.total_cells()} cells have ended; "
                       f"rerun 'platform study {args.file}' to resume (finished cells do not run again), "
                       f"or 'platform report {root}' for the partial tables")

@@ -2,7 +2,9 @@
 
 Ray's own progress output is off (verbose=0, logs to files under the run directory); this is the
 only thing a study prints while it runs. Rows: seeds done / running / total, the objective's
-mean ± 95% CI over finished seeds, the best seed, status and an ETA from finished cells' durations.
+mean ± 95% CI over the seeds that ran to the end (as in the report: seeds the scheduler stopped
+early are counted in the status, not averaged), the best seed, status and an ETA from ended cells'
+durations.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rich.table import Table
 from ray import tune
 
 from axiomatic.report.tables import format_interval
+from axiomatic.study.ledger import CellStatus
 from axiomatic.study.results import mean_ci, metric_bounds
 
 
@@ -58,7 +61,7 @@ class LiveConsole(tune.Callback):
     # ---------------------------------------------------------------- events
 
     def cell_changed(self, cell) -> None:
-        if cell.status == "running":
+        if cell.status is CellStatus.RUNNING:
             self.started[cell.id] = time.time()
         elif cell.id in self.started:
             self.durations.append(time.time() - self.started.pop(cell.id))
@@ -94,10 +97,11 @@ class LiveConsole(tune.Callback):
         return table
 
     def _row(self, members, metric) -> list[str]:
-        finished = [c for c in members if c.finished]
-        running = [c for c in members if c.status == "running"]
-        failed = [c for c in members if c.status == "failed"]
-        values = [c.metrics[metric] for c in finished if metric in c.metrics]
+        done = [c for c in members if c.status is CellStatus.DONE]
+        stopped = [c for c in members if c.status is CellStatus.STOPPED]
+        running = [c for c in members if c.status is CellStatus.RUNNING]
+        failed = [c for c in members if c.status is CellStatus.FAILED]
+        values = [c.metrics[metric] for c in done if metric in c.metrics]
         ci = mean_ci(values, bounds=metric_bounds(metric))
         live = [self.latest[c.id][metric] for c in running if metric in self.latest.get(c.id, {})]
         summary = "–" if ci is None else format_interval(ci["mean"], ci["ci_low"], ci["ci_high"], ci["values"], 3)
@@ -106,11 +110,14 @@ class LiveConsole(tune.Callback):
         pick = max if self.spec.objective.mode == "max" else min
         best = f"{pick(values):.3f}" if values else "–"
         status = ("failed" if failed and not running else "running" if running
-                  else "done" if len(finished) == len(members) else "queued")
+                  else "done" if all(c.finished for c in members) else "queued")
         if failed:
             status += f" ({len(failed)} failed)"
-        waiting = sum(c.status in ("pending", "running") for c in members)  # failed ones wait for a rerun
-        return [members[0].arm, f"{len(finished)}/{len(running)}/{len(members)}", summary, best, status,
+        if stopped:
+            status += f" ({len(stopped)} stopped early)"
+        # failed ones wait for a rerun, not in this session
+        waiting = sum(c.status in (CellStatus.PENDING, CellStatus.RUNNING) for c in members)
+        return [members[0].arm, f"{len(done)}/{len(running)}/{len(members)}", summary, best, status,
                 self._eta(waiting)]
 
     def _eta(self, remaining: int) -> str:

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen befor
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from axiomatic.report.tables import measured_suites, split_suite  # noqa: E402
+from axiomatic.study.ledger import CellStatus  # noqa: E402
 from axiomatic.study.results import ArmSummary, mean_ci, metric_bounds, suite_metric_name  # noqa: E402
 
 CHANCE = 0.5
@@ -108,10 +109,11 @@ def _step_intervals(arm_records: Sequence[dict], metric: str) -> list[tuple[int,
 
 
 def plot_learning_curves(records: Sequence[dict], metric: str, path: Path) -> Path:
-    """Per arm, the mean of metric over finished seeds against the step, with a 95% CI band."""
+    """Per arm, the mean of metric over the seeds that ran to the end (DONE) against the step,
+    with a 95% CI band; a seed stopped early would leave the band narrower at later steps."""
     finished_by_arm: dict[str, list[dict]] = {}
     for record in records:
-        if record["status"] == "done":
+        if record["status"] == CellStatus.DONE:
             finished_by_arm.setdefault(record["arm"], []).append(record)
     figure, axes = plt.subplots(figsize=(6.4, 4.0))
     for arm, arm_records in finished_by_arm.items():
@@ -143,7 +145,7 @@ def _has_history(records: Sequence[dict], metric: str) -> bool:
     return any(
         metric in report
         for record in records
-        if record["status"] == "done"
+        if record["status"] == CellStatus.DONE
         for report in record.get("history") or []
     )
 

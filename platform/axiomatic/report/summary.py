@@ -72,8 +72,10 @@ def build(spec: StudySpec, ledger: Ledger) -> dict:
     return {
         "study": spec.name,
         "objective": spec.objective.model_dump(),
+        # metrics are over the DONE seeds only; seeds_stopped (ended early by the scheduler) are not in them
         "arms": [{"arm": s.arm, "params": s.params, "seeds_done": s.seeds_done,
-                  "seeds_total": s.seeds_total, "metrics": s.metrics} for s in summaries],
+                  "seeds_stopped": s.seeds_stopped, "seeds_total": s.seeds_total,
+                  "metrics": s.metrics} for s in summaries],
         "baseline_arm": base,
         "comparisons": [asdict(c) for c in comparisons],
         "time_to_accuracy": [asdict(r) for r in reaches],

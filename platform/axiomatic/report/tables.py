@@ -4,10 +4,11 @@
 the `to_*` functions render it. Columns are suites, grouped as the paper's tables group them and
 ordered by size (len=7 before len=10). Rows, top to bottom:
 
-- one per arm: mean over finished seeds ± half-width of the 95% Student-t interval
+- one per arm: mean over the seeds that ran to the end ± half-width of the 95% Student-t interval
   ("0.87 ± 0.03"), or "0.97 [0.93, 1.00]" where the interval is cut at the range an accuracy can
   take; with one or two seeds the seeds' own values ("0.59 / 0.49"), since two points cannot
-  support an interval;
+  support an interval. Seeds the scheduler stopped early are not averaged; the arm's label says
+  how many there were ("pe=none (1 of 3 seeds stopped early, not averaged)");
 - "chance (majority class)": accuracy of always answering the suite's more frequent label
   (0.50 on balanced suites, and where no baseline was computed);
 - "mention order", "direct edge": the shortcut rules' accuracies (PAPER.md "Shortcuts"); an arm
@@ -70,6 +71,11 @@ class Row:
     label: str
     kind: str  # "arm", "baseline", "reference" or "delta"
     cells: dict[str, Cell]  # suite -> cell; a suite without a number has no key
+    note: str = ""  # shown beside the label where people read it (not in the CSV's row key)
+
+    @property
+    def shown_label(self) -> str:
+        return f"{self.label} ({self.note})" if self.note else self.label
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,14 @@ def _arm_row(summary: ArmSummary, suites: Sequence[str]) -> Row:
         interval = summary.metrics.get(suite_metric_name(suite))
         if interval is not None:
             cells[suite] = Cell(**{**interval, "values": tuple(interval["values"])})
-    return Row(summary.arm, "arm", cells)
+    return Row(summary.arm, "arm", cells, stopped_note(summary))
+
+
+def stopped_note(summary: ArmSummary) -> str:
+    """Says that an arm's numbers leave out seeds the scheduler stopped early, and how many."""
+    if not summary.seeds_stopped:
+        return ""
+    return f"{summary.seeds_stopped} of {summary.seeds_total} seeds stopped early, not averaged"
 
 
 def _chance_row(baselines: Mapping[str, dict], suites: Sequence[str]) -> Row:
@@ -258,15 +271,16 @@ def _markdown_group(table: Table, group: ColumnGroup) -> str:
         "|" + "|".join(["---"] + ["---:"] * len(group.suites)) + "|",
     ]
     for row in _rows_for(table, group):
-        label = row.label.replace("|", "\\|")
+        label = row.shown_label.replace("|", "\\|")
         lines.append("| " + " | ".join([label, *_row_texts(row, group)]) + " |")
     return "\n".join(lines)
 
 
 def to_markdown(table: Table) -> str:
     """One Markdown table per column group, under a "###" heading with the group's title."""
-    note = ("_Cells: mean ± half-width of the 95% t interval over finished seeds (cut to [0, 1]: "
-            "mean [low, high]); with one or two seeds, their values._")
+    note = ("_Cells: mean ± half-width of the 95% t interval over the seeds that ran to the end "
+            "(cut to [0, 1]: mean [low, high]); with one or two seeds, their values. Seeds stopped "
+            "early by the scheduler are counted beside their arm, not averaged._")
     return "\n\n".join([note, *(_markdown_group(table, g) for g in table.groups)]) + "\n"
 
 
@@ -306,7 +320,7 @@ def _latex_group(table: Table, group: ColumnGroup) -> str:
         if previous_kind == "arm" and row.kind != "arm":
             lines.append(r"\hline")
         previous_kind = row.kind
-        texts = [row.label, *_row_texts(row, group)]
+        texts = [row.shown_label, *_row_texts(row, group)]
         lines.append(" & ".join(latex_escape(text) for text in texts) + r" \\")
     lines += [r"\hline", r"\end{tabular}"]
     return "\n".join(lines)
@@ -351,7 +365,7 @@ def to_rich(table: Table) -> list[rich.table.Table]:
             # A rule between the study's own rows and the rows it is compared with.
             is_last_arm = row.kind == "arm" and (next_row is None or next_row.kind != "arm")
             style = None if row.kind == "arm" else "dim"
-            view.add_row(row.label, *_row_texts(row, group), style=style, end_section=is_last_arm)
+            view.add_row(row.shown_label, *_row_texts(row, group), style=style, end_section=is_last_arm)
         rendered.append(view)
     return rendered
 

@@ -14,6 +14,10 @@
 The ledger, not Tune's experiment state, is the source of truth for resume: a cell whose
 cell.json says done/stopped is never scheduled again, and an unfinished one restarts from its
 checkpoint. This survives SIGKILL, added seeds and added samples alike.
+
+A cell's status is a :class:`CellStatus`. STOPPED (ended early by the scheduler) is final like DONE
+but is not DONE: its metrics are those of the epoch it reached, so the report keeps it out of every
+statistic, while the search objective told to Optuna may still use it.
 """
 
 from __future__ import annotations
@@ -23,9 +27,28 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 
-FINISHED = ("done", "stopped")  # stopped = ended early by the scheduler, a final decision too
+
+class CellStatus(str, Enum):
+    """Where a cell stands. The values are the strings cell.json has always held, so ledgers
+    written before this type existed load unchanged; being a ``str``, a status also compares
+    equal to its string (``CellStatus.DONE == "done"``) in plain-dict trial records."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"  # ran to its last epoch
+    STOPPED = "stopped"  # ended early by the scheduler (ASHA): final, but not run to the end
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        """Never scheduled again: a scheduler's decision to stop a cell is final too."""
+        return self in (CellStatus.DONE, CellStatus.STOPPED)
+
+    def __str__(self) -> str:
+        return self.value
 
 
 def arm_id(params: dict) -> str:
@@ -43,10 +66,13 @@ class Cell:
     arm: str  # readable arm name
     params: dict
     seed: int
-    status: str = "pending"  # pending | running | done | stopped | failed
+    status: CellStatus = CellStatus.PENDING
     metrics: dict = field(default_factory=dict)
     error: str | None = None
     optuna_trial: int | None = None
+
+    def __post_init__(self):
+        self.status = CellStatus(self.status)  # cell.json holds the plain string
 
     @property
     def id(self) -> str:
@@ -54,7 +80,8 @@ class Cell:
 
     @property
     def finished(self) -> bool:
-        return self.status in FINISHED
+        """Final for resume (DONE or STOPPED). Not "ran to the end": that is status DONE."""
+        return self.status.is_final
 
 
 def write_json_atomically(path: Path, obj) -> None:
@@ -123,7 +150,7 @@ class Ledger:
         return read_jsonl(self.cell_dir(cell) / "attempts.jsonl")
 
     def records(self) -> list[dict]:
-        """Trial records in the shape study/results.py and the report expect."""
-        return [{"arm": c.arm, "params": c.params, "seed": c.seed,
-                 "status": "done" if c.finished else c.status, "error": c.error,
+        """Trial records in the shape study/results.py and the report expect; a STOPPED cell
+        stays STOPPED, so no statistic mistakes it for one that ran to the end."""
+        return [{"arm": c.arm, "params": c.params, "seed": c.seed, "status": c.status, "error": c.error,
                  "metrics": c.metrics, "history": self.history(c.id)} for c in self.cells()]

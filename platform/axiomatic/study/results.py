@@ -3,12 +3,16 @@
 A trial record is a plain dict written by the study runner::
 
     {"arm": "pe=none", "params": {...}, "seed": 0,
-     "status": "done" | "failed" | "running" | "pending", "error": None | "text",
+     "status": "done" | "stopped" | "failed" | "running" | "pending", "error": None | "text",
      "metrics": {"val/acc": 0.93, "suite/flipped_chain/len=9/acc": 0.71, ...},
      "history": [{"epoch": 1, "val/acc": 0.6, ...}, ...]}
 
-Only finished ("done") records enter any statistic: a running trial's metrics are provisional and
-a failed trial's are whatever it had reached when it died. A value that is not a finite number
+The status is a :class:`~axiomatic.study.ledger.CellStatus` (or its plain string). Only records
+that ran to the end (DONE) enter any statistic: a running trial's metrics are provisional, a failed
+trial's are whatever it had reached when it died, and a trial the scheduler stopped early (STOPPED)
+reports the epoch it reached, not the end of training: averaged with finished seeds it would drag
+an arm's mean towards wherever ASHA cut it. Stopped seeds are counted per arm instead
+(``seeds_stopped``). A value that is not a finite number
 (a NaN loss) enters none either. If one seed of an arm finished twice
 (a retried trial), its last record wins, so no seed is counted twice.
 """
@@ -21,6 +25,8 @@ import math
 
 import numpy as np
 from scipy import stats
+
+from axiomatic.study.ledger import CellStatus
 
 SUITE_METRIC_PREFIX = "suite/"
 SUITE_METRIC_SUFFIX = "/acc"
@@ -75,14 +81,15 @@ def metric_bounds(name: str) -> tuple[float, float] | None:
 
 @dataclass(frozen=True)
 class ArmSummary:
-    """One arm (a point of the search space) summarised over its finished seeds."""
+    """One arm (a point of the search space) summarised over its seeds that ran to the end."""
 
     arm: str
     params: dict
     seeds_done: int
     seeds_running: int
+    seeds_stopped: int  # ended early by the scheduler: counted, never averaged
     seeds_total: int
-    metrics: dict[str, dict]  # metric name -> mean_ci(...) over the finished seeds
+    metrics: dict[str, dict]  # metric name -> mean_ci(...) over the DONE seeds
 
 
 @dataclass(frozen=True)
@@ -109,11 +116,11 @@ def _records_by_arm(records: Iterable[dict]) -> dict[str, list[dict]]:
 
 
 def _done_by_seed(arm_records: Iterable[dict]) -> dict:
-    """seed -> the arm's last finished record for that seed."""
-    return {r["seed"]: r for r in arm_records if r["status"] == "done"}
+    """seed -> the arm's last record for that seed that ran to the end (DONE)."""
+    return {r["seed"]: r for r in arm_records if r["status"] == CellStatus.DONE}
 
 
-def _seeds_with_status(arm_records: Iterable[dict], status: str) -> set:
+def _seeds_with_status(arm_records: Iterable[dict], status: CellStatus) -> set:
     return {r["seed"] for r in arm_records if r["status"] == status}
 
 
@@ -133,7 +140,8 @@ def _summarise_arm(arm: str, arm_records: list[dict], metric_names: Sequence[str
         arm=arm,
         params=dict(arm_records[0].get("params") or {}),
         seeds_done=len(done),
-        seeds_running=len(_seeds_with_status(arm_records, "running")),
+        seeds_running=len(_seeds_with_status(arm_records, CellStatus.RUNNING)),
+        seeds_stopped=len(_seeds_with_status(arm_records, CellStatus.STOPPED) - done.keys()),
         seeds_total=len({r["seed"] for r in arm_records}),
         metrics=metrics,
     )
@@ -142,12 +150,12 @@ def _summarise_arm(arm: str, arm_records: list[dict], metric_names: Sequence[str
 def aggregate_arms(
     records: Sequence[dict], metric_names: Sequence[str] | None = None
 ) -> list[ArmSummary]:
-    """Per-arm mean and 95% t interval of every metric over the arm's finished seeds.
+    """Per-arm mean and 95% t interval of every metric over the arm's DONE seeds.
 
-    metric_names=None summarises every metric any finished record reports. An arm with no
-    finished seed still gets a summary (empty metrics) so progress counts stay visible.
+    metric_names=None summarises every metric any DONE record reports. An arm with no DONE seed
+    still gets a summary (empty metrics) so progress and stopped counts stay visible.
     """
-    finished = [r for r in records if r["status"] == "done"]
+    finished = [r for r in records if r["status"] == CellStatus.DONE]
     names = _metric_names(finished) if metric_names is None else list(metric_names)
     return [
         _summarise_arm(arm, arm_records, names)
@@ -246,7 +254,7 @@ def paired_comparisons(
 
 def failed_trials(records: Iterable[dict]) -> list[dict]:
     """The failed records, unchanged, so the error text and params stay next to the arm."""
-    return [r for r in records if r["status"] == "failed"]
+    return [r for r in records if r["status"] == CellStatus.FAILED]
 
 
 REACH_PREFIX = "reach/"
@@ -267,7 +275,7 @@ class Reach:
 
 def time_to_accuracy(records: Sequence[dict]) -> list[Reach]:
     """Per arm and threshold (the ``reach/<threshold>/step`` metrics the loop reports)."""
-    finished = [r for r in records if r["status"] == "done"]
+    finished = [r for r in records if r["status"] == CellStatus.DONE]
     thresholds = sorted({name.split("/")[1] for r in finished for name in r.get("metrics") or {}
                          if name.startswith(REACH_PREFIX)})
     out = []

@@ -27,7 +27,7 @@ from ray.tune.search import Searcher
 from axiomatic.data.store import default_root
 from axiomatic.errors import UserError
 from axiomatic.study import space
-from axiomatic.study.ledger import Cell, Ledger, arm_id, cell_id
+from axiomatic.study.ledger import Cell, CellStatus, Ledger, arm_id, cell_id
 from axiomatic.study.spec import StudySpec
 from axiomatic.study.trial import run_cell
 from axiomatic.train import launch
@@ -36,6 +36,8 @@ COMBINE = {"mean": np.mean, "median": np.median, "min": np.min}
 
 
 def combine(spec: StudySpec, cells: list[Cell]) -> float | None:
+    """The arm's objective for Optuna. Seeds stopped early count here (unlike in the report):
+    the search needs a value for every arm, and the scheduler stopped them for trailing."""
     values = [c.metrics.get(spec.objective.metric) for c in cells if c.finished]
     values = [v for v in values if v is not None]
     return float(COMBINE[spec.objective.combine](values)) if values else None
@@ -52,8 +54,8 @@ class ArmSearcher(Searcher):
         self.on_cell = on_cell or (lambda cell: None)
         self.cells: dict[str, Cell] = {c.id: c for c in ledger.cells()}
         for cell in self.cells.values():
-            if cell.status == "running":  # left so by a runner that died; we hold the lock now
-                cell.status = "pending"
+            if cell.status is CellStatus.RUNNING:  # left so by a runner that died; we hold the lock now
+                cell.status = CellStatus.PENDING
         self.running: dict[str, str] = {}  # tune trial id -> cell id
         self.queue: list[str] = []
         for arm in self._known_arms():
@@ -136,7 +138,7 @@ class ArmSearcher(Searcher):
         """Every cell of every arm has its final status (done, stopped or failed): false after
         an interruption, which leaves cells pending or running for the next run to resume."""
         return (self.arm_count() >= self.target_arms
-                and not any(c.status in ("pending", "running") for c in self.cells.values()))
+                and not any(c.status in (CellStatus.PENDING, CellStatus.RUNNING) for c in self.cells.values()))
 
     # ---------------------------------------------------------------- Searcher API
 
@@ -149,7 +151,7 @@ class ArmSearcher(Searcher):
             return Searcher.FINISHED if self.arm_count() >= self.target_arms or not self.running else None
         key = self.queue.pop(0)
         cell = self.cells[key]
-        cell.status = "running"
+        cell.status = CellStatus.RUNNING
         self.ledger.save(cell)
         self.running[trial_id] = key
         self.on_cell(cell)
@@ -165,10 +167,10 @@ class ArmSearcher(Searcher):
             return
         cell = self.cells[key]
         if error:
-            cell.status, cell.error = "failed", _last_error(self.ledger, key)
+            cell.status, cell.error = CellStatus.FAILED, _last_error(self.ledger, key)
         else:
             cell.metrics = _metrics_only(result or {})
-            cell.status = "done" if (result or {}).get("finished") else "stopped"
+            cell.status = CellStatus.DONE if (result or {}).get("finished") else CellStatus.STOPPED
             cell.error = None  # an earlier attempt's failure is no longer the cell's story
         self.ledger.save(cell)
         self.on_cell(cell)
