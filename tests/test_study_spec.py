@@ -69,6 +69,51 @@ def test_all_problems_of_one_layer_are_reported_together():
     assert "search.samples" in str(caught.value) and "seeds" in str(caught.value)
 
 
+SEVERAL_MISTAKES = """\
+name: several
+model: {preset: tiny, pe: spiral}
+train: {lr: -1.0}
+scheduler: {type: asha, grace_period: 5, max_t: 2}
+baseline: {model.pe: none}
+"""
+
+
+def test_every_problem_of_a_file_is_named_in_one_message(tmp_path):
+    """An unknown encoding (found by building the run), a negative lr (another section), a
+    scheduler rule and a baseline rule: one message names all four, with the file."""
+    path = tmp_path / "several.yaml"
+    path.write_text(SEVERAL_MISTAKES)
+    result = subprocess.run([sys.executable, "-m", "axiomatic.cli", "study", str(path)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    message = " ".join(result.stderr.split())  # rich wraps long lines
+    assert str(path) in message.replace(" ", "") or path.name in message, message
+    for field in ("model.pe: pe must be one of", "train.lr", "scheduler.grace_period", "baseline.model.pe"):
+        assert field in message, (field, message)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_schema_problem_does_not_hide_the_others():
+    study = {"name": "several", "seeds": [1, 1], "model": {"preset": "tiny", "pe": "spiral"},
+             "scheduler": {"type": "asha", "grace_period": 5, "max_t": 2}}
+    with pytest.raises(UserError) as caught:
+        validate_study(study, "x.yaml")
+    message = str(caught.value)
+    assert message.startswith("x.yaml: invalid study")
+    for field in ("  seeds: ", "  model.pe: ", "  scheduler.grace_period: "):
+        assert field in message, (field, message)
+
+
+def test_a_problem_of_every_arm_is_named_once_and_one_of_some_arms_names_them():
+    model = {"preset": "tiny", "pe": "spiral", "d_model": 64, "n_head": {"grid": [4, 6]}}
+    with pytest.raises(UserError) as caught:
+        validate_study(small_study(model=model), "x.yaml")
+    lines = str(caught.value).splitlines()
+    assert sum("model.pe:" in line for line in lines) == 1, lines
+    (n_head,) = [line for line in lines if line.startswith("  model.n_head:")]
+    assert "while building the arm n_head=6" in n_head and "n_head=4" not in n_head
+
+
 def test_name_cannot_escape_the_runs_directory():
     with pytest.raises(UserError, match="name"):
         validate_study(small_study(name=".."), "x.yaml")

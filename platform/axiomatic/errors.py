@@ -18,12 +18,22 @@ def field_path(loc) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def from_validation(err: ValidationError, source: str, prefix: str = "") -> UserError:
-    lines = []
+def validation_problems(err: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    """(field path, message) of every error pydantic found, the path under ``prefix``."""
+    problems = []
     for e in err.errors():
         path = field_path(((prefix,) if prefix else ()) + tuple(e["loc"]))
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             message = "unknown key (not part of the schema)"
-        lines.append(f"  {path}: {message}")
-    return UserError(f"{source}: invalid input\n" + "\n".join(lines))
+        problems.append((path, message))
+    return problems
+
+
+def invalid_input(source: str, problems: list[tuple[str, str]]) -> UserError:
+    """One error naming the source and, a line each, every (field path, message)."""
+    return UserError(f"{source}: invalid input\n" + "\n".join(f"  {path}: {message}" for path, message in problems))
+
+
+def from_validation(err: ValidationError, source: str, prefix: str = "") -> UserError:
+    return invalid_input(source, validation_problems(err, prefix))

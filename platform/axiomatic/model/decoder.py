@@ -57,6 +57,11 @@ MIXERS = ("none", "conv")
 EMBED_INITS = ("gpt2", "paper")
 
 
+def _is_positive_int(value: Any) -> bool:
+    # bool is an int subclass; True as a layer count is a bug, not a 1
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 @dataclass
 class ModelConfig:
     vocab_size: int = VOCAB_SIZE
@@ -74,35 +79,45 @@ class ModelConfig:
     embed_init: str = "gpt2"  # "paper": N(0, 1) input embeddings, as the paper's code leaves them
 
     def __post_init__(self) -> None:
+        problems = self.field_problems() + self.shape_problems()
+        if problems:
+            raise ValueError("\n".join(problems))  # every problem, a line each
+
+    def field_problems(self) -> list[str]:
+        """Each field on its own: types, ranges, accepted names."""
+        problems = []
         for name in ("vocab_size", "n_layer", "n_head", "d_model", "d_mlp", "max_len", "mixer_width"):
             value = getattr(self, name)
-            # bool is an int subclass; True as a layer count is a bug, not a 1
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"ModelConfig.{name} must be a positive integer, got {value!r}")
+            if not _is_positive_int(value):
+                problems.append(f"ModelConfig.{name} must be a positive integer, got {value!r}")
         for name in ("rope_theta", "layer_norm_eps"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-                raise ValueError(f"ModelConfig.{name} must be a positive number, got {value!r}")
+                problems.append(f"ModelConfig.{name} must be a positive number, got {value!r}")
         if (
             not isinstance(self.dropout, (int, float))
             or isinstance(self.dropout, bool)
             or not 0.0 <= self.dropout < 1.0
         ):
-            raise ValueError(f"ModelConfig.dropout must be a number in [0, 1), got {self.dropout!r}")
+            problems.append(f"ModelConfig.dropout must be a number in [0, 1), got {self.dropout!r}")
         for name, accepted in (("pe", PE_KINDS), ("mixer", MIXERS), ("embed_init", EMBED_INITS)):
             if getattr(self, name) not in accepted:
-                raise ValueError(f"ModelConfig.{name} must be one of {', '.join(accepted)}; "
-                                 f"got {getattr(self, name)!r}")
+                problems.append(f"ModelConfig.{name} must be one of {', '.join(accepted)}; "
+                                f"got {getattr(self, name)!r}")
+        return problems
+
+    def shape_problems(self) -> list[str]:
+        """How the fields fit together: heads split the width evenly, RoPE rotates pairs (judged
+        only where the widths themselves are sound; a bad one is a field problem already)."""
+        if not (_is_positive_int(self.d_model) and _is_positive_int(self.n_head)):
+            return []
         if self.d_model % self.n_head:
-            raise ValueError(
-                f"ModelConfig.n_head={self.n_head} must divide ModelConfig.d_model={self.d_model} "
-                "(each head gets d_model / n_head features)"
-            )
+            return [f"ModelConfig.n_head={self.n_head} must divide ModelConfig.d_model={self.d_model} "
+                    "(each head gets d_model / n_head features)"]
         if self.pe == "rope" and self.head_dim % 2:
-            raise ValueError(
-                f"ModelConfig.pe='rope' needs an even head dim (d_model / n_head), got "
-                f"{self.d_model} / {self.n_head} = {self.head_dim}"
-            )
+            return [f"ModelConfig.pe='rope' needs an even head dim (d_model / n_head), got "
+                    f"{self.d_model} / {self.n_head} = {self.head_dim}"]
+        return []
 
     @property
     def head_dim(self) -> int:

@@ -206,6 +206,13 @@ def _parse_when(path: str, when: Any) -> dict[str, tuple]:
 
 def parse_parameters(sections: Mapping[str, Mapping[str, Any]]) -> list[Param]:
     """Every search domain of the sections, in section order and then YAML order."""
+    params, problems = collect_parameters(sections)
+    raise_collected(problems)
+    return params
+
+
+def collect_parameters(sections: Mapping[str, Mapping[str, Any]]) -> tuple[list[Param], list[Problem]]:
+    """The well-formed search domains, and a problem for each malformed one."""
     params, problems = [], []
     for section in SECTIONS:
         for key, value in sections.get(section, {}).items():
@@ -215,8 +222,7 @@ def parse_parameters(sections: Mapping[str, Mapping[str, Any]]) -> list[Param]:
                 params.append(parse_domain(f"{section}.{key}", value))
             except InvalidStudy as invalid:
                 problems += invalid.problems
-    raise_collected(problems)
-    return params
+    return params, problems
 
 
 def sampling_order(params: list[Param]) -> list[Param]:

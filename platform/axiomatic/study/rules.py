@@ -1,26 +1,26 @@
 """The cross-field rules of a study file, and building every arm it can produce.
 
 Each check yields every problem it sees (a :class:`~axiomatic.study.domains.Problem` naming the
-field path); :func:`rule_problems` runs them all. :func:`check_builds` then builds the run config
-of every arm a grid can produce (or of representative values of every domain), so a bad fixed
-value fails when the file is loaded, not in a trial.
+field path); :func:`rule_problems` runs them all, then builds the run config of every arm a grid
+can produce (or of representative values of every domain), so a bad fixed value fails when the
+file is loaded, not in a trial. A check runs whenever what it reads is sound, so one message names
+every problem of the file, not only those of the first check that found one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from axiomatic.data import suites as suite_catalog
 from axiomatic.data.mixtures import DataSpec
-from axiomatic.errors import UserError
 from axiomatic.model.decoder import ModelConfig
 from axiomatic.report.references import select_references
 from axiomatic.study.domains import SECTIONS, Param, Problem, resolve_active, sampling_order, substitute
 from axiomatic.study.results import suite_metric_name, suite_of_metric
-from axiomatic.train.config import TrainConfig, build_run
+from axiomatic.train.config import TrainConfig, try_build_run
 
 if TYPE_CHECKING:
     from axiomatic.study.spec import ObjectiveSpec, ResourcesSpec, SchedulerSpec, StudySpec
@@ -35,19 +35,54 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def rule_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
-    """Cross-field rules; each check yields every problem it sees."""
-    yield from _section_key_problems(spec)
-    yield from _condition_problems(params)
-    yield from _grid_problems(spec, params)
-    yield from _arm_list_problems(spec, params)
-    yield from _baseline_problems(spec, params)
-    yield from _scheduler_problems(spec.scheduler)
-    yield from _resource_problems(spec.resources)
-    yield from _reference_problems(spec.references)
+# What stands for the parsed search domains among the fields a check reads: unsound when any
+# domain is malformed, since that parameter is then missing from the parsed ones.
+PARAMETERS = "(search domains)"
+# What building the arms reads (the seed is not among it: every seed builds alike).
+BUILD_READS = frozenset({"data", "model", "train", "curriculum", "search", PARAMETERS})
+
+Check = tuple[frozenset, Callable[[], Iterable[Problem]]]  # (fields it reads, the check)
+
+
+def rule_problems(spec: StudySpec, params: list[Param], unsound: frozenset = frozenset()) -> list[Problem]:
+    """Every problem the cross-field rules and the arm builds find.
+
+    ``unsound`` names the top-level fields the schema rejected (``spec`` holds their defaults)
+    and PARAMETERS when a search domain is malformed; a check that reads one of them is skipped,
+    as judging a stand-in would report problems the file does not have. The arms are built only
+    once the checks that define them pass: until then, which arms exist is not known.
+    """
+    arm_problems = _run(_arm_definition_checks(spec, params), unsound)
+    problems = arm_problems + _run(_other_checks(spec, params), unsound)
+    if not arm_problems and not BUILD_READS & unsound:
+        problems += build_problems(spec, params)
+    return problems
+
+
+def _run(checks: list[Check], unsound: frozenset) -> list[Problem]:
+    return [problem for reads, check in checks if not reads & unsound for problem in check()]
+
+
+def _arm_definition_checks(spec: StudySpec, params: list[Param]) -> list[Check]:
+    """The checks on which arms exist: conditions, the grid, the listed arms."""
+    return [(frozenset({PARAMETERS}), lambda: _condition_problems(params)),
+            (frozenset({"search", PARAMETERS}), lambda: _grid_problems(spec, params)),
+            (frozenset({"search", PARAMETERS}), lambda: _arm_list_problems(spec, params))]
+
+
+def _other_checks(spec: StudySpec, params: list[Param]) -> list[Check]:
+    return [(frozenset({"data", "model", "train"}), lambda: _section_key_problems(spec)),
+            (frozenset({"baseline", "search", PARAMETERS}), lambda: _baseline_problems(spec, params)),
+            (frozenset({"scheduler"}), lambda: _scheduler_problems(spec.scheduler)),
+            (frozenset({"resources"}), lambda: _resource_problems(spec.resources)),
+            (frozenset({"references"}), lambda: _reference_problems(spec.references)),
+            (frozenset({"suites", "objective"}), lambda: _suite_problems(spec))]
+
+
+def _suite_problems(spec: StudySpec) -> Iterator[Problem]:
     expanded, suite_problems = _expand_suites(spec.suites)
     yield from suite_problems
-    if not suite_problems:
+    if not suite_problems:  # the objective may name a suite: judge it against the real list
         yield from _objective_problems(spec.objective, expanded)
 
 
@@ -204,18 +239,36 @@ def _objective_problems(objective: ObjectiveSpec, expanded: list[str]) -> Iterat
 
 # ---------------------------------------------------------------- building the arms
 
-def check_builds(spec: StudySpec, params: list[Param]) -> None:
+def build_problems(spec: StudySpec, params: list[Param]) -> list[Problem]:
     """Build the run config of every arm a grid can produce, or of representative values of
-    every domain otherwise, so a bad fixed value or domain value fails now, not in a trial."""
-    for assignment in _probe_assignments(spec, params):
-        sections = substitute(spec.sections(), params, assignment)
-        try:
-            build_run({**sections, "curriculum": spec.curriculum, "suites": [], "seed": spec.seeds[0]},
-                      spec.source)
-        except UserError as err:
-            if assignment:
-                raise UserError(f"{err}\n  (while building the arm {spec.arm_name(assignment)})") from None
-            raise
+    every domain otherwise, so a bad fixed value or domain value is found now, not in a trial.
+
+    A problem every arm has belongs to the file's fixed values and is named once; one that only
+    some arms have names those arms.
+    """
+    arms_by_problem: dict[tuple[str, str], list[str]] = {}
+    probes = list(_probe_assignments(spec, params))
+    for assignment in probes:
+        sections = _known_keys_only(substitute(spec.sections(), params, assignment))
+        _, found = try_build_run({**sections, "curriculum": spec.curriculum, "suites": [],
+                                  "seed": spec.seeds[0]})
+        for path_and_message in found:
+            arms_by_problem.setdefault(path_and_message, []).append(spec.arm_name(assignment))
+    return [Problem(path, message + _arms_note(arms, len(probes)))
+            for (path, message), arms in arms_by_problem.items()]
+
+
+def _known_keys_only(sections: dict[str, dict]) -> dict[str, dict]:
+    """The sections without the keys _section_key_problems reports, so no key is named twice."""
+    return {name: {k: v for k, v in section.items() if k in SECTION_KEYS[name]}
+            for name, section in sections.items()}
+
+
+def _arms_note(arms: list[str], probed: int) -> str:
+    if len(arms) == probed:
+        return ""
+    shown = ", ".join(arms[:3]) + (f" and {len(arms) - 3} more" if len(arms) > 3 else "")
+    return f" (while building the arm{'s' if len(arms) > 1 else ''} {shown})"
 
 
 def _probe_assignments(spec: StudySpec, params: list[Param]) -> Iterator[dict[str, Any]]:

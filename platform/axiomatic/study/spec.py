@@ -9,11 +9,12 @@ A study names fixed ``data`` / ``model`` / ``train`` sections (the keys of a run
 plus the seeds every arm runs with, the search algorithm, an optional ASHA scheduler, the objective,
 the evaluation suites, per-trial resources, a baseline arm and the paper's reference rows.
 
-:func:`load_study` reads a file and raises :class:`~axiomatic.errors.UserError` for the first layer
-of problems it finds (every problem of that layer at once), each line naming the field path. The
-layers run in order, because later checks need earlier ones to hold: YAML syntax -> schema (types,
-unknown keys) -> search domains -> cross-field rules (conditions, grid, baseline, metric, suites,
-resources, references) -> building every arm's run config with :func:`build_run`.
+:func:`load_study` reads a file and raises one :class:`~axiomatic.errors.UserError` naming every
+problem it finds, a line each with the field path: schema (types, unknown keys), search domains,
+cross-field rules (conditions, grid, baseline, metric, suites, resources, references) and building
+every arm's run config with :func:`build_run`. Only YAML syntax stops everything. Otherwise a check
+is skipped only when a field it reads is itself broken (judging a stand-in for it would report
+problems the file does not have), and the arms are built once the checks that define them pass.
 
 docs/studies.md is the user-facing reference for every field.
 """
@@ -43,14 +44,14 @@ from axiomatic.study.domains import (
     Param,
     Problem,
     check_assignment,
+    collect_parameters,
     label_value,
     parse_parameters,
-    raise_collected,
     resolve_active,
     substitute,
     user_error,
 )
-from axiomatic.study.rules import check_builds, rule_problems
+from axiomatic.study.rules import PARAMETERS, rule_problems
 from axiomatic.train.config import RunConfig, build_run
 from axiomatic.userfiles import read_yaml
 
@@ -246,18 +247,37 @@ def validate_study(raw: Any, source: str = "study") -> StudySpec:
         got = "an empty file" if raw is None else f"a {type(raw).__name__}"
         raise user_error(source, [Problem("(top level)", "expected a mapping of study fields "
                                            f"(name, data, model, train, seeds, ...), got {got}")])
-    try:
-        spec = StudySpec.model_validate(raw)
-    except ValidationError as err:
-        raise user_error(source, _schema_problems(err)) from None
+    spec, unsound, problems = _read_schema(raw)
+    if spec is None:
+        raise user_error(source, problems)
     spec._source = source
-    try:
-        params = parse_parameters(spec.sections())
-        raise_collected(list(rule_problems(spec, params)))
-    except InvalidStudy as invalid:
-        raise user_error(source, invalid.problems) from None
-    check_builds(spec, params)
+    params, domain_problems = collect_parameters(spec.sections())
+    if domain_problems:
+        unsound |= {PARAMETERS}
+    problems += domain_problems + rule_problems(spec, params, frozenset(unsound))
+    if problems:
+        raise user_error(source, problems)
     return spec
+
+
+def _read_schema(raw: dict) -> tuple[StudySpec | None, set[str], list[Problem]]:
+    """The spec, the top-level fields the schema rejected, and the schema's problems.
+
+    With problems, the spec is read again without the rejected fields (defaults in their
+    place), so that the checks which do not read them still run and the file's other problems
+    are named in the same message.
+    """
+    try:
+        return StudySpec.model_validate(raw), set(), []
+    except ValidationError as err:
+        problems = _schema_problems(err)
+        unsound = {str(error["loc"][0]) for error in err.errors() if error["loc"]}
+    readable = {key: value for key, value in raw.items() if key not in unsound}
+    readable.setdefault("name", "study")  # a stand-in: only the run directory reads it
+    try:
+        return StudySpec.model_validate(readable), unsound, problems
+    except ValidationError:
+        return None, unsound, problems
 
 
 def _schema_problems(err: ValidationError) -> list[Problem]:

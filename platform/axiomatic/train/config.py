@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from axiomatic.data.mixtures import PRESETS as DATA_PRESETS
 from axiomatic.data.mixtures import DataSpec
-from axiomatic.errors import UserError, from_validation
+from axiomatic.errors import UserError, invalid_input, validation_problems
 from axiomatic.userfiles import read_yaml
 from axiomatic.model.decoder import PRESETS as MODEL_PRESETS
 from axiomatic.model.decoder import ModelConfig
@@ -109,17 +109,21 @@ def model_config(section: dict | None) -> ModelConfig:
     if preset not in MODEL_PRESETS:
         raise ValueError(f"preset: unknown preset {preset!r}; accepted: {', '.join(MODEL_PRESETS)}")
     known = {f.name for f in dataclasses.fields(ModelConfig)}
-    for key in section:
-        if key not in known:
-            raise ValueError(f"{key}: unknown key (not part of the schema); accepted: preset, "
-                             f"{', '.join(sorted(known))}")
+    unknown = [key for key in section if key not in known]
+    if unknown:
+        accepted = f"accepted: preset, {', '.join(sorted(known))}"
+        raise ValueError("\n".join(f"{key}: unknown key (not part of the schema); {accepted}" for key in unknown))
     try:
         return ModelConfig.preset(preset, **section)
     except ValueError as err:
-        # ModelConfig says "ModelConfig.n_head=3 must divide ...": lead with the field's path
-        fields = re.findall(r"ModelConfig\.(\w+)", str(err))
-        raise ValueError(f"{fields[0] if fields else '(section)'}: "
-                         f"{str(err).replace('ModelConfig.', '')}") from None
+        # ModelConfig says "ModelConfig.n_head=3 must divide ...", a line per problem: lead each
+        # line with its field, which the caller turns into the field's path
+        raise ValueError("\n".join(_lead_with_field(line) for line in str(err).splitlines())) from None
+
+
+def _lead_with_field(line: str) -> str:
+    fields = re.findall(r"ModelConfig\.(\w+)", line)
+    return f"{fields[0] if fields else '(section)'}: {line.replace('ModelConfig.', '')}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,28 +201,61 @@ class _RunFile(BaseModel):
         return v
 
 
+Problems = list[tuple[str, str]]  # (field path, message)
+
+
 def build_run(sections: dict, source: str) -> RunConfig:
-    """Validate a run's sections; every error names the source and the field path."""
+    """Validate a run's sections; the error names the source and, a line each, the field path
+    of every problem of every section and curriculum stage."""
+    run, problems = try_build_run(sections)
+    if problems:
+        raise invalid_input(source, problems)
+    return run
+
+
+def try_build_run(sections: dict) -> tuple[RunConfig | None, Problems]:
+    """The run and no problems, or None and every problem: each section and stage is built on
+    its own, so a mistake in one does not hide those of another."""
     try:
         raw = _RunFile(**sections) if isinstance(sections, dict) else _RunFile.model_validate(sections)
     except ValidationError as err:
-        raise from_validation(err, source) from None
-    built = {}
+        return None, validation_problems(err)
+    built, problems = {}, []
     for name, build in (("data", data_spec), ("model", model_config), ("train", train_config)):
-        try:
-            built[name] = build(getattr(raw, name))
-        except ValidationError as err:
-            raise from_validation(err, source, prefix=name) from None
-        except (ValueError, TypeError) as err:
-            raise UserError(f"{source}: invalid input\n  {name}.{err}") from None
-    curriculum = tuple(_stage(raw, k, built["data"], source) for k in range(len(raw.curriculum)))
+        built[name], found = _build_section(name, build, getattr(raw, name))
+        problems += found
+    stages = []
+    if built["data"] is not None:  # a stage lays its fields over the main data, so needs it
+        stages = [_stage(raw, k, built["data"]) for k in range(len(raw.curriculum))]
+        problems += [problem for _, found in stages for problem in found]
+    if problems:
+        return None, problems
+    curriculum = tuple(stage for stage, _ in stages)
     if not built["train"].use_curriculum:
         curriculum = ()  # checked all the same: the arm that does use it must build
     return RunConfig(built["data"], built["model"], built["train"], tuple(raw.suites), raw.seed,
-                     curriculum)
+                     curriculum), []
 
 
-def _stage(raw: _RunFile, k: int, main: DataSpec, source: str) -> Stage:
+def _build_section(prefix: str, build, section):
+    """(what ``build`` makes of the section, []) or (None, its problems under ``prefix``)."""
+    try:
+        return build(section), []
+    except ValidationError as err:
+        return None, validation_problems(err, prefix=prefix)
+    except (ValueError, TypeError) as err:
+        return None, [_located(prefix, line) for line in str(err).splitlines() if line.strip()]
+
+
+def _located(prefix: str, line: str) -> tuple[str, str]:
+    """("model.pe", "...") from a builder's "pe: ..." line: the builders lead with the field."""
+    field, separator, message = line.partition(": ")
+    if not separator or " " in field:
+        return prefix, line
+    return f"{prefix}.{field}", message
+
+
+def _stage(raw: _RunFile, k: int, main: DataSpec) -> tuple[Stage | None, Problems]:
     """Stage k's data: the main ``data`` section with the stage's fields laid over it. Its seed
     defaults to the main seed + 1 + k, so no stage replays the main data's rows."""
     stage = raw.curriculum[k]
@@ -228,13 +265,8 @@ def _stage(raw: _RunFile, k: int, main: DataSpec, source: str) -> Stage:
         for key in ("shares", "perturbation", "preset"):
             if key not in stage.data:
                 section.pop(key, None)
-    prefix = f"curriculum.{k}.data"
-    try:
-        return Stage(stage.steps, data_spec(section), stage.until_acc)
-    except ValidationError as err:
-        raise from_validation(err, source, prefix=prefix) from None
-    except (ValueError, TypeError) as err:
-        raise UserError(f"{source}: invalid input\n  {prefix}.{err}") from None
+    data, problems = _build_section(f"curriculum.{k}.data", data_spec, section)
+    return (Stage(stage.steps, data, stage.until_acc) if data is not None else None), problems
 
 
 def load_yaml(path: str | Path) -> dict:
