@@ -189,3 +189,68 @@ def test_a_diverged_cell_is_failed_not_a_result(tmp_path, capsys, local_ray):
     storage = f"sqlite:///{runs / 'diverges' / 'optuna.db'}"
     (trial,) = optuna.load_study(study_name="diverges", storage=storage).trials
     assert trial.state != optuna.trial.TrialState.COMPLETE  # Optuna never ranks a diverged arm
+
+
+# ---------------------------------------------------------------- where the data lives
+
+PUBLISHED_SUITE = "published/transitivity/reversed_chain/len=3"
+SUBSET = ("transitivity__reversed_chain__3.jsonl", "transitivity__reversed_chain__4.jsonl")
+
+
+def published_subset(source, target):
+    """A copy of two of the published files, with an index.json that lists only them."""
+    import shutil
+
+    target.mkdir()
+    for name in SUBSET:
+        shutil.copy(source / name, target / name)
+    index = json.loads((source / "index.json").read_text())
+    kept = [entry for entry in index if entry["file"] in SUBSET]
+    assert len(kept) == len(SUBSET), "the published index no longer lists the subset's files"
+    (target / "index.json").write_text(json.dumps(kept))
+    return target
+
+
+def training_manifests(cache):
+    return [m for m in (json.loads(p.read_text()) for p in cache.glob("*/*/manifest.json"))
+            if "train" in m["recipe"]]
+
+
+def test_study_cells_read_the_published_dir_and_cache_given_on_the_command_line(
+        tmp_path, capsys, local_ray, published_dir, session_cache):
+    import shutil
+
+    from axiomatic.data import suites
+
+    subset = published_subset(published_dir, tmp_path / "published")
+    cache = tmp_path / "cache"
+    shutil.copytree(session_cache, cache)  # the generated suites built already, to save CPU
+    before = {m["digest"] for m in training_manifests(session_cache)}
+    runs = tmp_path / "runs"
+    path = study_file(tmp_path, name="pubdir", seeds=[0], model={**TINY, "pe": {"grid": ["none"]}},
+                      train={"lr": 3e-3, "batch_size": 64, "epochs": 1, "device": "cpu"},
+                      suites=[PUBLISHED_SUITE], baseline=None)
+    argv = ["--runs-dir", str(runs), "--published-dir", str(subset), "--cache-dir", str(cache), "--json"]
+    code, report, err = run(["study", path, *argv], capsys)
+    assert code == 0, err
+    (cell,) = Ledger(runs / "pubdir").cells()
+    assert cell.status == "done" and f"suite/{PUBLISHED_SUITE}/acc" in cell.metrics
+    # The cell built its training set in the given cache, checked for leakage against the
+    # generated suites and the subset's two files: the published dir it used was the subset.
+    (trained,) = [m for m in training_manifests(cache) if m["digest"] not in before]
+    assert trained["leakage"]["checked_suites"] == len(suites.generated_names()) + len(SUBSET)
+    assert {m["digest"] for m in training_manifests(session_cache)} == before
+
+    code, again, err = run(["report", str(runs / "pubdir"), *argv[2:]], capsys)
+    assert code == 0, err
+    assert again["arms"][0]["metrics"][f"suite/{PUBLISHED_SUITE}/acc"]["n"] == 1
+
+
+@pytest.mark.parametrize("command", ["study", "plan", "report"])
+def test_a_published_dir_that_does_not_exist_is_exit_2_naming_it(tmp_path, capsys, command):
+    missing = tmp_path / "no-such-published-files"
+    target = str(tmp_path) if command == "report" else study_file(tmp_path)
+    code, _, err = run([command, target, "--published-dir", str(missing)], capsys)
+    assert code == 2, err
+    assert str(missing) in err.replace("\n", "")
+    assert not (tmp_path / "runs").exists()

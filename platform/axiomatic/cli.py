@@ -54,6 +54,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# ---------------------------------------------------------------- where the data lives
+
+def add_data_dirs(parser: argparse.ArgumentParser, cache: bool = True) -> None:
+    """--published-dir, and --cache-dir for a command that reads or writes the dataset cache."""
+    parser.add_argument("--published-dir", help="the paper's published evaluation files (default "
+                        "$AXIOMATIC_PUBLISHED_DIR, else ../shared/benchmarks/causal_axioms)")
+    if cache:
+        parser.add_argument("--cache-dir", help="dataset cache (default $AXIOMATIC_CACHE, else "
+                            "~/.cache/axiomatic)")
+
+
+def data_store(args):
+    """The command's dataset cache and published files, resolved once, here: everything below
+    (spec loading, trials in Ray workers, reports) is handed this store or its two paths and
+    never looks for them again, so a study's cells see the directories its command line named."""
+    from axiomatic.data import suites
+    from axiomatic.data.store import Store
+
+    published = _named_published_dir(args.published_dir)
+    return Store(getattr(args, "cache_dir", None), published or suites.published_dir())
+
+
+def _named_published_dir(option: str | None) -> Path | None:
+    """The published dir the user named (the option, else the environment), checked: a named
+    directory that is not there is a mistake, not a study without published suites."""
+    from axiomatic.data import suites
+
+    named = [(f"--published-dir {option}", option),
+             (f"${suites.PUBLISHED_ENV}={os.environ.get(suites.PUBLISHED_ENV)}", os.environ.get(suites.PUBLISHED_ENV))]
+    for source, value in named:
+        if not value:
+            continue
+        if not Path(value).is_dir():
+            raise UserError(f"{source}: no such directory (the paper's published evaluation files)")
+        if not (Path(value) / "index.json").is_file():
+            raise UserError(f"{source}: no index.json there; expected the directory of the paper's "
+                            "published evaluation files (e.g. ../shared/benchmarks/causal_axioms)")
+        return Path(value)
+    return None
+
+
 def emit_json(obj) -> None:
     """One strict JSON document on stdout: a NaN or an infinity (which strict parsers reject)
     is written as null."""
@@ -89,19 +130,19 @@ def _add_data(commands) -> None:
     gen.add_argument("--uniform", action="store_true", help="plain uniform pair sampling (no category balance)")
     gen.add_argument("--out", required=True, help="directory for the arrays and manifest.json")
     gen.add_argument("--jsonl", action="store_true", help="also write DIR/instances.jsonl")
-    gen.add_argument("--published-dir", help="published evaluation files (default ../shared/...)")
+    add_data_dirs(gen)
     gen.add_argument("--json", action="store_true")
     gen.set_defaults(handler=_data_generate)
 
     lst = sub.add_parser("suites", help="list evaluation suites")
-    lst.add_argument("--published-dir")
+    add_data_dirs(lst, cache=False)
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=_data_suites)
 
     show = sub.add_parser("show", help="examples, counts and shortcut baselines of a suite")
     show.add_argument("suite")
     show.add_argument("--examples", type=int, default=5)
-    show.add_argument("--published-dir")
+    add_data_dirs(show)
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=_data_show)
 
@@ -127,10 +168,8 @@ def _spec_from_args(args):
 
 
 def _data_generate(args) -> int:
-    from axiomatic.data.store import Store
-
     spec = _spec_from_args(args)
-    store = Store(published=args.published_dir)
+    store = data_store(args)
     data, manifest = store.training_set(spec)
     out = Path(args.out)
     _write_dir_atomically(out, lambda tmp: _export(tmp, data, manifest, args.jsonl))
@@ -189,7 +228,7 @@ def _baseline_text(b: dict) -> str:
 def _data_suites(args) -> int:
     from axiomatic.data import suites
 
-    names = suites.all_names(suites.published_dir(args.published_dir))
+    names = suites.all_names(data_store(args).published)
     if args.json:
         emit_json({"suites": names})
         return 0
@@ -212,9 +251,7 @@ def _data_suites(args) -> int:
 
 
 def _data_show(args) -> int:
-    from axiomatic.data.store import Store
-
-    store = Store(published=args.published_dir)
+    store = data_store(args)
     try:
         data, manifest = store.suite(args.suite)
     except ValueError as err:

@@ -12,6 +12,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from axiomatic.cli import add_data_dirs, data_store
 from axiomatic.errors import UserError
 
 console = Console()
@@ -26,12 +27,14 @@ def add_commands(commands) -> None:
     study.add_argument("--address", help="join a running Ray cluster (default: embedded local Ray)")
     study.add_argument("--new", action="store_true", help="archive an incompatible existing run, start afresh")
     study.add_argument("--json", action="store_true", help="no live view; print the report as JSON")
+    add_data_dirs(study)
     study.set_defaults(handler=_study)
 
     plan = commands.add_parser("plan", help="dry run: arms x seeds, resources, time and disk estimates")
     plan.add_argument("file")
     plan.add_argument("--no-calibrate", action="store_true", help="skip the timing of a few training steps")
     plan.add_argument("--json", action="store_true")
+    add_data_dirs(plan)
     plan.set_defaults(handler=_plan)
 
     report = commands.add_parser("report", help="tables, comparisons and plots of a study run")
@@ -39,6 +42,7 @@ def add_commands(commands) -> None:
     report.add_argument("--format", choices=("md", "latex", "csv"), action="append",
                         help="table formats to write (default all three); the first is printed")
     report.add_argument("--json", action="store_true")
+    add_data_dirs(report)
     report.set_defaults(handler=_report)
 
 
@@ -50,7 +54,8 @@ def _study(args) -> int:
     from axiomatic.study.runner import run_study, study_lock
     from axiomatic.study.spec import load_study
 
-    spec = load_study(args.file)
+    store = data_store(args)
+    spec = load_study(args.file, store.published)
     root = Path(args.runs_dir).resolve() / spec.name
     ledger = Ledger(root)
     fingerprint = _jsonable(spec.fingerprint())
@@ -67,14 +72,14 @@ def _study(args) -> int:
         ledger.initialise(Path(args.file).read_text(), fingerprint)
         live = LiveConsole(spec, console, enabled=not args.json)
         with live:
-            searcher = run_study(spec, ledger, address=args.address, console_callback=live)
+            searcher = run_study(spec, ledger, address=args.address, console_callback=live, store=store)
     if not searcher.complete():
         finished = sum(c.finished or c.status is CellStatus.FAILED for c in searcher.cells.values())
         notices.print(f"[yellow]interrupted[/]: {finished} of {searcher.total_cells()} cells have ended; "
                       f"rerun 'platform study {args.file}' to resume (finished cells do not run again), "
                       f"or 'platform report {root}' for the partial tables")
         return INTERRUPTED
-    return _finish(spec, ledger, ("md", "latex", "csv"), args.json)
+    return _finish(spec, ledger, store, ("md", "latex", "csv"), args.json)
 
 
 def _jsonable(obj):
@@ -87,11 +92,11 @@ def _diff(old: dict, new: dict) -> str:
     return "\n".join(lines)
 
 
-def _finish(spec, ledger, formats, as_json: bool) -> int:
+def _finish(spec, ledger, store, formats, as_json: bool) -> int:
     from axiomatic.cli import emit_json
     from axiomatic.report import reach, summary, tables
 
-    report = summary.build(spec, ledger)
+    report = summary.build(spec, ledger, store)
     paper_table = summary.table(report, spec)
     written = summary.write(report, paper_table, ledger, formats)
     if as_json:
@@ -119,11 +124,12 @@ def _report(args) -> int:
     from axiomatic.study.ledger import Ledger
     from axiomatic.study.spec import load_study
 
+    store = data_store(args)
     ledger = Ledger(Path(args.run_dir))
     if not ledger.exists():
         raise UserError(f"{args.run_dir}: not a study run directory (no fingerprint.json)")
-    spec = load_study(ledger.root / "study.yaml")
-    return _finish(spec, ledger, tuple(args.format or ("md", "latex", "csv")), args.json)
+    spec = load_study(ledger.root / "study.yaml", store.published)
+    return _finish(spec, ledger, store, tuple(args.format or ("md", "latex", "csv")), args.json)
 
 
 # ---------------------------------------------------------------- plan
@@ -132,7 +138,8 @@ def _plan(args) -> int:
     from axiomatic.study import space
     from axiomatic.study.spec import load_study
 
-    spec = load_study(args.file)
+    store = data_store(args)
+    spec = load_study(args.file, store.published)
     arms = space.grid_arms(spec) if spec.search.algorithm == "grid" else None
     n_arms = space.arm_count(spec)
     cells = n_arms * len(spec.seeds)
@@ -141,7 +148,7 @@ def _plan(args) -> int:
     steps = _steps_per_cell(first)
     params = _parameter_count(first)
     skipped = ("--no-calibrate" if args.no_calibrate else _calibration_impossible(spec, first))
-    step_seconds = None if skipped else _calibrate(first)
+    step_seconds = None if skipped else _calibrate(first, store)
     per_cell = steps * step_seconds if step_seconds else None
     wall = per_cell * -(-cells // slots) if per_cell and slots else None
     disk = cells * params * 4 * 3 * 2  # two checkpoints per cell (latest, previous): weights + AdamW moments
@@ -194,17 +201,16 @@ def _calibration_impossible(spec, run) -> str | None:
 CALIBRATION_SECONDS = 10.0  # the timed steps stop here; one slow step is then the estimate
 
 
-def _calibrate(run, steps: int = 5) -> float:
+def _calibrate(run, store, steps: int = 5) -> float:
     """Seconds per optimiser step of this cell's model at its batch size, on this machine,
     from at most ``steps`` steps after a warm-up step, within CALIBRATION_SECONDS."""
     import dataclasses
 
-    from axiomatic.data.store import Store
     from axiomatic.train.loop import Trainer, Worker, load_data, resolve_device
 
     small = dataclasses.replace(run, suites=(), curriculum=(), data=run.data.model_copy(
         update={"size": max(run.train.batch_size * 2 * (steps + 1), 2000)}))
-    trainer = Trainer(small, load_data(small, Store()), Worker(device=resolve_device(run.train.device)))
+    trainer = Trainer(small, load_data(small, store), Worker(device=resolve_device(run.train.device)))
     phase = trainer.phases[-1]
     batches = trainer.batches(phase, 0)
     started = time.perf_counter()

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from axiomatic.cli import add_data_dirs, data_store
 from axiomatic.errors import UserError
 
 console = Console()
@@ -22,6 +23,7 @@ def add_commands(commands) -> None:
     train.add_argument("--resume", help="continue from this checkpoint directory")
     train.add_argument("--address", help="Ray cluster to join for --workers > 1 (default: local)")
     train.add_argument("--json", action="store_true")
+    add_data_dirs(train)
     train.set_defaults(handler=_train)
 
     ev = commands.add_parser("eval", help="score a checkpoint on suites and JSONL files")
@@ -29,7 +31,7 @@ def add_commands(commands) -> None:
     ev.add_argument("--suite", action="append", default=[], help="suite name or prefix/* (repeatable)")
     ev.add_argument("--jsonl", action="append", default=[], help="file of {premise, hypothesis, label}")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    ev.add_argument("--published-dir")
+    add_data_dirs(ev)
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=_eval)
 
@@ -41,9 +43,10 @@ def _train(args) -> int:
     from axiomatic.train import launch
     from axiomatic.train.config import load_run
 
+    store = data_store(args)
     run = load_run(args.config)
     try:
-        run = _with_suites(run, suites.expand(list(run.suites)) if run.suites else [])
+        run = _with_suites(run, suites.expand(list(run.suites), store.published) if run.suites else [])
     except ValueError as err:
         raise UserError(f"{args.config}: suites: {err}") from None
     if args.device:
@@ -55,7 +58,7 @@ def _train(args) -> int:
     progress = _Progress(quiet=args.json)
     started = time.perf_counter()
     metrics = launch.train(run, out, workers=args.workers, report=progress, resume_from=args.resume,
-                           address=args.address)
+                           address=args.address, store=store)
     checkpoint_dir = out / "checkpoint"
     if args.json:
         from axiomatic.cli import emit_json
@@ -63,7 +66,7 @@ def _train(args) -> int:
         emit_json({"checkpoint": str(checkpoint_dir), "metrics": metrics})
     else:
         console.print(f"trained in {time.perf_counter() - started:.0f} s; checkpoint: {checkpoint_dir}")
-        _print_scores(_suite_scores(metrics))
+        _print_scores(_suite_scores(metrics, store))
     return 0
 
 
@@ -97,10 +100,7 @@ class _Progress:
 
 # ---------------------------------------------------------------- eval
 
-def _suite_scores(metrics: dict) -> dict[str, dict]:
-    from axiomatic.data.store import Store
-
-    store = Store()
+def _suite_scores(metrics: dict, store) -> dict[str, dict]:
     scores = {}
     for key, value in metrics.items():
         if key.startswith("suite/") and key.endswith("/acc"):
@@ -129,14 +129,13 @@ def _print_scores(scores: dict[str, dict]) -> None:
 
 def _eval(args) -> int:
     from axiomatic.data import baselines, suites
-    from axiomatic.data.store import Store
     from axiomatic.model.decoder import Decoder
     from axiomatic.train import checkpoint
     from axiomatic.train.evaluate import evaluate
     from axiomatic.train.loop import resolve_device
 
     run, _ = checkpoint.load_run(args.checkpoint)
-    store = Store(published=args.published_dir)
+    store = data_store(args)
     try:
         names = suites.expand(args.suite, store.published) if args.suite else list(run.suites)
     except ValueError as err:

@@ -51,7 +51,8 @@ def describe(data: Dataset) -> dict:
 class Store:
     def __init__(self, root: str | os.PathLike | None = None, published: str | os.PathLike | None = None):
         self.root = Path(root).resolve() if root else default_root()
-        self.published = suites.published_dir(published)
+        # absolute: the store's paths are handed to Ray workers, whose working directory differs
+        self.published = suites.published_dir(published).resolve()
 
     # -------------------------------------------------------------- public
 

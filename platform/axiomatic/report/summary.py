@@ -22,8 +22,7 @@ RENDERERS = {"md": tables.to_markdown, "latex": tables.to_latex, "csv": tables.t
 SUFFIX = {"md": "md", "latex": "tex", "csv": "csv"}
 
 
-def suite_baselines(suite_names: list[str]) -> dict[str, dict]:
-    store = Store()
+def suite_baselines(suite_names: list[str], store: Store) -> dict[str, dict]:
     return {name: store.suite(name)[1]["baselines"] for name in suite_names}
 
 
@@ -58,8 +57,10 @@ def departures(spec: StudySpec, records: list[dict]) -> list[str]:
     return [note for note, applies in notes.items() if applies]
 
 
-def build(spec: StudySpec, ledger: Ledger) -> dict:
-    """Everything the report shows, as plain data (this is what ``--json`` prints)."""
+def build(spec: StudySpec, ledger: Ledger, store: Store | None = None) -> dict:
+    """Everything the report shows, as plain data (this is what ``--json`` prints). The suites'
+    shortcut baselines come from ``store`` (the command line's cache and published dir)."""
+    store = store or Store(published=spec.published_dir)
     records = ledger.records()
     summaries = results.aggregate_arms(records)
     suites = sorted({s for summary in summaries for m in summary.metrics
@@ -85,7 +86,7 @@ def build(spec: StudySpec, ledger: Ledger) -> dict:
                    for r in results.failed_trials(records)],
         "_records": records, "_summaries": summaries, "_suites": suites, "_comparisons": comparisons,
         "_reaches": reaches,
-        "_baselines": suite_baselines(suites),
+        "_baselines": suite_baselines(suites, store),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from axiomatic.data import suites as suite_catalog
@@ -80,10 +81,11 @@ def _other_checks(spec: StudySpec, params: list[Param]) -> list[Check]:
 
 
 def _suite_problems(spec: StudySpec) -> Iterator[Problem]:
-    expanded, suite_problems = _expand_suites(spec.suites)
+    published = suite_catalog.published_dir(spec.published_dir)
+    expanded, suite_problems = _expand_suites(spec.suites, published)
     yield from suite_problems
     if not suite_problems:  # the objective may name a suite: judge it against the real list
-        yield from _objective_problems(spec.objective, expanded)
+        yield from _objective_problems(spec.objective, expanded, published)
 
 
 def _section_key_problems(spec: StudySpec) -> Iterator[Problem]:
@@ -205,28 +207,28 @@ def _reference_problems(labels: list[str]) -> Iterator[Problem]:
             yield Problem(f"references.{index}", str(err))
 
 
-def _expand_suites(patterns: list[str]) -> tuple[list[str], list[Problem]]:
+def _expand_suites(patterns: list[str], published: Path) -> tuple[list[str], list[Problem]]:
     expanded, problems = [], []
     for index, pattern in enumerate(patterns):
         try:
-            expanded += [n for n in suite_catalog.expand([pattern]) if n not in expanded]
+            expanded += [n for n in suite_catalog.expand([pattern], published) if n not in expanded]
         except ValueError as err:
             hint = ""
-            if pattern.startswith("published/") and not suite_catalog.published_files(suite_catalog.published_dir()):
-                hint = (f" (no published files found at {suite_catalog.published_dir()}; "
-                        f"set {suite_catalog.PUBLISHED_ENV} to their directory)")
+            if pattern.startswith("published/") and not suite_catalog.published_files(published):
+                hint = (f" (no published files found at {published}; give --published-dir or set "
+                        f"{suite_catalog.PUBLISHED_ENV} to their directory)")
             problems.append(Problem(f"suites.{index}", f"{err}{hint}"))
     return expanded, problems
 
 
-def _objective_problems(objective: ObjectiveSpec, expanded: list[str]) -> Iterator[Problem]:
+def _objective_problems(objective: ObjectiveSpec, expanded: list[str], published: Path) -> Iterator[Problem]:
     metric = objective.metric
     suite = suite_of_metric(metric)
     if metric not in TRIAL_METRICS and suite not in expanded:
         example = f"e.g. {suite_metric_name(expanded[0])}" if expanded else "none: the study lists no suites"
         accepted = (f"accepted: {', '.join(TRIAL_METRICS)}, or suite/<name>/acc for a suite of the "
                     f"study's suites ({example})")
-        if suite is not None and suite in suite_catalog.all_names():
+        if suite is not None and suite in suite_catalog.all_names(published):
             yield Problem("objective.metric", f"suite {suite!r} is not among the study's suites; "
                                               f"add it to suites or pick another metric; {accepted}")
         else:

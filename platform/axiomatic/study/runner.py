@@ -24,7 +24,7 @@ import ray
 from ray import tune
 from ray.tune.search import Searcher
 
-from axiomatic.data.store import default_root
+from axiomatic.data.store import Store
 from axiomatic.errors import UserError
 from axiomatic.study import space
 from axiomatic.study.ledger import Cell, CellStatus, Ledger, arm_id, cell_id
@@ -46,9 +46,12 @@ def combine(spec: StudySpec, cells: list[Cell]) -> float | None:
 class ArmSearcher(Searcher):
     """Tune searcher over arms x seeds, backed by an Optuna study and the ledger."""
 
-    def __init__(self, spec: StudySpec, ledger: Ledger, study: optuna.Study, on_cell=None):
+    def __init__(self, spec: StudySpec, ledger: Ledger, study: optuna.Study, on_cell=None,
+                 store: Store | None = None):
         super().__init__(metric=spec.objective.metric, mode=spec.objective.mode)
         self.spec, self.ledger, self.study = spec, ledger, study
+        # The cache and published dir the command line resolved; each cell is handed both
+        self.store = store or Store(published=spec.published_dir)
         self.sample = space.define_by_run(spec)
         self.target_arms = space.arm_count(spec)
         self.on_cell = on_cell or (lambda cell: None)
@@ -159,7 +162,8 @@ class ArmSearcher(Searcher):
         resources = self.spec.resources
         return {"cell": key, "cell_dir": str(self.ledger.cell_dir(key)), "run": run.to_dict(),
                 "workers": resources.workers, "cpu_per_worker": resources.cpu,
-                "gpu_per_worker": resources.gpu, "cache": str(default_root())}
+                "gpu_per_worker": resources.gpu, "cache": str(self.store.root),
+                "published": str(self.store.published)}
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         key = self.running.pop(trial_id, None)
@@ -339,15 +343,17 @@ def scheduler(spec: StudySpec):
                          reduction_factor=spec.scheduler.reduction_factor)
 
 
-def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, console_callback=None) -> ArmSearcher:
-    """Run every missing cell of the study; returns the searcher (for its final state)."""
+def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, console_callback=None,
+              store: Store | None = None) -> ArmSearcher:
+    """Run every missing cell of the study, its cells reading and writing data where ``store``
+    says; returns the searcher (for its final state)."""
     ledger.root.mkdir(parents=True, exist_ok=True)
     study = optuna_study(spec, ledger)
     quiet_environment(ledger.root / "logs")
     started = start_ray(address)
     try:
         searcher = ArmSearcher(spec, ledger, study,
-                               on_cell=console_callback.cell_changed if console_callback else None)
+                               on_cell=console_callback.cell_changed if console_callback else None, store=store)
         if console_callback:
             console_callback.attach(searcher)
         slots = concurrency(spec)

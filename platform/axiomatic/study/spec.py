@@ -123,6 +123,7 @@ class StudySpec(BaseModel):
     references: list[str] = Field(default_factory=list)
 
     _source: str = PrivateAttr("study")
+    _published: Path | None = PrivateAttr(None)  # None: the default place (suites.published_dir)
 
     @field_validator("name")
     @classmethod
@@ -153,6 +154,11 @@ class StudySpec(BaseModel):
         """The file the study came from (or "study"), used as the prefix of every error."""
         return self._source
 
+    @property
+    def published_dir(self) -> Path | None:
+        """Where its ``published/...`` suites are read from, as the command line resolved it."""
+        return self._published
+
     def sections(self) -> dict[str, dict[str, Any]]:
         return {"data": self.data, "model": self.model, "train": self.train}
 
@@ -164,8 +170,8 @@ class StudySpec(BaseModel):
             raise user_error(self.source, invalid.problems) from None
 
     def expanded_suites(self) -> list[str]:
-        """The suite patterns resolved to suite names (published ones from the default directory)."""
-        return suite_catalog.expand(self.suites) if self.suites else []
+        """The suite patterns resolved to suite names (published ones from ``published_dir``)."""
+        return suite_catalog.expand(self.suites, self._published) if self.suites else []
 
     # ------------------------------------------------------------ what the runner calls
 
@@ -232,16 +238,17 @@ class StudySpec(BaseModel):
 
 # ---------------------------------------------------------------- loading and checking
 
-def load_study(path: str | Path) -> StudySpec:
-    """Read and fully check a study file; any problem raises UserError naming file and field."""
+def load_study(path: str | Path, published: Path | None = None) -> StudySpec:
+    """Read and fully check a study file; any problem raises UserError naming file and field.
+    ``published``: the directory of the published suites (None: the default place)."""
     source = str(path)
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{source}: no such file")
-    return validate_study(read_yaml(path, source), source)
+    return validate_study(read_yaml(path, source), source, published)
 
 
-def validate_study(raw: Any, source: str = "study") -> StudySpec:
+def validate_study(raw: Any, source: str = "study", published: Path | None = None) -> StudySpec:
     """Check a study given as a parsed mapping; ``source`` prefixes every error message."""
     if not isinstance(raw, dict):
         got = "an empty file" if raw is None else f"a {type(raw).__name__}"
@@ -251,6 +258,7 @@ def validate_study(raw: Any, source: str = "study") -> StudySpec:
     if spec is None:
         raise user_error(source, problems)
     spec._source = source
+    spec._published = published
     params, domain_problems = collect_parameters(spec.sections())
     if domain_problems:
         unsound |= {PARAMETERS}

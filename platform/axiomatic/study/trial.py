@@ -55,9 +55,11 @@ def _run_cell(config: dict) -> None:
         # cell is finished, so say its last report again instead of evaluating (and logging) anew
         tune.report(rows[-1])
         return
+    # the directories the command line resolved, never looked for again in this worker
+    store = Store(config["cache"], config["published"])
     if config["workers"] == 1:
         launch.train(run, cell_dir, report=lambda metrics, _: tune.report(metrics), resume_from=resume,
-                     store=Store(config["cache"]))
+                     store=store)
         return
     from ray.tune.integration.ray_train import TuneReportCallback
 
@@ -65,7 +67,7 @@ def _run_cell(config: dict) -> None:
         run, config["workers"], name=f"cell-{cell_dir.name}", storage=cell_dir / "ray", resume_from=resume,
         callbacks=[TuneReportCallback()], keep_history=history, keep_checkpoint=latest,
         cpu_per_worker=config["cpu_per_worker"], gpu_per_worker=config["gpu_per_worker"],
-        controller_failure_limit=0)
+        controller_failure_limit=0, store=store)
     result = trainer.fit()
     if result.error:
         raise result.error

@@ -20,7 +20,7 @@ from ray.train.torch import TorchConfig, TorchTrainer
 
 from ray.util.placement_group import get_current_placement_group
 
-from axiomatic.data.store import Store, default_root
+from axiomatic.data.store import Store
 from axiomatic.train import checkpoint, loop
 from axiomatic.train.config import RunConfig
 
@@ -48,10 +48,10 @@ def train(run: RunConfig, out: Path, workers: int = 1, report=None, resume_from=
 
     if workers == 1:
         return loop.train(run, keep, resume_from=Path(resume_from) if resume_from else None, store=store)
-    return _train_distributed(run, out, workers, report, resume_from, address)
+    return _train_distributed(run, out, workers, report, resume_from, address, store)
 
 
-def _train_distributed(run, out, workers, report, resume_from, address) -> dict:
+def _train_distributed(run, out, workers, report, resume_from, address, store) -> dict:
     # Rank 0 appends every evaluation to out/metrics.jsonl as it goes: Ray's Result keeps only
     # the metrics of the checkpoints it retains (num_to_keep=1), so it cannot give the history.
     out = out.resolve()
@@ -64,7 +64,7 @@ def _train_distributed(run, out, workers, report, resume_from, address) -> dict:
                  **({} if address else {"num_cpus": max(workers, 2)}))
     try:
         trainer = distributed_trainer(run, workers, name=f"train-{out.name}", storage=out / "ray",
-                                      resume_from=resume_from, keep_history=history)
+                                      resume_from=resume_from, keep_history=history, store=store)
         result = trainer.fit()
     finally:
         if started_here:
@@ -85,14 +85,17 @@ def _train_distributed(run, out, workers, report, resume_from, address) -> dict:
 def distributed_trainer(run: RunConfig, workers: int, name: str, storage: Path, resume_from=None,
                         callbacks=(), keep_history: Path | None = None,
                         keep_checkpoint: Path | None = None, cpu_per_worker: float = 1.0,
-                        gpu_per_worker: float = 1.0, controller_failure_limit: int = 1) -> TorchTrainer:
+                        gpu_per_worker: float = 1.0, controller_failure_limit: int = 1,
+                        store: Store | None = None) -> TorchTrainer:
     """A TorchTrainer running the loop on ``workers`` DDP workers; restarts resume its run.
 
     ``keep_history`` / ``keep_checkpoint``: rank 0 also appends each evaluation to that JSONL file
-    and mirrors the latest checkpoint there (the study ledger's cell directory).
+    and mirrors the latest checkpoint there (the study ledger's cell directory). The workers read
+    data from ``store``'s cache and published dir (default: the usual places).
     """
     use_gpu = run.train.device == "cuda" or (run.train.device == "auto" and _cluster_has_gpus())
-    config = {"run": run.to_dict(), "cache": str(default_root()),
+    store = store or Store()
+    config = {"run": run.to_dict(), "cache": str(store.root), "published": str(store.published),
               "resume_from": str(Path(resume_from).resolve()) if resume_from else None,
               "keep_history": str(keep_history) if keep_history else None,
               "keep_checkpoint": str(keep_checkpoint) if keep_checkpoint else None}
@@ -135,7 +138,7 @@ def ray_train_worker(config: dict) -> None:
         metrics = {**metrics, TRAIN_PLACEMENT_GROUP: get_current_placement_group().id.hex()}
         ray.train.report(metrics, checkpoint=Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None)
 
-    store = Store(config["cache"])
+    store = Store(config["cache"], config["published"])
     if resume is not None:  # a restarted worker group continues from its own last report
         with resume.as_directory() as directory:
             loop.train(run, report, worker, resume_from=Path(directory), store=store)
