@@ -422,7 +422,8 @@ def test_a_stopped_cell_stays_stopped_on_disk_and_is_never_rescheduled(tmp_path)
 
     spec, ledger = ledger_with_a_stopped_seed(tmp_path)
     stopped = next(c for c in ledger.cells() if c.seed == 2 and c.arm == "pe=none")
-    assert stopped.status is CellStatus.STOPPED and stopped.finished  # final: a scheduler's decision is not undone by a rerun
+    # final: a scheduler's decision is not undone by a rerun
+    assert stopped.status is CellStatus.STOPPED and stopped.finished
     ledger.save(stopped)
     on_disk = json.loads((ledger.cell_dir(stopped.id) / "cell.json").read_text())
     assert on_disk["status"] == "stopped"

@@ -81,8 +81,9 @@ def _named_published_dir(option: str | None) -> Path | None:
     directory that is not there is a mistake, not a study without published suites."""
     from axiomatic.data import suites
 
+    from_environment = os.environ.get(suites.PUBLISHED_ENV)
     named = [(f"--published-dir {option}", option),
-             (f"${suites.PUBLISHED_ENV}={os.environ.get(suites.PUBLISHED_ENV)}", os.environ.get(suites.PUBLISHED_ENV))]
+             (f"${suites.PUBLISHED_ENV}={from_environment}", from_environment)]
     for source, value in named:
         if not value:
             continue

@@ -32,7 +32,8 @@ def validation_problems(err: ValidationError, prefix: str = "") -> list[tuple[st
 
 def invalid_input(source: str, problems: list[tuple[str, str]]) -> UserError:
     """One error naming the source and, a line each, every (field path, message)."""
-    return UserError(f"{source}: invalid input\n" + "\n".join(f"  {path}: {message}" for path, message in problems))
+    lines = [f"  {path}: {message}" for path, message in problems]
+    return UserError(f"{source}: invalid input\n" + "\n".join(lines))
 
 
 def from_validation(err: ValidationError, source: str, prefix: str = "") -> UserError:
