@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from axiomatic import cli
+from axiomatic.cli.common import emit_json
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.model.decoder import ModelConfig
 from axiomatic.study.results import aggregate_arms, paired_comparisons
@@ -54,7 +55,7 @@ def test_a_corrupted_checkpoint_is_exit_2_naming_the_file(saved_checkpoint, tmp_
 
 
 def test_strict_json_writes_nan_and_infinity_as_null(capsys):
-    cli.emit_json({"loss": float("nan"), "rows": [1.0, float("inf")], "ok": 0.5})
+    emit_json({"loss": float("nan"), "rows": [1.0, float("inf")], "ok": 0.5})
     assert json.loads(capsys.readouterr().out, parse_constant=pytest.fail) == \
         {"loss": None, "rows": [1.0, None], "ok": 0.5}
 

@@ -9,40 +9,34 @@ import time
 from pathlib import Path
 
 import yaml
-from rich.console import Console
 from rich.table import Table
 
-from axiomatic.cli import add_data_dirs, data_store
+from axiomatic.cli.common import DATA_DIRS, JSON_OUTPUT, console, data_store, emit_json, notices
 from axiomatic.errors import UserError
 
-console = Console()
-notices = Console(stderr=True)
 INTERRUPTED = 130  # what a shell reports for a command stopped by Ctrl-C (128 + SIGINT)
 
 
 def add_commands(commands) -> None:
-    study = commands.add_parser("study", help="run (or resume, or extend) a study YAML")
+    study = commands.add_parser("study", help="run (or resume, or extend) a study YAML",
+                                parents=[JSON_OUTPUT, *DATA_DIRS])
     study.add_argument("file")
     study.add_argument("--runs-dir", default="runs", help="parent of runs/<study> (default runs)")
     study.add_argument("--address", help="join a running Ray cluster (default: embedded local Ray)")
     study.add_argument("--new", action="store_true", help="archive an incompatible existing run, start afresh")
-    study.add_argument("--json", action="store_true", help="no live view; print the report as JSON")
-    add_data_dirs(study)
     study.set_defaults(handler=_study)
 
-    plan = commands.add_parser("plan", help="dry run: arms x seeds, resources, time and disk estimates")
+    plan = commands.add_parser("plan", help="dry run: arms x seeds, resources, time and disk estimates",
+                               parents=[JSON_OUTPUT, *DATA_DIRS])
     plan.add_argument("file")
     plan.add_argument("--no-calibrate", action="store_true", help="skip the timing of a few training steps")
-    plan.add_argument("--json", action="store_true")
-    add_data_dirs(plan)
     plan.set_defaults(handler=_plan)
 
-    report = commands.add_parser("report", help="tables, comparisons and plots of a study run")
+    report = commands.add_parser("report", help="tables, comparisons and plots of a study run",
+                                 parents=[JSON_OUTPUT, *DATA_DIRS])
     report.add_argument("run_dir")
     report.add_argument("--format", choices=("md", "latex", "csv"), action="append",
                         help="table formats to write (default all three); the first is printed")
-    report.add_argument("--json", action="store_true")
-    add_data_dirs(report)
     report.set_defaults(handler=_report)
 
 
@@ -93,7 +87,6 @@ def _diff(old: dict, new: dict) -> str:
 
 
 def _finish(spec, ledger, store, formats, as_json: bool) -> int:
-    from axiomatic.cli import emit_json
     from axiomatic.report import reach, summary, tables
 
     report = summary.build(spec, ledger, store)
@@ -161,8 +154,6 @@ def _plan(args) -> int:
             "calibration_skipped": skipped,
             "checkpoint_disk_bytes": disk}
     if args.json:
-        from axiomatic.cli import emit_json
-
         emit_json(plan)
         return 0
     _print_plan(plan)

@@ -1,124 +1,26 @@
-"""The ``platform`` command: ``data``, ``train``, ``eval``, ``study``, ``plan``, ``report``.
-
-Every command takes ``--json`` and then prints exactly one JSON document on stdout. Bad input is
-reported with the file and field at fault and exit status 2, before anything is written.
-"""
+"""``platform data generate``, ``platform data suites`` and ``platform data show``."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from axiomatic.errors import Diverged, UserError, from_validation
-
-console = Console(stderr=False)
-errors = Console(stderr=True)
+from axiomatic.cli.common import DATA_DIRS, JSON_OUTPUT, PUBLISHED_DIR, console, data_store, emit_json
+from axiomatic.errors import UserError, from_validation
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return 2
-    try:
-        return args.handler(args) or 0
-    except UserError as err:
-        errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
-        return 2
-    except Diverged as err:
-        errors.print(f"[bold red]error:[/] the run {escape(str(err))}; lower train.lr or set "
-                     "train.grad_clip", highlight=False)
-        return 1
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="platform", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(title="commands")
-    _add_data(commands)
-    from axiomatic import cli_study, cli_train
-
-    cli_train.add_commands(commands)
-    cli_study.add_commands(commands)
-    return parser
-
-
-# ---------------------------------------------------------------- where the data lives
-
-def add_data_dirs(parser: argparse.ArgumentParser, cache: bool = True) -> None:
-    """--published-dir, and --cache-dir for a command that reads or writes the dataset cache."""
-    parser.add_argument("--published-dir", help="the paper's published evaluation files (default "
-                        "$AXIOMATIC_PUBLISHED_DIR, else ../shared/benchmarks/causal_axioms)")
-    if cache:
-        parser.add_argument("--cache-dir", help="dataset cache (default $AXIOMATIC_CACHE, else "
-                            "~/.cache/axiomatic)")
-
-
-def data_store(args):
-    """The command's dataset cache and published files, resolved once, here: everything below
-    (spec loading, trials in Ray workers, reports) is handed this store or its two paths and
-    never looks for them again, so a study's cells see the directories its command line named."""
-    from axiomatic.data import suites
-    from axiomatic.data.store import Store
-
-    published = _named_published_dir(args.published_dir)
-    return Store(getattr(args, "cache_dir", None), published or suites.published_dir())
-
-
-def _named_published_dir(option: str | None) -> Path | None:
-    """The published dir the user named (the option, else the environment), checked: a named
-    directory that is not there is a mistake, not a study without published suites."""
-    from axiomatic.data import suites
-
-    from_environment = os.environ.get(suites.PUBLISHED_ENV)
-    named = [(f"--published-dir {option}", option),
-             (f"${suites.PUBLISHED_ENV}={from_environment}", from_environment)]
-    for source, value in named:
-        if not value:
-            continue
-        if not Path(value).is_dir():
-            raise UserError(f"{source}: no such directory (the paper's published evaluation files)")
-        if not (Path(value) / "index.json").is_file():
-            raise UserError(f"{source}: no index.json there; expected the directory of the paper's "
-                            "published evaluation files (e.g. ../shared/benchmarks/causal_axioms)")
-        return Path(value)
-    return None
-
-
-def emit_json(obj) -> None:
-    """One strict JSON document on stdout: a NaN or an infinity (which strict parsers reject)
-    is written as null."""
-    sys.stdout.write(json.dumps(_finite(obj), indent=2, default=str, allow_nan=False) + "\n")
-
-
-def _finite(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {key: _finite(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(value) for value in obj]
-    return obj
-
-
-# ---------------------------------------------------------------- data
-
-def _add_data(commands) -> None:
+def add_commands(commands) -> None:
     data = commands.add_parser("data", help="generate training sets, list and inspect suites")
     sub = data.add_subparsers(title="data commands")
 
-    gen = sub.add_parser("generate", help="generate a training set into a directory")
+    gen = sub.add_parser("generate", help="generate a training set into a directory",
+                         parents=[JSON_OUTPUT, *DATA_DIRS])
     gen.add_argument("--preset", default="TS2", help="OCC, TS2 or TS1 (default TS2)")
     gen.add_argument("--perturbation", type=float, help="0 = OCC, 1 = TS2, 2 = TS1, 3 = beyond")
     gen.add_argument("--size", type=int)
@@ -131,20 +33,15 @@ def _add_data(commands) -> None:
     gen.add_argument("--uniform", action="store_true", help="plain uniform pair sampling (no category balance)")
     gen.add_argument("--out", required=True, help="directory for the arrays and manifest.json")
     gen.add_argument("--jsonl", action="store_true", help="also write DIR/instances.jsonl")
-    add_data_dirs(gen)
-    gen.add_argument("--json", action="store_true")
     gen.set_defaults(handler=_data_generate)
 
-    lst = sub.add_parser("suites", help="list evaluation suites")
-    add_data_dirs(lst, cache=False)
-    lst.add_argument("--json", action="store_true")
+    lst = sub.add_parser("suites", help="list evaluation suites", parents=[JSON_OUTPUT, PUBLISHED_DIR])
     lst.set_defaults(handler=_data_suites)
 
-    show = sub.add_parser("show", help="examples, counts and shortcut baselines of a suite")
+    show = sub.add_parser("show", help="examples, counts and shortcut baselines of a suite",
+                          parents=[JSON_OUTPUT, *DATA_DIRS])
     show.add_argument("suite")
     show.add_argument("--examples", type=int, default=5)
-    add_data_dirs(show)
-    show.add_argument("--json", action="store_true")
     show.set_defaults(handler=_data_show)
 
 
@@ -278,6 +175,3 @@ def _data_show(args) -> int:
     console.print(base)
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

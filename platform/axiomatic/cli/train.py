@@ -5,34 +5,29 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
-from axiomatic.cli import add_data_dirs, data_store
+from axiomatic.cli.common import DATA_DIRS, JSON_OUTPUT, console, data_store, emit_json
 from axiomatic.errors import UserError
-
-console = Console()
 
 
 def add_commands(commands) -> None:
-    train = commands.add_parser("train", help="train one model from a run YAML")
+    train = commands.add_parser("train", help="train one model from a run YAML",
+                                parents=[JSON_OUTPUT, *DATA_DIRS])
     train.add_argument("config", help="run YAML with data / model / train / suites sections")
     train.add_argument("--workers", type=int, default=1, help="N > 1 trains under Ray Train DDP")
     train.add_argument("--device", choices=("auto", "cpu", "cuda"))
     train.add_argument("--out", help="output directory (default runs/train/<config name>)")
     train.add_argument("--resume", help="continue from this checkpoint directory")
     train.add_argument("--address", help="Ray cluster to join for --workers > 1 (default: local)")
-    train.add_argument("--json", action="store_true")
-    add_data_dirs(train)
     train.set_defaults(handler=_train)
 
-    ev = commands.add_parser("eval", help="score a checkpoint on suites and JSONL files")
+    ev = commands.add_parser("eval", help="score a checkpoint on suites and JSONL files",
+                             parents=[JSON_OUTPUT, *DATA_DIRS])
     ev.add_argument("checkpoint")
     ev.add_argument("--suite", action="append", default=[], help="suite name or prefix/* (repeatable)")
     ev.add_argument("--jsonl", action="append", default=[], help="file of {premise, hypothesis, label}")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    add_data_dirs(ev)
-    ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=_eval)
 
 
@@ -61,8 +56,6 @@ def _train(args) -> int:
                            address=args.address, store=store)
     checkpoint_dir = out / "checkpoint"
     if args.json:
-        from axiomatic.cli import emit_json
-
         emit_json({"checkpoint": str(checkpoint_dir), "metrics": metrics})
     else:
         console.print(f"trained in {time.perf_counter() - started:.0f} s; checkpoint: {checkpoint_dir}")
@@ -163,8 +156,6 @@ def _eval(args) -> int:
         result = evaluate(model, data, device)
         scores[name] = {"accuracy": result["acc"], "n": result["n"], **base}
     if args.json:
-        from axiomatic.cli import emit_json
-
         emit_json(scores)
     else:
         _print_scores(scores)
