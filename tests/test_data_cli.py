@@ -76,7 +76,7 @@ def test_generate_jsonl_has_one_record_per_line(ts2_dir):
             parsed = text.parse(record["premise"], record["hypothesis"])
             assert nx.has_path(nx.DiGraph(parsed.edges), parsed.x, parsed.y) == (record["label"] == "Yes")
     # The file is valid input for the platform itself.
-    again = suites.read_jsonl(ts2_dir / "instances.jsonl")
+    again = suites.dataset_from_jsonl(ts2_dir / "instances.jsonl")
     assert again.tokens.tobytes() == data.tokens.tobytes()
 
 

@@ -177,7 +177,7 @@ def test_published_files_are_listed_and_read(published_dir):
         axiom, family = entry["suite"].split("/", 1)
         key = "n" if family.startswith("branching") else "len"
         # Through the store (the session cache usually has them already); the store reads them
-        # with suites.read_jsonl, which test_tokenizer checks line by line.
+        # with suites.dataset_from_jsonl, which test_tokenizer checks line by line.
         data, manifest = Store(published=published_dir).suite(f"published/{axiom}/{family}/{key}={entry['size']}")
         assert len(data) == entry["n"] and int(data.labels.sum()) == entry["yes"]
         assert manifest["recipe"]["sha256"]  # keyed by the file's content, not its name
@@ -245,10 +245,10 @@ def write_lines(path, lines):
 GOOD = '{"premise": "a causes b.", "hypothesis": "Does a cause b?", "label": "Yes"}'
 
 
-def test_read_jsonl_good_file(tmp_path):
+def test_dataset_from_jsonl_good_file(tmp_path):
     path = write_lines(tmp_path / "ok.jsonl", [GOOD, "", '{"premise": "a causes b. b causes c.", '
                                                '"hypothesis": "Does c cause a?", "label": "No"}'])
-    data = suites.read_jsonl(path)
+    data = suites.dataset_from_jsonl(path)
     assert len(data) == 2 and data.labels.tolist() == [1, 0]
     assert data.text(1) == ("a causes b. b causes c.", "Does c cause a?", "No")
 
@@ -263,24 +263,24 @@ def test_read_jsonl_good_file(tmp_path):
     ('{"premise": "a causes b."', "not valid JSON"),
     ('["a causes b.", "Does a cause b?", "Yes"]', "expected an object"),
 ])
-def test_read_jsonl_names_file_line_and_field(tmp_path, bad_line, message):
+def test_dataset_from_jsonl_names_file_line_and_field(tmp_path, bad_line, message):
     path = write_lines(tmp_path / "bad.jsonl", [GOOD, bad_line, GOOD])
     with pytest.raises(ValueError) as err:
-        suites.read_jsonl(path)
+        suites.dataset_from_jsonl(path)
     assert f"{path}:2:" in str(err.value)
     assert message in str(err.value)
 
 
-def test_read_jsonl_unparseable_sentence_names_the_record(tmp_path):
+def test_dataset_from_jsonl_unparseable_sentence_names_the_record(tmp_path):
     path = write_lines(tmp_path / "grammar.jsonl", [
         GOOD, GOOD, '{"premise": "a causes b", "hypothesis": "Does a cause b?", "label": "Yes"}'])
     with pytest.raises(ValueError, match=r"grammar\.jsonl: record 3: premise must end with"):
-        suites.read_jsonl(path)
+        suites.dataset_from_jsonl(path)
 
 
-def test_read_jsonl_empty_file(tmp_path):
+def test_dataset_from_jsonl_empty_file(tmp_path):
     with pytest.raises(ValueError, match="no records"):
-        suites.read_jsonl(write_lines(tmp_path / "empty.jsonl", [""]))
+        suites.dataset_from_jsonl(write_lines(tmp_path / "empty.jsonl", [""]))
 
 
 def test_shortcuts_on_token_arrays_equal_the_rules_on_the_parsed_text():

@@ -123,7 +123,7 @@ def test_round_trip_of_published_files(published_dir):
             assert tokenizer.split_input(ids) == (premise, hypothesis)
             checked += 1
         # The same through the Dataset path the evaluator uses (padding, uint8, labels).
-        data = suites.read_jsonl(path)
+        data = suites.dataset_from_jsonl(path)
         assert len(data) == len(records)
         for i in (0, len(records) // 2, len(records) - 1):
             r = records[i]

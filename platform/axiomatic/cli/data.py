@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -13,6 +10,7 @@ from rich.table import Table
 
 from axiomatic.cli.common import DATA_DIRS, JSON_OUTPUT, PUBLISHED_DIR, console, data_store, emit_json
 from axiomatic.errors import UserError, from_validation
+from axiomatic.files import write_directory_atomically
 
 
 def add_commands(commands) -> None:
@@ -70,7 +68,7 @@ def _data_generate(args) -> int:
     store = data_store(args)
     data, manifest = store.training_set(spec)
     out = Path(args.out)
-    _write_dir_atomically(out, lambda tmp: _export(tmp, data, manifest, args.jsonl))
+    write_directory_atomically(out, lambda tmp: _export(tmp, data, manifest, args.jsonl))
     if args.json:
         emit_json({"out": str(out.resolve()), "manifest": manifest})
     else:
@@ -86,19 +84,6 @@ def _export(directory: Path, data, manifest: dict, jsonl: bool) -> None:
             for i in range(len(data)):
                 premise, hypothesis, label = data.text(i)
                 handle.write(json.dumps({"premise": premise, "hypothesis": hypothesis, "label": label}) + "\n")
-
-
-def _write_dir_atomically(out: Path, fill) -> None:
-    """Fill a fresh sibling directory, then swap it in: an error leaves ``out`` untouched."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        fill(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.rename(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _print_manifest(manifest: dict, out: Path) -> None:

@@ -139,7 +139,7 @@ def _eval(args) -> int:
         targets[name] = (data, manifest["baselines"])
     for path in args.jsonl:
         try:
-            data = suites.read_jsonl(Path(path))
+            data = suites.dataset_from_jsonl(Path(path))
         except (OSError, ValueError) as err:
             raise UserError(str(err)) from None
         targets[path] = (data, baselines.score(data))

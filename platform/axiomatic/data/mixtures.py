@@ -13,8 +13,6 @@ with linear interpolation in between. Explicit ``shares`` may be given instead.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import string
 
@@ -24,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from axiomatic.data import graphs
 from axiomatic.data.axioms import transitivity
 from axiomatic.data.dataset import Dataset
+from axiomatic.digest import json_digest
 
 GENERATOR_VERSION = "transitivity-2"  # 2: category balance respects per-premise capacity (k > 1)
 ALPHANUMERICS = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -146,8 +145,7 @@ class DataSpec(BaseModel):
         return data
 
     def digest(self) -> str:
-        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return json_digest(self.canonical())
 
 
 def preset(name: str, **overrides) -> DataSpec:

@@ -7,11 +7,8 @@ half-written dataset: the loser of a race simply discards its copy.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -21,6 +18,8 @@ import numpy as np
 from axiomatic.data import baselines, graphs, suites, tokenizer
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.mixtures import DataSpec, generate
+from axiomatic.digest import file_digest, json_digest
+from axiomatic.files import write_directory_atomically
 
 CACHE_ENV = "AXIOMATIC_CACHE"
 BASELINE_SAMPLE = 5000
@@ -28,10 +27,6 @@ BASELINE_SAMPLE = 5000
 
 def default_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "axiomatic").resolve()
-
-
-def digest(recipe: dict) -> str:
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def describe(data: Dataset) -> dict:
@@ -64,7 +59,7 @@ class Store:
             path = suites.published_files(self.published).get(name)
             if path is None:
                 raise suites.unknown_suite(name)
-            recipe = {"suite": name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            recipe = {"suite": name, "sha256": file_digest(path),
                       "tokenizer": tokenizer.VERSION}
 
         def build():
@@ -77,7 +72,7 @@ class Store:
         """A training set, checked against the suites it will be scored on (default: all)."""
         check = sorted(check_against if check_against is not None else suites.all_names(self.published))
         recipe = {"train": spec.canonical(), "tokenizer": tokenizer.VERSION,
-                  "checked_against": digest({"suites": check})}
+                  "checked_against": json_digest({"suites": check})}
 
         def build():
             data = generate(spec)
@@ -106,7 +101,7 @@ class Store:
     # -------------------------------------------------------------- cache mechanics
 
     def _get(self, recipe: dict, build: Callable[[], tuple[Dataset, dict]]) -> tuple[Dataset, dict]:
-        key = digest(recipe)
+        key = json_digest(recipe)
         final = self.root / key[:2] / key
         if (final / "manifest.json").is_file():
             return Dataset.load(final), json.loads((final / "manifest.json").read_text())
@@ -119,17 +114,15 @@ class Store:
         return data, manifest
 
     def _write(self, final: Path, data: Dataset, manifest: dict) -> None:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+        def fill(directory: Path) -> None:
+            data.save(directory)
+            (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
         try:
-            data.save(tmp)
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-            os.rename(tmp, final)
+            write_directory_atomically(final, fill, replace=False)
         except OSError:
             if not (final / "manifest.json").is_file():  # a real failure, not a lost race
                 raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     def path_of(self, manifest: dict) -> Path:
         return self.root / manifest["digest"][:2] / manifest["digest"]

@@ -138,7 +138,7 @@ def published_files(directory: Path) -> dict[str, Path]:
     return out
 
 
-def read_jsonl(path: Path) -> Dataset:
+def dataset_from_jsonl(path: Path) -> Dataset:
     """Read {premise, hypothesis, label} records; errors name the file, line and field."""
     records = []
     with open(path, "rb") as handle:
@@ -197,7 +197,7 @@ def build(name: str, directory: Path | None = None, items: int = DEFAULT_ITEMS) 
         files = published_files(published_dir(directory))
         if name not in files:
             raise unknown_suite(name)
-        return read_jsonl(files[name])
+        return dataset_from_jsonl(files[name])
     return build_generated(name, items)
 
 

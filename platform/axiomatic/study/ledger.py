@@ -22,13 +22,13 @@ statistic, while the search objective told to Optuna may still use it.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
+
+from axiomatic.digest import json_digest
+from axiomatic.files import read_jsonl_rows, write_json_atomically
 
 
 class CellStatus(str, Enum):
@@ -52,8 +52,7 @@ class CellStatus(str, Enum):
 
 
 def arm_id(params: dict) -> str:
-    blob = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    return json_digest(params)[:12]
 
 
 def cell_id(arm: str, seed: int) -> str:
@@ -82,26 +81,6 @@ class Cell:
     def finished(self) -> bool:
         """Final for resume (DONE or STOPPED). Not "ran to the end": that is status DONE."""
         return self.status.is_final
-
-
-def write_json_atomically(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(obj, handle, indent=2, default=str)
-    os.replace(tmp, path)
-
-
-def append_jsonl(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        handle.write(json.dumps(obj, default=str) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 class Ledger:
@@ -144,10 +123,10 @@ class Ledger:
         return out
 
     def history(self, cell: str) -> list[dict]:
-        return read_jsonl(self.cell_dir(cell) / "metrics.jsonl")
+        return read_jsonl_rows(self.cell_dir(cell) / "metrics.jsonl")
 
     def attempts(self, cell: str) -> list[dict]:
-        return read_jsonl(self.cell_dir(cell) / "attempts.jsonl")
+        return read_jsonl_rows(self.cell_dir(cell) / "attempts.jsonl")
 
     def records(self) -> list[dict]:
         """Trial records in the shape study/results.py and the report expect; a STOPPED cell

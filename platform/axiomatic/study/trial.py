@@ -16,7 +16,7 @@ from pathlib import Path
 from ray import tune
 
 from axiomatic.data.store import Store
-from axiomatic.study.ledger import append_jsonl, read_jsonl
+from axiomatic.files import append_jsonl_row, read_jsonl_rows
 from axiomatic.train import checkpoint, launch
 from axiomatic.train.config import RunConfig
 
@@ -47,9 +47,9 @@ def _run_cell(config: dict) -> None:
     resumed_step = checkpoint.read_meta(resume)["step"] if resume else 0
     history = cell_dir / launch.HISTORY
     _truncate_history(history, resumed_step)
-    append_jsonl(cell_dir / "attempts.jsonl", {"started": time.time(), "resumed_from_step": resumed_step,
-                                               "trial_id": tune.get_context().get_trial_id()})
-    rows = read_jsonl(history)
+    append_jsonl_row(cell_dir / "attempts.jsonl", {"started": time.time(), "resumed_from_step": resumed_step,
+                                                   "trial_id": tune.get_context().get_trial_id()})
+    rows = read_jsonl_rows(history)
     if resume is not None and rows and rows[-1].get("finished") and rows[-1].get("step") == resumed_step:
         # the runner died after the cell's last report and before its result was recorded: the
         # cell is finished, so say its last report again instead of evaluating (and logging) anew
@@ -75,6 +75,6 @@ def _run_cell(config: dict) -> None:
 
 def _truncate_history(history: Path, step: int) -> None:
     """Forget evaluations past the checkpoint we resume from: they will be made again."""
-    kept = [row for row in read_jsonl(history) if row.get("step", 0) <= step]
+    kept = [row for row in read_jsonl_rows(history) if row.get("step", 0) <= step]
     if history.is_file():
         history.write_text("".join(json.dumps(r) + "\n" for r in kept))
