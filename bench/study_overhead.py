@@ -22,6 +22,7 @@ from pathlib import Path
 import ray
 from publish import emit  # bench/publish.py: the script's folder is on sys.path
 
+from axiomatic.ray_session import ray_session
 from axiomatic.study.ledger import Ledger
 from axiomatic.study.runner import run_study
 from axiomatic.study.spec import validate_study
@@ -57,12 +58,9 @@ def measure(cells: int, workers: int, root: Path) -> dict:
     spec = validate_study(study(cells, workers), "bench")
     work = direct_work(spec) if workers == 1 else None
     started = time.perf_counter()
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    ray_start = time.perf_counter() - started
-    try:
+    with ray_session(num_cpus=2, log_to_driver=False):
+        ray_start = time.perf_counter() - started
         run_study(spec, Ledger(root / spec.name))
-    finally:
-        ray.shutdown()
     wall = time.perf_counter() - started
     finished = sum(c.finished for c in Ledger(root / spec.name).cells())
     out = {"cells": cells, "finished": finished, "workers": workers, "wall_s": wall,

@@ -9,10 +9,10 @@ import json
 import numpy as np
 import optuna
 import pytest
-import ray
 import yaml
 
 from axiomatic import cli
+from axiomatic.ray_session import ray_session
 from axiomatic.study.ledger import Ledger
 
 TINY = {"preset": "tiny", "n_layer": 1, "d_model": 32, "n_head": 2, "d_mlp": 64}
@@ -39,9 +39,8 @@ def study_file(tmp_path, name="grid", **overrides) -> str:
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+    with ray_session(num_cpus=2, log_to_driver=False):
+        yield
 
 
 def run(argv, capsys) -> tuple[int, dict | None, str]:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import ray
 import torch
 
 from axiomatic.data import mixtures, suites, tokenizer
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.model.decoder import Decoder, ModelConfig
+from axiomatic.ray_session import ray_session
 from axiomatic.train import checkpoint, launch
 from axiomatic.train.config import RunConfig, TrainConfig, build_run, load_yaml
 from axiomatic.train.batches import epoch_batches
@@ -308,9 +308,8 @@ def test_learning_rate_warmup_stable_decay():
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False)
-    yield
-    ray.shutdown()
+    with ray_session(num_cpus=2, log_to_driver=True):
+        yield
 
 
 def test_two_ray_train_workers_on_cpu_lower_the_loss(local_ray, tmp_path):

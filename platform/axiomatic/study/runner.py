@@ -26,6 +26,7 @@ from ray.tune.search import Searcher
 
 from axiomatic.data.store import Store
 from axiomatic.errors import UserError
+from axiomatic.ray_session import ray_session
 from axiomatic.study import space
 from axiomatic.study.ledger import Cell, CellStatus, Ledger, arm_id, cell_id
 from axiomatic.study.spec import StudySpec
@@ -248,21 +249,8 @@ def optuna_study(spec: StudySpec, ledger: Ledger) -> optuna.Study:
 def quiet_environment(log_dir: Path) -> None:
     """Ray's and Tune's own output off (the live console is the only output), logs to files."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no config box, no status table
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # 2.60 would write ~/.ray/auth_token and warn
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # the ledger keeps the results
     _quiet_python_logging(log_dir)
-
-
-def start_ray(address: str | None) -> bool:
-    """Join ``address`` or start a private embedded Ray; returns True when we started it."""
-    if ray.is_initialized():
-        return False
-    kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
-    if address:
-        ray.init(address=address, **kwargs)
-    else:  # "local": never join some other Ray that happens to run on this machine
-        ray.init(address="local", num_cpus=os.cpu_count() or 2, num_gpus=_local_gpus(), **kwargs)
-    return True
 
 
 def _local_gpus() -> int:
@@ -350,8 +338,8 @@ def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, conso
     ledger.root.mkdir(parents=True, exist_ok=True)
     study = optuna_study(spec, ledger)
     quiet_environment(ledger.root / "logs")
-    started = start_ray(address)
-    try:
+    with ray_session(address, num_cpus=os.cpu_count() or 2, num_gpus=_local_gpus(),
+                     log_to_driver=False, logging_level=logging.WARNING):
         searcher = ArmSearcher(spec, ledger, study,
                                on_cell=console_callback.cell_changed if console_callback else None, store=store)
         if console_callback:
@@ -372,6 +360,3 @@ def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, conso
         )
         tuner.fit()
         return searcher
-    finally:
-        if started:
-            ray.shutdown()

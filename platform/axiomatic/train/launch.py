@@ -8,8 +8,6 @@ study runner with a ``TuneReportCallback``.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import ray
@@ -21,6 +19,8 @@ from ray.train.torch import TorchConfig, TorchTrainer
 from ray.util.placement_group import get_current_placement_group
 
 from axiomatic.data.store import Store
+from axiomatic.files import append_jsonl_row, read_jsonl_rows
+from axiomatic.ray_session import ray_session
 from axiomatic.train import checkpoint, loop
 from axiomatic.train.config import RunConfig
 
@@ -39,8 +39,7 @@ def train(run: RunConfig, out: Path, workers: int = 1, report=None, resume_from=
     history = out / HISTORY
 
     def keep(metrics: dict, checkpoint_dir: Path | None) -> None:
-        with open(history, "a") as handle:
-            handle.write(json.dumps(metrics) + "\n")
+        append_jsonl_row(history, metrics)
         if checkpoint_dir is not None:
             checkpoint.keep(Path(checkpoint_dir), out / "checkpoint")
         if report is not None:
@@ -56,29 +55,19 @@ def _train_distributed(run, out, workers, report, resume_from, address, store) -
     # the metrics of the checkpoints it retains (num_to_keep=1), so it cannot give the history.
     out = out.resolve()
     history = out / HISTORY
-    offset = history.stat().st_size if history.exists() else 0
-    started_here = not ray.is_initialized()
-    if started_here:  # "local": never join some other Ray that happens to run on this machine
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address=address or "local", include_dashboard=False, log_to_driver=True,
-                 **({} if address else {"num_cpus": max(workers, 2)}))
-    try:
+    earlier = len(read_jsonl_rows(history))
+    with ray_session(address, num_cpus=max(workers, 2), log_to_driver=True):
         trainer = distributed_trainer(run, workers, name=f"train-{out.name}", storage=out / "ray",
                                       resume_from=resume_from, keep_history=history, store=store)
         result = trainer.fit()
-    finally:
-        if started_here:
-            ray.shutdown()
     if result.error:
         raise result.error
     if result.checkpoint is not None:
         with result.checkpoint.as_directory() as directory:
             checkpoint.keep(Path(directory), out / "checkpoint")
-    if report is not None and history.exists():
-        with open(history) as handle:
-            handle.seek(offset)
-            for line in handle:
-                report(json.loads(line), None)
+    if report is not None:
+        for metrics in read_jsonl_rows(history)[earlier:]:
+            report(metrics, None)
     return {k: v for k, v in result.metrics.items() if not k.startswith("_") and k != TRAIN_PLACEMENT_GROUP}
 
 
@@ -129,8 +118,7 @@ def ray_train_worker(config: dict) -> None:
     def report(metrics: dict, checkpoint_dir: Path | None) -> None:
         # only rank 0 writes checkpoints, so only it keeps the ledger's copies
         if checkpoint_dir is not None and config["keep_history"]:
-            with open(config["keep_history"], "a") as handle:
-                handle.write(json.dumps(metrics) + "\n")
+            append_jsonl_row(Path(config["keep_history"]), metrics)
         if checkpoint_dir is not None and config["keep_checkpoint"]:
             checkpoint.keep(checkpoint_dir, Path(config["keep_checkpoint"]))
         # the placement group id lets a Tune callback free it when a scheduler stops the trial
