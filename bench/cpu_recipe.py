@@ -35,13 +35,9 @@ import torch
 
 from publish import emit  # bench/publish.py: the script's folder is on sys.path
 
-from axiomatic.data import mixtures, suites
-from axiomatic.data.store import Store
-from axiomatic.model.decoder import Decoder
-from axiomatic.train import checkpoint, launch
-from axiomatic.train.config import RunConfig, build_run, load_yaml
-from axiomatic.train.evaluate import evaluate
-from axiomatic.train.loop import without_rows_of
+from axiomatic.data import Store, generate, suites
+from axiomatic.model import Decoder
+from axiomatic.train import RunConfig, build_run, checkpoint, evaluate, launch, load_yaml, without_rows_of
 
 TARGET = 0.90
 TRAINING_LENGTH = ("reversed_chain/len=", "shuffled_chain/len=")  # chains of 3–6 nodes
@@ -107,7 +103,7 @@ def by_premise_order(run_cfg: RunConfig, checkpoint_dir: Path, store: Store,
     for order, share in ORDERS.items():
         spec = run_cfg.data.model_copy(update={"shuffle_share": share, "size": size,
                                                "seed": run_cfg.data.seed + 10_000})
-        fresh = without_rows_of(mixtures.generate(spec), training_rows)
+        fresh = without_rows_of(generate(spec), training_rows)
         scores[order] = evaluate(model, fresh, torch.device("cpu"))["acc"]
     return scores
 

@@ -38,8 +38,8 @@ from pathlib import Path  # noqa: E402
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from axiomatic.data import mixtures, suites, tokenizer  # noqa: E402
-from axiomatic.data.store import Store  # noqa: E402
+from axiomatic.data import DataSpec, Store, generate, preset, suites, tokenizer  # noqa: E402
+from axiomatic.data.mixtures import KINDS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = REPO / "docs" / "benchmarks.md"
@@ -48,7 +48,7 @@ BENCHMARKS_HEADER = "# Benchmarks\n\nMeasured figures, appended by the scripts i
 
 # ---------------------------------------------------------------- the naive reference
 
-def naive_instance(rng: random.Random, spec: mixtures.DataSpec, kind: str, want_yes: bool):
+def naive_instance(rng: random.Random, spec: DataSpec, kind: str, want_yes: bool):
     """One instance the straightforward way: Python lists, a networkx graph, strings."""
     n = rng.randint(*spec.chain_lengths)
     names: list[str] = []
@@ -74,10 +74,10 @@ def naive_instance(rng: random.Random, spec: mixtures.DataSpec, kind: str, want_
 
 
 def naive_generate(count: int, seed: int = 0):
-    spec = mixtures.preset("TS2")
+    spec = preset("TS2")
     rng = random.Random(seed)
     shares = spec.resolved_shares().as_array()
-    kinds = rng.choices(mixtures.KINDS, weights=shares, k=count)
+    kinds = rng.choices(KINDS, weights=shares, k=count)
     records = [naive_instance(rng, spec, kind, i % 2 == 0) for i, kind in enumerate(kinds)]
     rows = [tokenizer.encode(p, h) for p, h, _ in records]
     lengths = np.array([len(r) for r in rows], dtype=np.int32)
@@ -123,11 +123,11 @@ def main() -> int:
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {0})
-    spec = mixtures.preset("TS2")
+    spec = preset("TS2")
     size = spec.size
 
-    mixtures.generate(mixtures.preset("TS2", size=2000))  # warm imports and numpy's caches
-    runs = [Clock(lambda: mixtures.generate(spec)) for _ in range(args.repeats)]
+    generate(preset("TS2", size=2000))  # warm imports and numpy's caches
+    runs = [Clock(lambda: generate(spec)) for _ in range(args.repeats)]
     data = runs[-1].result
     assert len(data) == size and int(data.labels.sum()) == size // 2
     fast = sorted(runs, key=lambda c: c.wall)[len(runs) // 2]  # the median run

@@ -48,14 +48,11 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from axiomatic.data import mixtures, suites
-from axiomatic.data.mixtures import DataSpec
-from axiomatic.data.store import Store
-from axiomatic.model.decoder import Decoder, ModelConfig, num_parameters
-from axiomatic.report.references import REFERENCES
-from axiomatic.train.config import RunConfig, train_config
-from axiomatic.train.evaluate import evaluate
-from axiomatic.train.loop import RunData, Trainer, Worker, load_data
+from axiomatic.data import DataSpec, Store, generate, preset, suites
+from axiomatic.data.mixtures import PAPER_SIZE
+from axiomatic.model import Decoder, ModelConfig, num_parameters
+from axiomatic.report import REFERENCES
+from axiomatic.train import RunConfig, RunData, Trainer, Worker, evaluate, load_data, train_config
 
 # Dense (no sparsity) peaks in TFLOP/s from NVIDIA's data sheets: (bf16 tensor core, fp32 non-tensor).
 # More specific names first: the first substring of the device name that matches wins.
@@ -210,7 +207,7 @@ def reference_for(name: str) -> tuple[float | None, str | None]:
 def train_and_score(args, device: torch.device, fast_steps_per_s: float, elapsed_s: float) -> dict:
     store = Store()
     names = transitivity_suites(store, args.tiny)
-    size = 4_000 if args.tiny else mixtures.PAPER_SIZE
+    size = 4_000 if args.tiny else PAPER_SIZE
     model_cfg = ModelConfig.preset("tiny" if args.tiny else "paper", pe="none")
     budget_s = args.minutes * 60
     if not args.tiny:  # stay inside --limit-minutes: keep time for data, compilation and scoring
@@ -219,7 +216,7 @@ def train_and_score(args, device: torch.device, fast_steps_per_s: float, elapsed
     steps = max(20, int(fast_steps_per_s * budget_s * 0.85))
     cfg = train_config({"recipe": "fast", "epochs": 10_000, "max_steps": steps, "device": device.type,
                         "warmup_steps": min(300, steps // 10)})
-    run = RunConfig(mixtures.preset("TS2", size=size), model_cfg, cfg, suites=(), seed=0)
+    run = RunConfig(preset("TS2", size=size), model_cfg, cfg, suites=(), seed=0)
 
     t0 = time.perf_counter()
     data = load_data(run, store)  # the store's path: leakage check against every suite
@@ -354,10 +351,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device: {env['device']}", flush=True)
 
     # (a)
-    preset = "tiny" if args.tiny else "paper"
-    model_cfg = ModelConfig.preset(preset)
+    model_preset = "tiny" if args.tiny else "paper"
+    model_cfg = ModelConfig.preset(model_preset)
     rows = 4_000 if args.tiny else 50_000
-    data = mixtures.generate(mixtures.preset("TS2", size=rows, seed=1))
+    data = generate(preset("TS2", size=rows, seed=1))
     plans = {"paper": (2, 5) if args.tiny else (10, 50),
              "fast": (2, 5) if args.tiny else (40, 100)}  # compile + dynamic-length recompile in warm-up
     recipes = []
@@ -370,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     speedup = recipes[1]["examples_per_s"] / recipes[0]["examples_per_s"]
     mfu = recipes[1]["mfu_vs_bf16_peak"]
     throughput = {
-        "model_preset": preset, "parameters": num_parameters(Decoder(model_cfg)),
+        "model_preset": model_preset, "parameters": num_parameters(Decoder(model_cfg)),
         "trunk_parameters": recipes[0]["trunk_parameters"], "data_rows": rows, "recipes": recipes,
         "speedup": speedup,
         "goals": {"speedup": "n/a on CPU" if mfu is None else ("met" if speedup >= GOAL_SPEEDUP else "not met"),

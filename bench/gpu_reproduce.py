@@ -27,14 +27,11 @@ from pathlib import Path
 
 import torch
 
-from axiomatic.data import suites
-from axiomatic.data.store import Store
-from axiomatic.model.decoder import num_parameters
-from axiomatic.report import tables
-from axiomatic.report.references import select_references
-from axiomatic.study.results import aggregate_arms
-from axiomatic.train.config import build_run, load_yaml
-from axiomatic.train.loop import Trainer, Worker, load_data, resolve_device
+from axiomatic.data import Store, suites
+from axiomatic.model import num_parameters
+from axiomatic.report import select_references, tables
+from axiomatic.study import aggregate_arms
+from axiomatic.train import Trainer, Worker, build_run, load_data, load_yaml, resolve_device
 
 RUN_FILE = Path(__file__).resolve().parents[1] / "configs" / "gpu_reproduce.yaml"
 REFERENCES = ("paper TS2 NoPE", "paper TS2 LPE", "paper TS2 SPE", "paper axiomatic model")

@@ -30,8 +30,9 @@ import torch
 from publish import emit  # bench/publish.py: the script's folder is on sys.path
 
 from axiomatic.data.tokenizer import VOCAB_SIZE
-from axiomatic.model.decoder import Decoder, ModelConfig, at_positions
-from axiomatic.train.config import build_run, load_yaml
+from axiomatic.model import Decoder, ModelConfig
+from axiomatic.model.decoder import at_positions
+from axiomatic.train import build_run, load_yaml
 from axiomatic.train.objective import loss_and_correct
 
 RECIPE_FILE = Path(__file__).resolve().parents[1] / "configs" / "cpu_small.yaml"

@@ -23,10 +23,9 @@ import ray
 from publish import emit  # bench/publish.py: the script's folder is on sys.path
 
 from axiomatic.ray_session import ray_session
-from axiomatic.study.ledger import Ledger
+from axiomatic.study import Ledger, grid_arms, validate_study
 from axiomatic.study.runner import run_study
-from axiomatic.study.spec import validate_study
-from axiomatic.train import loop
+from axiomatic.train import train
 
 
 def study(cells: int, workers: int) -> dict:
@@ -46,11 +45,9 @@ def study(cells: int, workers: int) -> dict:
 
 def direct_work(spec) -> float:
     """Seconds the same cells take when trained directly, one after another."""
-    from axiomatic.study import space
-
     started = time.perf_counter()
-    for arm in space.grid_arms(spec):
-        loop.train(spec.run_config(arm, spec.seeds[0]), lambda metrics, checkpoint: None)
+    for arm in grid_arms(spec):
+        train(spec.run_config(arm, spec.seeds[0]), lambda metrics, checkpoint: None)
     return time.perf_counter() - started
 
 

@@ -35,8 +35,7 @@ def data_store(args):
     """The command's dataset cache and published files, resolved once, here: everything below
     (spec loading, trials in Ray workers, reports) is handed this store or its two paths and
     never looks for them again, so a study's cells see the directories its command line named."""
-    from axiomatic.data import suites
-    from axiomatic.data.store import Store
+    from axiomatic.data import Store, suites
 
     published = _named_published_dir(args.published_dir)
     return Store(getattr(args, "cache_dir", None), published or suites.published_dir())

@@ -44,7 +44,7 @@ def add_commands(commands) -> None:
 
 
 def _spec_from_args(args):
-    from axiomatic.data.mixtures import PRESETS, DataSpec
+    from axiomatic.data import PRESETS, DataSpec
 
     if args.perturbation is None and args.preset not in PRESETS:
         raise UserError(f"--preset: unknown preset {args.preset!r}; accepted: {', '.join(PRESETS)}")

@@ -44,9 +44,8 @@ def add_commands(commands) -> None:
 
 def _study(args) -> int:
     from axiomatic.report.console import LiveConsole
-    from axiomatic.study.ledger import CellStatus, Ledger
+    from axiomatic.study import CellStatus, Ledger, load_study
     from axiomatic.study.runner import run_study, study_lock
-    from axiomatic.study.spec import load_study
 
     store = data_store(args)
     spec = load_study(args.file, store.published)
@@ -114,8 +113,7 @@ def _finish(spec, ledger, store, formats, as_json: bool) -> int:
 # ---------------------------------------------------------------- report
 
 def _report(args) -> int:
-    from axiomatic.study.ledger import Ledger
-    from axiomatic.study.spec import load_study
+    from axiomatic.study import Ledger, load_study
 
     store = data_store(args)
     ledger = Ledger(Path(args.run_dir))
@@ -128,13 +126,12 @@ def _report(args) -> int:
 # ---------------------------------------------------------------- plan
 
 def _plan(args) -> int:
-    from axiomatic.study import space
-    from axiomatic.study.spec import load_study
+    from axiomatic.study import arm_count, grid_arms, load_study
 
     store = data_store(args)
     spec = load_study(args.file, store.published)
-    arms = space.grid_arms(spec) if spec.search.algorithm == "grid" else None
-    n_arms = space.arm_count(spec)
+    arms = grid_arms(spec) if spec.search.algorithm == "grid" else None
+    n_arms = arm_count(spec)
     cells = n_arms * len(spec.seeds)
     slots = _local_slots(spec)
     first = spec.run_config(arms[0] if arms else spec.representative_arm(), spec.seeds[0])
@@ -167,13 +164,13 @@ def _steps_per_cell(run) -> int:
 
 
 def _parameter_count(run) -> int:
-    from axiomatic.model.decoder import Decoder
+    from axiomatic.model import Decoder
 
     return Decoder(run.model).num_parameters()
 
 
 def _device(run) -> str:
-    from axiomatic.train.loop import resolve_device
+    from axiomatic.train import resolve_device
 
     return str(resolve_device(run.train.device))
 
@@ -197,7 +194,7 @@ def _calibrate(run, store, steps: int = 5) -> float:
     from at most ``steps`` steps after a warm-up step, within CALIBRATION_SECONDS."""
     import dataclasses
 
-    from axiomatic.train.loop import Trainer, Worker, load_data, resolve_device
+    from axiomatic.train import Trainer, Worker, load_data, resolve_device
 
     small = dataclasses.replace(run, suites=(), curriculum=(), data=run.data.model_copy(
         update={"size": max(run.train.batch_size * 2 * (steps + 1), 2000)}))

@@ -35,8 +35,7 @@ def add_commands(commands) -> None:
 
 def _train(args) -> int:
     from axiomatic.data import suites
-    from axiomatic.train import launch
-    from axiomatic.train.config import load_run
+    from axiomatic.train import launch, load_run
 
     store = data_store(args)
     run = load_run(args.config)
@@ -122,10 +121,8 @@ def _print_scores(scores: dict[str, dict]) -> None:
 
 def _eval(args) -> int:
     from axiomatic.data import baselines, suites
-    from axiomatic.model.decoder import Decoder
-    from axiomatic.train import checkpoint
-    from axiomatic.train.evaluate import evaluate
-    from axiomatic.train.loop import resolve_device
+    from axiomatic.model import Decoder
+    from axiomatic.train import checkpoint, evaluate, resolve_device
 
     run, _ = checkpoint.load_run(args.checkpoint)
     store = data_store(args)

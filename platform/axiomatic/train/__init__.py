@@ -1,0 +1,15 @@
+"""Training one run: its configuration, the loop (which knows nothing of Ray), evaluation and
+checkpoints.
+
+``axiomatic.train.launch`` (a run under Ray Train, or in-process with its history and checkpoint
+kept in a directory) is not imported here: it imports Ray, about two seconds more for every user
+of this package.
+"""
+
+from axiomatic.train import checkpoint
+from axiomatic.train.config import RunConfig, TrainConfig, build_run, load_run, load_yaml, train_config
+from axiomatic.train.evaluate import evaluate
+from axiomatic.train.loop import RunData, Trainer, Worker, load_data, resolve_device, train, without_rows_of
+
+__all__ = ["RunConfig", "RunData", "TrainConfig", "Trainer", "Worker", "build_run", "checkpoint", "evaluate",
+           "load_data", "load_run", "load_yaml", "resolve_device", "train", "train_config", "without_rows_of"]
