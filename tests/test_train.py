@@ -207,6 +207,15 @@ def test_curriculum_trains_each_stage_on_its_own_rows_then_the_main_data(tmp_pat
     assert (trainer.state.step, trainer.state.epoch) == (15, 2)
 
 
+@pytest.mark.parametrize("eval_every, evaluated_at", [(None, [5, 9, 12, 15]), (5, [5, 9, 10, 15])])
+def test_evaluations_follow_eval_every_and_stage_ends_not_epoch_ends(tmp_path, eval_every, evaluated_at):
+    run, data = curriculum_run(tmp_path)  # stages end at steps 5 and 9, main epochs at 12 and 15
+    run = dataclasses.replace(run, train=run.train.model_copy(update={"eval_every": eval_every}))
+    history = []
+    Trainer(run, data, Worker()).fit(lambda metrics, _: history.append(metrics["step"]))
+    assert history == evaluated_at
+
+
 @pytest.mark.parametrize("at_step", [7, 9])
 def test_curriculum_resume_gives_the_same_next_steps(tmp_path, at_step):
     # step 7 is inside the second stage; step 9 ends the curriculum (the main data comes next)

@@ -272,11 +272,19 @@ class Trainer:
             train_time += time.perf_counter() - started
             losses.append(loss)
             seen += self.cfg.batch_size
-            due = self.cfg.eval_every and self.state.step % self.cfg.eval_every == 0
-            if due or boundary or self.finished():
+            if self._evaluation_due(boundary) or self.finished():
                 metrics = self._report(report, losses, seen / max(train_time, 1e-9), self.finished())
                 losses = []
         return metrics
+
+    def _evaluation_due(self, boundary: bool) -> bool:
+        # With eval_every the cadence is the user's: epoch ends add no evaluations (on short epochs
+        # they would outnumber the asked-for ones). A curriculum stage's end always evaluates: the
+        # curve shows where each stage left the target task.
+        if not self.cfg.eval_every:
+            return boundary
+        stage_ended = boundary and self._trained_stage != self.state.stage
+        return stage_ended or self.state.step % self.cfg.eval_every == 0
 
     def _report(self, report: Report, losses: list[float], examples_per_s: float, finished: bool) -> dict:
         # "finished" marks the last report of a complete run (a scheduler-stopped run never has it);
