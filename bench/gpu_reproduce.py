@@ -81,7 +81,8 @@ def reproduce(tiny: bool, minutes: float) -> dict:
     rate = steps_per_second(run, data, device, warmup=5 if tiny else 30, timed=10 if tiny else 40)
     left = minutes * 60 - (time.perf_counter() - started)
     steps = max(50, int(rate * left * (1 - EVALUATION_SHARE)))
-    train = run.train.model_copy(update={"max_steps": steps, "eval_every": max(1, steps // 4)})
+    # four evaluations, the last one at the last step
+    train = run.train.model_copy(update={"max_steps": steps, "eval_every": -(-steps // 4)})
     run = dataclasses.replace(run, train=train)
     history = []
     trainer = Trainer(run, data, Worker(device=device))
