@@ -201,3 +201,18 @@ def test_a_running_trial_of_a_known_arm_is_not_adopted_again(ledger):
     rerun = ArmSearcher(spec, ledger, study)
     assert rerun.arm_count() == 1 and len(ledger.cells()) == 2
     assert states(study) == [TrialState.RUNNING, TrialState.WAITING]
+
+
+def test_an_arm_finished_but_never_told_is_told_when_the_next_runner_starts(ledger):
+    spec = grid_spec(seeds=(0,))
+    study = in_memory_study(spec)
+    searcher = ArmSearcher(spec, ledger, study)
+    searcher.suggest("t0")
+    # the runner saved the cell's result and died before telling Optuna
+    (cell,) = ledger.cells()
+    cell.status, cell.metrics = CellStatus.DONE, {"val/acc": 0.8}
+    ledger.save(cell)
+    assert study.trials[0].state == TrialState.RUNNING
+
+    ArmSearcher(spec, ledger, study)
+    assert study.trials[0].state == TrialState.COMPLETE and study.trials[0].value == pytest.approx(0.8)

@@ -40,6 +40,26 @@ def _checkpoint_step(ledger: Ledger, cell: str) -> int | None:
     return json.loads(state.read_text())["step"] if state.is_file() else None
 
 
+def _ledger_state(ledger: Ledger) -> tuple[set[str], dict[str, int | None]]:
+    cells = ledger.cells()
+    return ({c.id for c in cells if c.finished},
+            {c.id: _checkpoint_step(ledger, c.id) for c in cells if not c.finished})
+
+
+def _settled(ledger: Ledger, quiet_s: float = 2.0, limit_s: float = 60.0):
+    """The ledger once the killed run has let go of it: a trial process can outlive the kill of
+    its runner by a moment and still write a checkpoint, so read until nothing changes for a while."""
+    deadline = time.time() + limit_s
+    state = _ledger_state(ledger)
+    while time.time() < deadline:
+        time.sleep(quiet_s)
+        latest = _ledger_state(ledger)
+        if latest == state:
+            return state
+        state = latest
+    raise AssertionError("the killed run's trials kept writing for a minute")
+
+
 def test_sigkill_then_rerun_never_repeats_a_finished_cell(tmp_path):
     path = tmp_path / "killed.yaml"
     path.write_text(yaml.safe_dump(STUDY))
@@ -53,8 +73,7 @@ def test_sigkill_then_rerun_never_repeats_a_finished_cell(tmp_path):
     assert first.poll() is None, "the first run ended before it could be interrupted"
     os.killpg(first.pid, signal.SIGKILL)  # the runner and its Ray, as a crash would
     first.wait()
-    finished_before = {c.id for c in ledger.cells() if c.finished}
-    checkpointed = {c.id: _checkpoint_step(ledger, c.id) for c in ledger.cells() if not c.finished}
+    finished_before, checkpointed = _settled(ledger)
     assert finished_before, "no cell had finished when the runner was killed"
     assert len(finished_before) < 4
 

@@ -64,6 +64,7 @@ class ArmSearcher(Searcher):
         self.queue: list[str] = []
         for arm in self._known_arms():
             self._enqueue_missing_seeds(arm)
+            self._maybe_tell(arm)  # a runner killed between an arm's last seed and its tell
         self._adopt_orphans()
 
     def __getstate__(self):
