@@ -23,7 +23,8 @@ JSON_OUTPUT.add_argument("--json", action="store_true",
 
 PUBLISHED_DIR = argparse.ArgumentParser(add_help=False)
 PUBLISHED_DIR.add_argument("--published-dir", help="the paper's published evaluation files (default "
-                           "$AXIOMATIC_PUBLISHED_DIR, else ../shared/benchmarks/causal_axioms)")
+                           "$AXIOMATIC_PUBLISHED_DIR, else ../shared/benchmarks/causal_axioms, else "
+                           "the copy 'platform data fetch-published' put in the cache)")
 
 CACHE_DIR = argparse.ArgumentParser(add_help=False)
 CACHE_DIR.add_argument("--cache-dir", help="dataset cache (default $AXIOMATIC_CACHE, else ~/.cache/axiomatic)")
@@ -35,10 +36,11 @@ def data_store(args):
     """The command's dataset cache and published files, resolved once, here: everything below
     (spec loading, trials in Ray workers, reports) is handed this store or its two paths and
     never looks for them again, so a study's cells see the directories its command line named."""
-    from axiomatic.data import Store, suites
+    from axiomatic.data import Store
 
-    published = _named_published_dir(args.published_dir)
-    return Store(getattr(args, "cache_dir", None), published or suites.published_dir())
+    # What the user named is checked here; the defaults (../shared, then a copy fetched into
+    # this cache) are resolved by the store, which knows its cache.
+    return Store(getattr(args, "cache_dir", None), _named_published_dir(args.published_dir))
 
 
 def _named_published_dir(option: str | None) -> Path | None:

@@ -17,16 +17,12 @@ import numpy as np
 
 from axiomatic.data import baselines, graphs, suites, tokenizer
 from axiomatic.data.dataset import Dataset
+from axiomatic.data.locations import cache_root, published_dir
 from axiomatic.data.mixtures import DataSpec, generate
 from axiomatic.digest import file_digest, json_digest
 from axiomatic.files import write_directory_atomically
 
-CACHE_ENV = "AXIOMATIC_CACHE"
 BASELINE_SAMPLE = 5000
-
-
-def default_root() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "axiomatic").resolve()
 
 
 def describe(data: Dataset) -> dict:
@@ -45,9 +41,10 @@ def describe(data: Dataset) -> dict:
 
 class Store:
     def __init__(self, root: str | os.PathLike | None = None, published: str | os.PathLike | None = None):
-        self.root = Path(root).resolve() if root else default_root()
-        # absolute: the store's paths are handed to Ray workers, whose working directory differs
-        self.published = suites.published_dir(published).resolve()
+        self.root = cache_root(root)
+        # absolute: the store's paths are handed to Ray workers, whose working directory differs;
+        # resolved with this root, so a copy fetched into this cache is found
+        self.published = published_dir(published, self.root).resolve()
 
     # -------------------------------------------------------------- public
 

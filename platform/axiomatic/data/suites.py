@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +17,12 @@ import numpy as np
 from axiomatic.data import graphs
 from axiomatic.data.axioms import transitivity
 from axiomatic.data.dataset import Dataset
+from axiomatic.data.locations import PUBLISHED_ENV, published_dir  # noqa: F401 (suites.published_dir, as callers name it)
 from axiomatic.data.mixtures import ALPHANUMERICS
 
 SUITE_VERSION = "suites-2"  # 2: shuffled chains never keep chain order
 DEFAULT_ITEMS = 500
 LONG_CHAINS = (*range(7, 16), 20, 50)
-PUBLISHED_ENV = "AXIOMATIC_PUBLISHED_DIR"
 
 
 @dataclass(frozen=True)
@@ -110,20 +109,6 @@ def _structures(rng, family: Family, size: int, items: int) -> graphs.GraphBatch
 
 
 # ---------------------------------------------------------------- published files
-
-def published_dir(override: str | os.PathLike | None = None) -> Path:
-    """Where the paper's JSONL files lie: the argument, $AXIOMATIC_PUBLISHED_DIR, or ../shared/."""
-    if override:
-        return Path(override)
-    if os.environ.get(PUBLISHED_ENV):
-        return Path(os.environ[PUBLISHED_ENV])
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent.parent / "shared" / "benchmarks" / "causal_axioms"
-        if candidate.is_dir():
-            return candidate
-    return Path.cwd().parent / "shared" / "benchmarks" / "causal_axioms"
-
 
 def published_files(directory: Path) -> dict[str, Path]:
     """Suite name -> file, from the directory's index.json (empty when the directory is absent)."""
