@@ -1,14 +1,17 @@
-"""``platform data generate``, ``platform data suites`` and ``platform data show``."""
+"""``platform data generate``, ``platform data suites``, ``platform data show`` and
+``platform data fetch-published``."""
 
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pydantic import ValidationError
 from rich.table import Table
 
-from axiomatic.cli.common import DATA_DIRS, JSON_OUTPUT, PUBLISHED_DIR, console, data_store, emit_json
+from axiomatic.cli.common import CACHE_DIR, DATA_DIRS, JSON_OUTPUT, console, data_store, emit_json
 from axiomatic.errors import UserError, from_validation
 from axiomatic.files import write_directory_atomically
 
@@ -33,7 +36,7 @@ def add_commands(commands) -> None:
     gen.add_argument("--jsonl", action="store_true", help="also write DIR/instances.jsonl")
     gen.set_defaults(handler=_data_generate)
 
-    lst = sub.add_parser("suites", help="list evaluation suites", parents=[JSON_OUTPUT, PUBLISHED_DIR])
+    lst = sub.add_parser("suites", help="list evaluation suites", parents=[JSON_OUTPUT, *DATA_DIRS])
     lst.set_defaults(handler=_data_suites)
 
     show = sub.add_parser("show", help="examples, counts and shortcut baselines of a suite",
@@ -41,6 +44,12 @@ def add_commands(commands) -> None:
     show.add_argument("suite")
     show.add_argument("--examples", type=int, default=5)
     show.set_defaults(handler=_data_show)
+
+    fetch = sub.add_parser("fetch-published", parents=[JSON_OUTPUT, CACHE_DIR],
+                           help="download the paper's published evaluation files into the cache")
+    fetch.add_argument("--base-url", help="where the repository's files are served (default: GitHub's "
+                       "raw files of AniketVashishtha/Causal_Axioms at the pinned commit)")
+    fetch.set_defaults(handler=_data_fetch_published)
 
 
 def _spec_from_args(args):
@@ -160,3 +169,33 @@ def _data_show(args) -> int:
     console.print(base)
     return 0
 
+
+
+def _data_fetch_published(args) -> int:
+    from axiomatic.data import locations, upstream
+
+    base_url = args.base_url or upstream.DEFAULT_BASE_URL
+    if urlparse(base_url).scheme not in ("http", "https", "file"):
+        raise UserError(f"--base-url: expected an http(s):// or file:// URL, got {base_url!r}")
+    try:
+        # stdout holds only the JSON document with --json: no spinner then
+        progress = nullcontext() if args.json else console.status(f"fetching the published files from {base_url}")
+        with progress:
+            result = upstream.fetch_published(args.cache_dir, base_url)
+    except upstream.FetchError as err:
+        raise UserError(f"fetch-published: {err}") from None
+    # What commands read when no directory is named: ../shared, where it exists, comes first.
+    _print_fetched(result, locations.published_dir(root=args.cache_dir).resolve(), upstream.COMMIT, args.json)
+    return 0
+
+
+def _print_fetched(result, read_by_default: Path, commit: str, as_json: bool) -> None:
+    if as_json:
+        emit_json({"directory": str(result.directory), "files": result.files, "downloaded": result.downloaded,
+                   "commit": commit, "read_by_default": read_by_default == result.directory})
+        return
+    done = "fetched and verified" if result.downloaded else "already in the cache, verified"
+    console.print(f"{result.files} published files {done}: {result.directory}")
+    if read_by_default != result.directory:
+        console.print(f"commands read {read_by_default} first; this copy is used where no other "
+                      "published directory is found")
