@@ -215,8 +215,9 @@ def _expand_suites(patterns: list[str], published: Path) -> tuple[list[str], lis
         except ValueError as err:
             hint = ""
             if pattern.startswith("published/") and not suite_catalog.published_files(published):
-                hint = (f" (no published files found at {published}; give --published-dir or set "
-                        f"{suite_catalog.PUBLISHED_ENV} to their directory)")
+                hint = (f" (no published files found at {published}; give --published-dir, set "
+                        f"{suite_catalog.PUBLISHED_ENV} to their directory, or run "
+                        "'platform data fetch-published')")
             problems.append(Problem(f"suites.{index}", f"{err}{hint}"))
     return expanded, problems
 
