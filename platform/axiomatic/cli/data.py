@@ -184,6 +184,8 @@ def _data_fetch_published(args) -> int:
             result = upstream.fetch_published(args.cache_dir, base_url)
     except upstream.FetchError as err:
         raise UserError(f"fetch-published: {err}") from None
+    except OSError as err:  # the download went well; the cache cannot be written
+        raise UserError(f"--cache-dir: cannot write the published files there: {err}") from None
     # What commands read when no directory is named: ../shared, where it exists, comes first.
     _print_fetched(result, locations.published_dir(root=args.cache_dir).resolve(), upstream.COMMIT, args.json)
     return 0
