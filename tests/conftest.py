@@ -44,3 +44,17 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tensorboard_scalars():
+    """Reads a directory's TensorBoard scalars back as TensorBoard shows them: {tag: {step: value}}
+    (a later event file's purge hides what earlier ones hold past it)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    def read(directory) -> dict[str, dict[int, float]]:
+        events = EventAccumulator(str(directory))
+        events.Reload()
+        return {tag: {e.step: e.value for e in events.Scalars(tag)} for tag in events.Tags()["scalars"]}
+
+    return read

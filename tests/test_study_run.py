@@ -129,7 +129,11 @@ def test_tpe_study_with_asha(tmp_path, capsys, local_ray):
     assert "importances" in report
 
 
-def test_new_archives_an_incompatible_run(tmp_path, capsys, local_ray):
+def val_acc_by_step(rows: list[dict]) -> dict[int, float]:
+    return {row["step"]: row["val/acc"] for row in rows}
+
+
+def test_new_archives_an_incompatible_run(tmp_path, capsys, local_ray, tensorboard_scalars):
     runs = tmp_path / "runs"
     first = study_file(tmp_path, name="renew", seeds=[0], model={**TINY, "pe": {"grid": ["none"]}},
                        baseline=None)
@@ -149,6 +153,8 @@ def test_new_archives_an_incompatible_run(tmp_path, capsys, local_ray):
     (cell,) = ledger.cells()
     rows = ledger.history(cell.id)
     assert {"seconds", "stage"} <= set(cell.metrics)
+    # the cell's TensorBoard events hold its history
+    assert tensorboard_scalars(ledger.cell_dir(cell.id))["val/acc"] == pytest.approx(val_acc_by_step(rows))
     cell.status = "running"
     ledger.save(cell)
     code, report, err = run(["study", changed, "--runs-dir", str(runs), "--json"], capsys)
@@ -159,7 +165,7 @@ def test_new_archives_an_incompatible_run(tmp_path, capsys, local_ray):
     assert np.isfinite(report["arms"][0]["metrics"]["train/loss"]["mean"])
 
 
-def test_two_worker_cells_run_under_ray_train(tmp_path, capsys, local_ray):
+def test_two_worker_cells_run_under_ray_train(tmp_path, capsys, local_ray, tensorboard_scalars):
     runs = tmp_path / "runs"
     path = study_file(tmp_path, name="ddp", seeds=[0], model={**TINY, "pe": {"grid": ["none"]}},
                       resources={"cpu": 1, "gpu": 0, "workers": 2}, baseline=None)
@@ -170,6 +176,8 @@ def test_two_worker_cells_run_under_ray_train(tmp_path, capsys, local_ray):
     assert cell.status == "done" and cell.metrics["finished"] == 1
     history = ledger.history(cell.id)
     assert [row["epoch"] for row in history] == [1, 2]  # rank 0 kept every evaluation
+    assert tensorboard_scalars(ledger.cell_dir(cell.id))["val/acc"] == pytest.approx(val_acc_by_step(history))
+    assert len(list(ledger.cell_dir(cell.id).glob("events.out.tfevents.*"))) == 1  # rank 0's only
     assert (ledger.cell_dir(cell.id) / "checkpoint" / "state.json").is_file()
     assert (ledger.cell_dir(cell.id) / "ray").is_dir()  # the cell's own Ray Train run
 

@@ -103,6 +103,38 @@ def test_train_resume_continues_to_the_new_epoch_count(trained, tmp_path, capsys
     assert (state["step"], state["epoch"], state["step_in_epoch"]) == (28, 2, 0)
 
 
+def history_rows(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_train_writes_tensorboard_scalars_of_its_history_and_a_resume_replaces_later_steps(
+        tmp_path, capsys, tensorboard_scalars):
+    config = tmp_path / "run.yaml"
+    config.write_text(RUN_YAML.replace("device: cpu", "device: cpu, eval_every: 5"))
+    out = tmp_path / "out"
+    assert run_cli(capsys, "train", config, "--out", out, "--json")[0] == 0
+    rows = history_rows(out)
+    assert [row["step"] for row in rows] == [5, 10, 14]
+    scalars = tensorboard_scalars(out)
+    assert "step" not in scalars
+    for name in ("val/acc", "val/loss", "train/loss", "suite/reversed_chain/len=3/acc", "examples_per_s",
+                 "seconds", "epoch"):
+        assert scalars[name] == pytest.approx({row["step"]: row[name] for row in rows}, rel=1e-6), name
+
+    # resumed from step 10 into the same directory: step 14 is made again, and TensorBoard shows
+    # the new evaluation only (history keeps both rows: platform train appends)
+    earlier = tmp_path / "step10"
+    shutil.copytree(out / "checkpoint.prev", earlier)
+    assert json.loads((earlier / "state.json").read_text())["step"] == 10
+    assert run_cli(capsys, "train", config, "--out", out, "--resume", earlier, "--json")[0] == 0
+    rerun = history_rows(out)[-1]
+    assert rerun["step"] == 14 and rerun["seconds"] != rows[-1]["seconds"]
+    assert len(list(out.glob("events.out.tfevents.*"))) == 2
+    seconds = tensorboard_scalars(out)["seconds"]
+    assert seconds == pytest.approx({5: rows[0]["seconds"], 10: rows[1]["seconds"], 14: rerun["seconds"]},
+                                    rel=1e-6)
+
+
 # ---------------------------------------------------------------- eval
 
 def test_eval_published_jsonl_and_suites(trained, published_dir, capsys):

@@ -5,8 +5,8 @@
       fingerprint.json    what defines an existing arm; a change to it is refused unless --new
       optuna.db           Optuna storage: one Optuna trial per arm
       cells/<cell>/       cell.json (arm, params, seed, status, final metrics, error),
-                          metrics.jsonl (one line per evaluation), attempts.jsonl (one line per
-                          start), checkpoint/ (latest)
+                          metrics.jsonl (one line per evaluation) and its TensorBoard events,
+                          attempts.jsonl (one line per start), checkpoint/ (latest)
       tune/               Ray Tune's own experiment directories, one per invocation
       logs/               Ray and Tune logs
       report/             tables and plots

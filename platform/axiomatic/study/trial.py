@@ -19,6 +19,7 @@ from axiomatic.data.store import Store
 from axiomatic.files import append_jsonl_row, read_jsonl_rows
 from axiomatic.train import checkpoint, launch
 from axiomatic.train.config import RunConfig
+from axiomatic.train.history import HISTORY
 
 
 def run_cell(config: dict) -> None:
@@ -45,7 +46,7 @@ def _run_cell(config: dict) -> None:
     latest = cell_dir / "checkpoint"
     resume = checkpoint.latest(latest)  # the newest that reads back whole
     resumed_step = checkpoint.read_meta(resume)["step"] if resume else 0
-    history = cell_dir / launch.HISTORY
+    history = cell_dir / HISTORY
     _truncate_history(history, resumed_step)
     append_jsonl_row(cell_dir / "attempts.jsonl", {"started": time.time(), "resumed_from_step": resumed_step,
                                                    "trial_id": tune.get_context().get_trial_id()})
@@ -65,7 +66,7 @@ def _run_cell(config: dict) -> None:
 
     trainer = launch.distributed_trainer(
         run, config["workers"], name=f"cell-{cell_dir.name}", storage=cell_dir / "ray", resume_from=resume,
-        callbacks=[TuneReportCallback()], keep_history=history, keep_checkpoint=latest,
+        callbacks=[TuneReportCallback()], history_dir=cell_dir, keep_checkpoint=latest,
         cpu_per_worker=config["cpu_per_worker"], gpu_per_worker=config["gpu_per_worker"],
         controller_failure_limit=0, store=store)
     result = trainer.fit()
@@ -74,7 +75,8 @@ def _run_cell(config: dict) -> None:
 
 
 def _truncate_history(history: Path, step: int) -> None:
-    """Forget evaluations past the checkpoint we resume from: they will be made again."""
+    """Forget evaluations past the checkpoint we resume from: they will be made again (the
+    resumed run's TensorBoard events hide them there too, see ``train.history``)."""
     kept = [row for row in read_jsonl_rows(history) if row.get("step", 0) <= step]
     if history.is_file():
         history.write_text("".join(json.dumps(r) + "\n" for r in kept))

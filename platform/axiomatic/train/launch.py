@@ -8,6 +8,8 @@ study runner with a ``TuneReportCallback``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import ray
@@ -19,46 +21,50 @@ from ray.train.torch import TorchConfig, TorchTrainer
 from ray.util.placement_group import get_current_placement_group
 
 from axiomatic.data.store import Store
-from axiomatic.files import append_jsonl_row, read_jsonl_rows
+from axiomatic.files import read_jsonl_rows
 from axiomatic.ray_session import ray_session
 from axiomatic.train import checkpoint, loop
 from axiomatic.train.config import RunConfig
+from axiomatic.train.history import HISTORY, RunHistory
 
 
 TRAIN_PLACEMENT_GROUP = "train_placement_group"
 
 
-HISTORY = "metrics.jsonl"
-
-
 def train(run: RunConfig, out: Path, workers: int = 1, report=None, resume_from=None,
           address: str | None = None, store: Store | None = None) -> dict:
     """Train and keep the latest checkpoint in ``out/checkpoint`` (the one before it in
-    ``out/checkpoint.prev``); every evaluation goes to ``out/metrics.jsonl``. ``platform train``
-    and 1-worker study cells both keep runs this way."""
-    history = out / HISTORY
+    ``out/checkpoint.prev``); every evaluation goes to ``out/metrics.jsonl`` and to TensorBoard
+    event files in ``out``. ``platform train`` and 1-worker study cells both keep runs this way."""
+    if workers > 1:
+        return _train_distributed(run, out, workers, report, resume_from, address, store)
+    start = Path(resume_from) if resume_from else None
+    with RunHistory(out, resumed_step=resumed_step(start)) as history:
 
-    def keep(metrics: dict, checkpoint_dir: Path | None) -> None:
-        append_jsonl_row(history, metrics)
-        if checkpoint_dir is not None:
-            checkpoint.keep(Path(checkpoint_dir), out / "checkpoint")
-        if report is not None:
-            report(metrics, checkpoint_dir)
+        def keep(metrics: dict, checkpoint_dir: Path | None) -> None:
+            history.append(metrics)
+            if checkpoint_dir is not None:
+                checkpoint.keep(Path(checkpoint_dir), out / "checkpoint")
+            if report is not None:
+                report(metrics, checkpoint_dir)
 
-    if workers == 1:
-        return loop.train(run, keep, resume_from=Path(resume_from) if resume_from else None, store=store)
-    return _train_distributed(run, out, workers, report, resume_from, address, store)
+        return loop.train(run, keep, resume_from=start, store=store)
+
+
+def resumed_step(start: Path | None) -> int:
+    return checkpoint.read_meta(start)["step"] if start is not None else 0
 
 
 def _train_distributed(run, out, workers, report, resume_from, address, store) -> dict:
-    # Rank 0 appends every evaluation to out/metrics.jsonl as it goes: Ray's Result keeps only
-    # the metrics of the checkpoints it retains (num_to_keep=1), so it cannot give the history.
+    # Rank 0 appends every evaluation to out/metrics.jsonl (and out's TensorBoard events) as it
+    # goes: Ray's Result keeps only the metrics of the checkpoints it retains (num_to_keep=1), so
+    # it cannot give the history.
     out = out.resolve()
     history = out / HISTORY
     earlier = len(read_jsonl_rows(history))
     with ray_session(address, num_cpus=max(workers, 2), log_to_driver=True):
         trainer = distributed_trainer(run, workers, name=f"train-{out.name}", storage=out / "ray",
-                                      resume_from=resume_from, keep_history=history, store=store)
+                                      resume_from=resume_from, history_dir=out, store=store)
         result = trainer.fit()
     if result.error:
         raise result.error
@@ -72,21 +78,22 @@ def _train_distributed(run, out, workers, report, resume_from, address, store) -
 
 
 def distributed_trainer(run: RunConfig, workers: int, name: str, storage: Path, resume_from=None,
-                        callbacks=(), keep_history: Path | None = None,
+                        callbacks=(), history_dir: Path | None = None,
                         keep_checkpoint: Path | None = None, cpu_per_worker: float = 1.0,
                         gpu_per_worker: float = 1.0, controller_failure_limit: int = 1,
                         store: Store | None = None) -> TorchTrainer:
     """A TorchTrainer running the loop on ``workers`` DDP workers; restarts resume its run.
 
-    ``keep_history`` / ``keep_checkpoint``: rank 0 also appends each evaluation to that JSONL file
-    and mirrors the latest checkpoint there (the study ledger's cell directory). The workers read
-    data from ``store``'s cache and published dir (default: the usual places).
+    ``history_dir`` / ``keep_checkpoint``: rank 0 also keeps each evaluation in that directory's
+    history (``RunHistory``: metrics.jsonl and TensorBoard events) and mirrors the latest
+    checkpoint there (the study ledger's cell directory). The workers read data from ``store``'s
+    cache and published dir (default: the usual places).
     """
     use_gpu = run.train.device == "cuda" or (run.train.device == "auto" and _cluster_has_gpus())
     store = store or Store()
     config = {"run": run.to_dict(), "cache": str(store.root), "published": str(store.published),
               "resume_from": str(Path(resume_from).resolve()) if resume_from else None,
-              "keep_history": str(keep_history) if keep_history else None,
+              "history_dir": str(history_dir) if history_dir else None,
               "keep_checkpoint": str(keep_checkpoint) if keep_checkpoint else None}
     return TorchTrainer(
         ray_train_worker,
@@ -113,23 +120,37 @@ def ray_train_worker(config: dict) -> None:
     worker = loop.Worker(rank=context.get_world_rank(), world=context.get_world_size(),
                          device=ray.train.torch.get_device(),
                          wrap=lambda model: ray.train.torch.prepare_model(model, move_to_device=False))
-    resume = ray.train.get_checkpoint()
-
-    def report(metrics: dict, checkpoint_dir: Path | None) -> None:
-        # only rank 0 writes checkpoints, so only it keeps the ledger's copies
-        if checkpoint_dir is not None and config["keep_history"]:
-            append_jsonl_row(Path(config["keep_history"]), metrics)
-        if checkpoint_dir is not None and config["keep_checkpoint"]:
-            checkpoint.keep(checkpoint_dir, Path(config["keep_checkpoint"]))
-        # the placement group id lets a Tune callback free it when a scheduler stops the trial
-        # (Train's own cleaner needs the dashboard's State API; see study/runner.py)
-        metrics = {**metrics, TRAIN_PLACEMENT_GROUP: get_current_placement_group().id.hex()}
-        ray.train.report(metrics, checkpoint=Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None)
-
     store = Store(config["cache"], config["published"])
-    if resume is not None:  # a restarted worker group continues from its own last report
-        with resume.as_directory() as directory:
-            loop.train(run, report, worker, resume_from=Path(directory), store=store)
+    with _start_checkpoint(config) as start, _rank_zero_history(config, worker.rank, start) as history:
+
+        def report(metrics: dict, checkpoint_dir: Path | None) -> None:
+            if history is not None:
+                history.append(metrics)
+            # only rank 0 writes checkpoints, so only it keeps the ledger's copy
+            if checkpoint_dir is not None and config["keep_checkpoint"]:
+                checkpoint.keep(checkpoint_dir, Path(config["keep_checkpoint"]))
+            # the placement group id lets a Tune callback free it when a scheduler stops the trial
+            # (Train's own cleaner needs the dashboard's State API; see study/runner.py)
+            metrics = {**metrics, TRAIN_PLACEMENT_GROUP: get_current_placement_group().id.hex()}
+            ray.train.report(metrics, checkpoint=Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None)
+
+        loop.train(run, report, worker, resume_from=start, store=store)
+
+
+@contextmanager
+def _start_checkpoint(config: dict) -> Iterator[Path | None]:
+    """Where the workers start: a restarted worker group continues from its own last report,
+    a fresh one from the run's ``resume_from`` (or from scratch)."""
+    resume = ray.train.get_checkpoint()
+    if resume is None:
+        yield Path(config["resume_from"]) if config["resume_from"] else None
         return
-    start = Path(config["resume_from"]) if config["resume_from"] else None
-    loop.train(run, report, worker, resume_from=start, store=store)
+    with resume.as_directory() as directory:
+        yield Path(directory)
+
+
+def _rank_zero_history(config: dict, rank: int, start: Path | None):
+    """Rank 0 keeps the run's history (its reports carry the evaluations of all ranks)."""
+    if rank != 0 or not config["history_dir"]:
+        return nullcontext()
+    return RunHistory(Path(config["history_dir"]), resumed_step=resumed_step(start))
