@@ -22,6 +22,7 @@ import numpy as np
 import optuna
 import ray
 from ray import tune
+from ray.tune.logger import JsonLoggerCallback
 from ray.tune.search import Searcher
 
 from axiomatic.data.store import Store
@@ -72,6 +73,11 @@ class ArmSearcher(Searcher):
         # ledger and the Optuna storage; the driver-only handles (a DB engine, the console hook)
         # are left out of the pickle.
         return {k: (None if k in ("study", "on_cell") else v) for k, v in self.__dict__.items()}
+
+    def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
+        """Nothing to save: the ledger and the Optuna storage are this searcher's state, and the
+        next runner rebuilds it from them (``Tuner.restore`` is never used). Tune's own method
+        wrote "save not implemented for Searcher" to driver.log in every study."""
 
     # ---------------------------------------------------------------- arms and cells
 
@@ -250,7 +256,9 @@ def optuna_study(spec: StudySpec, ledger: Ledger) -> optuna.Study:
 def quiet_environment(log_dir: Path) -> None:
     """Ray's and Tune's own output off (the live console is the only output), logs to files."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no config box, no status table
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # the ledger keeps the results
+    # the ledger keeps the results: no CSV or TensorBoardX files per trial and session (each cell
+    # writes its own TensorBoard events); the Tuner is given the JSON logger alone (run_study)
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     _quiet_python_logging(log_dir)
 
 
@@ -322,6 +330,13 @@ class FreeTrainPlacementGroups(tune.Callback):
         self._free(trial)
 
 
+def tune_callbacks(console_callback=None) -> list[tune.Callback]:
+    """The live console, the placement-group cleaner, and Tune's JSON logger: ``Tuner.fit`` ends
+    by reading every trial's ``result.json`` back (its ``ResultGrid``), and with Tune's default
+    loggers off it found none and wrote "Failed to fetch metrics" for every trial to driver.log."""
+    return [c for c in (console_callback, FreeTrainPlacementGroups(), JsonLoggerCallback()) if c]
+
+
 def scheduler(spec: StudySpec):
     if spec.scheduler.type == "none":
         return None
@@ -356,7 +371,7 @@ def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, conso
                                         trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
                 name=f"session-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(ledger.root / "tune"),
-                verbose=0, callbacks=[c for c in (console_callback, FreeTrainPlacementGroups()) if c],
+                verbose=0, callbacks=tune_callbacks(console_callback),
                 failure_config=tune.FailureConfig(max_failures=1)),
         )
         tuner.fit()
