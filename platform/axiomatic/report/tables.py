@@ -56,7 +56,7 @@ MISSING = "–"
 
 
 @dataclass(frozen=True)
-class Cell:
+class TableCell:
     """One number of the table; ci_low, ci_high and n only for arm cells (n = seeds)."""
 
     mean: float
@@ -70,7 +70,7 @@ class Cell:
 class Row:
     label: str
     kind: str  # "arm", "baseline", "reference" or "delta"
-    cells: dict[str, Cell]  # suite -> cell; a suite without a number has no key
+    cells: dict[str, TableCell]  # suite -> cell; a suite without a number has no key
     note: str = ""  # shown beside the label where people read it (not in the CSV's row key)
 
     @property
@@ -165,7 +165,7 @@ def _arm_row(summary: ArmSummary, suites: Sequence[str]) -> Row:
     for suite in suites:
         interval = summary.metrics.get(suite_metric_name(suite))
         if interval is not None:
-            cells[suite] = Cell(**{**interval, "values": tuple(interval["values"])})
+            cells[suite] = TableCell(**{**interval, "values": tuple(interval["values"])})
     return Row(summary.arm, "arm", cells, stopped_note(summary))
 
 
@@ -177,7 +177,7 @@ def stopped_note(summary: ArmSummary) -> str:
 
 
 def _chance_row(baselines: Mapping[str, dict], suites: Sequence[str]) -> Row:
-    cells = {s: Cell(baselines.get(s, {}).get("majority", 0.5)) for s in suites}
+    cells = {s: TableCell(baselines.get(s, {}).get("majority", 0.5)) for s in suites}
     return Row(CHANCE_LABEL, "baseline", cells)
 
 
@@ -185,11 +185,11 @@ def _shortcut_row(
     key: str, label: str, baselines: Mapping[str, dict], suites: Sequence[str]
 ) -> Row:
     values = {suite: baselines.get(suite, {}).get(key) for suite in suites}
-    return Row(label, "baseline", {s: Cell(v) for s, v in values.items() if v is not None})
+    return Row(label, "baseline", {s: TableCell(v) for s, v in values.items() if v is not None})
 
 
 def _reference_row(label: str, accuracies: Mapping[str, float], suites: Sequence[str]) -> Row:
-    return Row(label, "reference", {s: Cell(accuracies[s]) for s in suites if s in accuracies})
+    return Row(label, "reference", {s: TableCell(accuracies[s]) for s in suites if s in accuracies})
 
 
 def _delta_row(arm_rows: Sequence[Row], reference: Row, suites: Sequence[str]) -> Row:
@@ -198,7 +198,7 @@ def _delta_row(arm_rows: Sequence[Row], reference: Row, suites: Sequence[str]) -
     for suite in suites:
         means = [row.cells[suite].mean for row in arm_rows if suite in row.cells]
         if means and suite in reference.cells:
-            cells[suite] = Cell(max(means) - reference.cells[suite].mean)
+            cells[suite] = TableCell(max(means) - reference.cells[suite].mean)
     return Row(f"Δ best arm - {reference.label}", "delta", cells)
 
 
@@ -228,7 +228,7 @@ def build_table(
 # --- rendering -----------------------------------------------------------------------------
 
 
-def format_cell(cell: Cell | None, kind: str, digits: int = 2) -> str:
+def format_cell(cell: TableCell | None, kind: str, digits: int = 2) -> str:
     if cell is None:
         return MISSING
     if kind == "delta":
