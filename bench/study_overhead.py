@@ -25,7 +25,7 @@ from publish import emit  # bench/publish.py: the script's folder is on sys.path
 from axiomatic.ray_session import ray_session
 from axiomatic.study import Ledger, grid_arms, validate_study
 from axiomatic.study.runner import run_study
-from axiomatic.train import train
+from axiomatic.train import train_worker
 
 
 def study(cells: int, workers: int) -> dict:
@@ -47,7 +47,7 @@ def direct_work(spec) -> float:
     """Seconds the same cells take when trained directly, one after another."""
     started = time.perf_counter()
     for arm in grid_arms(spec):
-        train(spec.run_config(arm, spec.seeds[0]), lambda metrics, checkpoint: None)
+        train_worker(spec.run_config(arm, spec.seeds[0]), lambda metrics, checkpoint: None)
     return time.perf_counter() - started
 
 

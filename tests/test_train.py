@@ -156,7 +156,7 @@ def test_checkpoint_files_are_json_and_weights_only_tensors(tmp_path):
     assert (meta["step"], meta["epoch"], meta["step_in_epoch"]) == (2, 1, 0)
     for name in ("model.pt", "optimizer.pt", "rng.pt"):
         torch.load(kept / name, weights_only=True)  # plain tensors and containers, no pickled objects
-    loaded, _ = checkpoint.load_run(kept)
+    loaded, _ = checkpoint.read_run(kept)
     assert loaded == run
 
 

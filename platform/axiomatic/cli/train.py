@@ -124,7 +124,7 @@ def _eval(args) -> int:
     from axiomatic.model import Decoder
     from axiomatic.train import checkpoint, evaluate, resolve_device
 
-    run, _ = checkpoint.load_run(args.checkpoint)
+    run, _ = checkpoint.read_run(args.checkpoint)
     store = data_store(args)
     try:
         names = suites.expand(args.suite, store.published) if args.suite else list(run.suites)

@@ -67,7 +67,8 @@ def read_meta(directory: str | Path) -> dict:
     return meta
 
 
-def load_run(directory: str | Path) -> tuple[RunConfig, dict]:
+def read_run(directory: str | Path) -> tuple[RunConfig, dict]:
+    """The run a checkpoint was trained with, and the checkpoint's metadata."""
     meta = read_meta(directory)
     try:
         return RunConfig.from_dict(meta["run"]), meta

@@ -48,7 +48,7 @@ def train(run: RunConfig, out: Path, workers: int = 1, report=None, resume_from=
             if report is not None:
                 report(metrics, checkpoint_dir)
 
-        return loop.train(run, keep, resume_from=start, store=store)
+        return loop.train_worker(run, keep, resume_from=start, store=store)
 
 
 def resumed_step(start: Path | None) -> int:
@@ -134,7 +134,7 @@ def ray_train_worker(config: dict) -> None:
             metrics = {**metrics, TRAIN_PLACEMENT_GROUP: get_current_placement_group().id.hex()}
             ray.train.report(metrics, checkpoint=Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None)
 
-        loop.train(run, report, worker, resume_from=start, store=store)
+        loop.train_worker(run, report, worker, resume_from=start, store=store)
 
 
 @contextmanager

@@ -314,9 +314,10 @@ class Trainer:
         return metrics
 
 
-def train(run: RunConfig, report: Report, worker: Worker | None = None, resume_from: Path | None = None,
-          store: Store | None = None) -> dict:
-    """Load data, build everything, and train; returns the last reported metrics."""
+def train_worker(run: RunConfig, report: Report, worker: Worker | None = None,
+                 resume_from: Path | None = None, store: Store | None = None) -> dict:
+    """This worker's part of a run: load data, build everything, and train; returns the last
+    reported metrics."""
     worker = worker or Worker(device=resolve_device(run.train.device))
     data = load_data(run, store or Store())
     return Trainer(run, data, worker, resume_from).fit(report)
