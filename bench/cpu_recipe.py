@@ -36,6 +36,7 @@ import torch
 from publish import emit  # bench/publish.py: the script's folder is on sys.path
 
 from axiomatic.data import Store, generate, suites
+from axiomatic.metric_names import TRAIN_LOSS, VAL_ACC, suite_acc, suite_of
 from axiomatic.model import Decoder
 from axiomatic.train import RunConfig, build_run, checkpoint, evaluate, launch, load_yaml, without_rows_of
 
@@ -69,13 +70,14 @@ def run(path: str, curriculum: bool, seed: int | None, stop_after: int | None = 
     curve, started = [], time.perf_counter()
 
     def report(metrics: dict, _checkpoint) -> None:
-        scores = [v for k, v in metrics.items() if k.startswith("suite/") and training_length(k[6:-4])]
+        scores = [v for k, v in metrics.items()
+                  if (suite := suite_of(k)) is not None and training_length(suite)]
         stage = metrics["stage"]
         curve.append({"step": metrics["step"], "stage": stage, "seconds": time.perf_counter() - started,
-                      "loss": metrics["train/loss"], "val": metrics["val/acc"],
+                      "loss": metrics[TRAIN_LOSS], "val": metrics[VAL_ACC],
                       "suites": float(np.mean(scores)) if scores else float("nan"), "last": metrics})
-        print(f"step {metrics['step']:6d}  {curve[-1]['seconds']:5.0f} s  loss {metrics['train/loss']:.3f}  "
-              f"val {metrics['val/acc']:.3f}",
+        print(f"step {metrics['step']:6d}  {curve[-1]['seconds']:5.0f} s  loss {metrics[TRAIN_LOSS]:.3f}  "
+              f"val {metrics[VAL_ACC]:.3f}",
               file=sys.stderr, flush=True)
         if stop_after and metrics["step"] >= stop_after:
             raise Stopped
@@ -134,7 +136,7 @@ def markdown(result: dict) -> str:
     lines += ["", f"Final model on fresh target rows by premise order: {orders}.",
               "", "| suite | accuracy | mention order | direct edge |", "|---|---:|---:|---:|"]
     for name, scores in result["baselines"].items():
-        accuracy = final[f"suite/{name}/acc"]
+        accuracy = final[suite_acc(name)]
         lines.append(f"| {name} | {accuracy:.3f} | {scores['mention_order']:.3f} | "
                      f"{scores['direct_edge']:.3f} |")
     return "\n".join(lines) + "\n"

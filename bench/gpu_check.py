@@ -50,6 +50,7 @@ import torch
 
 from axiomatic.data import DataSpec, Store, generate, preset, suites
 from axiomatic.data.mixtures import PAPER_SIZE
+from axiomatic.metric_names import TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from axiomatic.model import Decoder, ModelConfig, num_parameters
 from axiomatic.report import REFERENCES
 from axiomatic.train import RunConfig, RunData, Trainer, Worker, evaluate, load_data, train_config
@@ -245,8 +246,8 @@ def train_and_score(args, device: torch.device, fast_steps_per_s: float, elapsed
         "model": model_cfg.to_dict(), "parameters": num_parameters(trainer.model),
         "train": cfg.model_dump(mode="json"), "budget_s": budget_s, "train_s": train_s, "eval_s": eval_s,
         "steps": trainer.state.step, "epochs": curve[-1]["epoch"] if curve else 0,
-        "curve": [{k: m[k] for k in ("epoch", "step", "train/loss", "val/acc", "examples_per_s")} for m in curve],
-        "final": {k: curve[-1][k] for k in ("train/loss", "val/acc", "val/loss")} if curve else {},
+        "curve": [{k: m[k] for k in ("epoch", "step", TRAIN_LOSS, VAL_ACC, "examples_per_s")} for m in curve],
+        "final": {k: curve[-1][k] for k in (TRAIN_LOSS, VAL_ACC, VAL_LOSS)} if curve else {},
         "suites": rows,
         "published_files_found": any(r["suite"].startswith("published/") for r in rows),
     }
@@ -300,8 +301,8 @@ def markdown(result: dict) -> str:
         lines += ["", f"**(b) TS2 + NoPE**, model `{a['model_preset']}`, recipe `fast`: "
                   f"{b['data']['train_rows']:,} training rows, {b['steps']:,} steps "
                   f"({b['epochs']} epochs) in {b['train_s']:.0f} s (budget {b['budget_s']:.0f} s); "
-                  f"final train loss {fmt(b['final'].get('train/loss'), '.4f')}, "
-                  f"val acc {fmt(b['final'].get('val/acc'))}; scoring took {b['eval_s']:.0f} s.", ""]
+                  f"final train loss {fmt(b['final'].get(TRAIN_LOSS), '.4f')}, "
+                  f"val acc {fmt(b['final'].get(VAL_ACC))}; scoring took {b['eval_s']:.0f} s.", ""]
         if not b["published_files_found"]:
             lines += ["Published files not found (set AXIOMATIC_PUBLISHED_DIR): generated suites only.", ""]
         lines += ["| suite | n | accuracy | paper (reference) | mention order | direct edge |",

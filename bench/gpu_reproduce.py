@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from axiomatic.data import Store, suites
+from axiomatic.metric_names import TRAIN_LOSS, VAL_ACC
 from axiomatic.model import num_parameters
 from axiomatic.report import select_references, tables
 from axiomatic.study import aggregate_arms
@@ -99,7 +100,7 @@ def reproduce(tiny: bool, minutes: float) -> dict:
             else f"CPU ({platform.machine()}, {torch.get_num_threads()} torch thread(s))",
             "torch": torch.__version__, "tiny": tiny, "budget_s": minutes * 60,
             "steps_per_s": rate, "steps": trainer.state.step, "parameters": num_parameters(trainer.model),
-            "run": run.to_dict(), "curve": [{k: m[k] for k in ("step", "seconds", "train/loss", "val/acc")}
+            "run": run.to_dict(), "curve": [{k: m[k] for k in ("step", "seconds", TRAIN_LOSS, VAL_ACC)}
                                             for m in history],
             "final": final, "total_s": time.perf_counter() - started,
             "published_found": any(name.startswith("published/") for name in run.suites),
@@ -115,11 +116,11 @@ def markdown(result: dict) -> str:
              + f"; {result['parameters']:,} parameters.  ",
              f"Budget {result['budget_s']:.0f} s; measured {result['steps_per_s']:.2f} steps/s; trained "
              f"{result['steps']:,} steps; the whole script took {result['total_s']:.0f} s. Final validation "
-             f"accuracy {final['val/acc']:.3f}, train loss {final['train/loss']:.3f}.", ""]
+             f"accuracy {final[VAL_ACC]:.3f}, train loss {final[TRAIN_LOSS]:.3f}.", ""]
     if not result["published_found"]:
         lines += ["Published files not found (set AXIOMATIC_PUBLISHED_DIR): generated suites only.", ""]
     lines += ["| step | seconds | train loss | val acc |", "|---:|---:|---:|---:|"]
-    lines += [f"| {p['step']:,} | {p['seconds']:.0f} | {p['train/loss']:.3f} | {p['val/acc']:.3f} |"
+    lines += [f"| {p['step']:,} | {p['seconds']:.0f} | {p[TRAIN_LOSS]:.3f} | {p[VAL_ACC]:.3f} |"
               for p in result["curve"]]
     lines += ["", tables.to_markdown(result["_table"]),
               "Reference rows: v1 of the paper, unverified transcriptions (axiomatic.report.references). "

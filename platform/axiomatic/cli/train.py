@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from axiomatic import metric_names
 from axiomatic.cli.common import DATA_DIRS, JSON_OUTPUT, console, data_store, emit_json
 from axiomatic.errors import UserError
 
@@ -83,10 +84,11 @@ class _Progress:
     def __call__(self, metrics: dict, checkpoint_dir) -> None:
         if self.quiet:
             return
-        suites = [v for k, v in metrics.items() if k.startswith("suite/")]
+        suites = [v for k, v in metrics.items() if metric_names.suite_of(k) is not None]
         mean_suite = f"  suites mean {sum(suites) / len(suites):.3f}" if suites else ""
+        loss, val_acc = metrics[metric_names.TRAIN_LOSS], metrics[metric_names.VAL_ACC]
         console.print(f"epoch {metrics['epoch']:>3}  step {metrics['step']:>6}  "
-                      f"loss {metrics['train/loss']:.4f}  val acc {metrics['val/acc']:.3f}"
+                      f"loss {loss:.4f}  val acc {val_acc:.3f}"
                       f"{mean_suite}  {metrics['examples_per_s']:.0f} ex/s")
 
 
@@ -95,8 +97,7 @@ class _Progress:
 def _suite_scores(metrics: dict, store) -> dict[str, dict]:
     scores = {}
     for key, value in metrics.items():
-        if key.startswith("suite/") and key.endswith("/acc"):
-            name = key[len("suite/") : -len("/acc")]
+        if (name := metric_names.suite_of(key)) is not None:
             data, manifest = store.suite(name)
             scores[name] = {"accuracy": value, "n": len(data), **manifest["baselines"]}
     return scores

@@ -16,13 +16,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen before this import)
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from axiomatic.report.tables import measured_suites, split_suite  # noqa: E402
 from axiomatic.study.ledger import CellStatus  # noqa: E402
-from axiomatic.study.results import ArmSummary, mean_ci, metric_bounds, suite_metric_name  # noqa: E402
+from axiomatic import metric_names  # noqa: E402
+from axiomatic.report.tables import measured_suites, split_suite  # noqa: E402
+from axiomatic.study.results import ArmSummary, mean_ci, metric_bounds  # noqa: E402
 
 CHANCE = 0.5
 SHORTCUT_STYLES = (("mention_order", "mention order", ":"), ("direct_edge", "direct edge", "-."))
-LEARNING_CURVE_METRIC = "val/acc"
+LEARNING_CURVE_METRIC = metric_names.VAL_ACC
 
 
 def _family_sizes(summaries: Sequence[ArmSummary], family: str) -> list[tuple[int, str]]:
@@ -77,9 +78,9 @@ def plot_length_generalisation(
     figure, axes = plt.subplots(figsize=(6.4, 4.0))
     for summary in summaries:
         measured = [
-            (size, summary.metrics[suite_metric_name(suite)])
+            (size, summary.metrics[metric_names.suite_acc(suite)])
             for size, suite in sizes_and_suites
-            if suite_metric_name(suite) in summary.metrics
+            if metric_names.suite_acc(suite) in summary.metrics
         ]
         if measured:
             xs, intervals = zip(*measured)

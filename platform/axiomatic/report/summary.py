@@ -11,6 +11,7 @@ from pathlib import Path
 
 import optuna
 
+from axiomatic import metric_names
 from axiomatic.data.store import Store
 from axiomatic.report import plots, reach, tables
 from axiomatic.report.references import select_references
@@ -64,7 +65,7 @@ def build(spec: StudySpec, ledger: Ledger, store: Store | None = None) -> dict:
     records = ledger.records()
     summaries = results.aggregate_arms(records)
     suites = sorted({s for summary in summaries for m in summary.metrics
-                     if (s := results.suite_of_metric(m)) is not None})
+                     if (s := metric_names.suite_of(m)) is not None})
     base = spec.baseline_arm()
     comparisons = []
     if base is not None and any(s.arm == base for s in summaries):

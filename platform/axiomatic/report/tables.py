@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import rich.table
 
-from axiomatic.study.results import ArmSummary, PairedComparison, suite_metric_name, suite_of_metric
+from axiomatic import metric_names
+from axiomatic.study.results import ArmSummary, PairedComparison
 
 # (suite family, group title), in the order of the paper's tables.
 GENERATED_FAMILIES = (
@@ -153,7 +154,7 @@ def group_columns(suites: Sequence[str]) -> tuple[ColumnGroup, ...]:
 
 def measured_suites(summaries: Sequence[ArmSummary]) -> list[str]:
     """Every suite some arm has an accuracy for, in table order."""
-    measured = {suite_of_metric(name) for s in summaries for name in s.metrics} - {None}
+    measured = {metric_names.suite_of(name) for s in summaries for name in s.metrics} - {None}
     return sorted(measured, key=suite_sort_key)
 
 
@@ -163,7 +164,7 @@ def measured_suites(summaries: Sequence[ArmSummary]) -> list[str]:
 def _arm_row(summary: ArmSummary, suites: Sequence[str]) -> Row:
     cells = {}
     for suite in suites:
-        interval = summary.metrics.get(suite_metric_name(suite))
+        interval = summary.metrics.get(metric_names.suite_acc(suite))
         if interval is not None:
             cells[suite] = TableCell(**{**interval, "values": tuple(interval["values"])})
     return Row(summary.arm, "arm", cells, stopped_note(summary))

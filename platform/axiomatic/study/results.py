@@ -26,22 +26,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from axiomatic import metric_names
 from axiomatic.study.ledger import CellStatus
-
-SUITE_METRIC_PREFIX = "suite/"
-SUITE_METRIC_SUFFIX = "/acc"
-
-
-def suite_metric_name(suite: str) -> str:
-    """The metric key under which a suite's accuracy is reported."""
-    return f"{SUITE_METRIC_PREFIX}{suite}{SUITE_METRIC_SUFFIX}"
-
-
-def suite_of_metric(metric: str) -> str | None:
-    """The suite a metric key measures, or None when the key is not a suite accuracy."""
-    if metric.startswith(SUITE_METRIC_PREFIX) and metric.endswith(SUITE_METRIC_SUFFIX):
-        return metric[len(SUITE_METRIC_PREFIX) : -len(SUITE_METRIC_SUFFIX)]
-    return None
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95,
@@ -76,7 +62,7 @@ def _finite(value) -> bool:
 
 def metric_bounds(name: str) -> tuple[float, float] | None:
     """The range a metric can take, when it has one: accuracies lie in [0, 1]."""
-    return (0.0, 1.0) if name.endswith("/acc") else None
+    return (0.0, 1.0) if metric_names.is_accuracy(name) else None
 
 
 @dataclass(frozen=True)
@@ -257,9 +243,6 @@ def failed_trials(records: Iterable[dict]) -> list[dict]:
     return [r for r in records if r["status"] == CellStatus.FAILED]
 
 
-REACH_PREFIX = "reach/"
-
-
 @dataclass(frozen=True)
 class Reach:
     """How soon an arm's seeds first reached a validation accuracy: of the finished seeds, how
@@ -276,14 +259,14 @@ class Reach:
 def time_to_accuracy(records: Sequence[dict]) -> list[Reach]:
     """Per arm and threshold (the ``reach/<threshold>/step`` metrics the loop reports)."""
     finished = [r for r in records if r["status"] == CellStatus.DONE]
-    thresholds = sorted({name.split("/")[1] for r in finished for name in r.get("metrics") or {}
-                         if name.startswith(REACH_PREFIX)})
+    thresholds = sorted({metric_names.threshold_of(name) for r in finished
+                         for name in r.get("metrics") or {}} - {None})
     out = []
     for arm, arm_records in _records_by_arm(records).items():
         done = list(_done_by_seed(arm_records).values())
         for threshold in thresholds:
-            got = [r["metrics"] for r in done if f"{REACH_PREFIX}{threshold}/step" in r["metrics"]]
+            step, seconds = metric_names.reach_step(threshold), metric_names.reach_seconds(threshold)
+            got = [r["metrics"] for r in done if step in r["metrics"]]
             out.append(Reach(arm, threshold, len(done), len(got),
-                             mean_ci([m[f"{REACH_PREFIX}{threshold}/step"] for m in got]),
-                             mean_ci([m[f"{REACH_PREFIX}{threshold}/seconds"] for m in got])))
+                             mean_ci([m[step] for m in got]), mean_ci([m[seconds] for m in got])))
     return out

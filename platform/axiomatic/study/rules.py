@@ -15,19 +15,19 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from axiomatic import metric_names
 from axiomatic.data import suites as suite_catalog
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.model.decoder import ModelConfig
 from axiomatic.report.references import select_references
 from axiomatic.study.domains import SECTIONS, Param, Problem, resolve_active, sampling_order, substitute
-from axiomatic.study.results import suite_metric_name, suite_of_metric
 from axiomatic.train.config import TrainConfig, try_build_run
 
 if TYPE_CHECKING:
     from axiomatic.study.spec import ObjectiveSpec, ResourcesSpec, SchedulerSpec, StudySpec
 
 # Metrics the training loop reports for every trial; suite accuracies are added per study suite.
-TRIAL_METRICS = ("val/acc", "val/loss", "train/loss")
+TRIAL_METRICS = (metric_names.VAL_ACC, metric_names.VAL_LOSS, metric_names.TRAIN_LOSS)
 # The keys each section accepts: the fields of what it builds plus the preset/recipe shorthand.
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("preset", *DataSpec.model_fields),
@@ -224,19 +224,19 @@ def _expand_suites(patterns: list[str], published: Path) -> tuple[list[str], lis
 
 def _objective_problems(objective: ObjectiveSpec, expanded: list[str], published: Path) -> Iterator[Problem]:
     metric = objective.metric
-    suite = suite_of_metric(metric)
+    suite = metric_names.suite_of(metric)
     if metric not in TRIAL_METRICS and suite not in expanded:
-        example = f"e.g. {suite_metric_name(expanded[0])}" if expanded else "none: the study lists no suites"
-        accepted = (f"accepted: {', '.join(TRIAL_METRICS)}, or suite/<name>/acc for a suite of the "
-                    f"study's suites ({example})")
+        example = f"e.g. {metric_names.suite_acc(expanded[0])}" if expanded else "none: the study lists no suites"
+        accepted = (f"accepted: {', '.join(TRIAL_METRICS)}, or {metric_names.suite_acc('<name>')} "
+                    f"for a suite of the study's suites ({example})")
         if suite is not None and suite in suite_catalog.all_names(published):
             yield Problem("objective.metric", f"suite {suite!r} is not among the study's suites; "
                                               f"add it to suites or pick another metric; {accepted}")
         else:
             yield Problem("objective.metric", f"{metric!r} is not reported by every trial; {accepted}")
-    elif metric.endswith("/loss") and objective.mode == "max":
+    elif metric_names.is_loss(metric) and objective.mode == "max":
         yield Problem("objective.mode", f"{metric} is a loss: mode max would pick the worst arm; use mode: min")
-    elif metric.endswith("/acc") and objective.mode == "min":
+    elif metric_names.is_accuracy(metric) and objective.mode == "min":
         yield Problem("objective.mode", f"{metric} is an accuracy: mode min would pick the worst arm; use mode: max")
 
 

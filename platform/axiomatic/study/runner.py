@@ -25,6 +25,7 @@ from ray import tune
 from ray.tune.logger import JsonLoggerCallback
 from ray.tune.search import Searcher
 
+from axiomatic import metric_names
 from axiomatic.data.store import Store
 from axiomatic.errors import UserError
 from axiomatic.ray_session import ray_session
@@ -210,9 +211,8 @@ def _trial_name(trial) -> str:
 
 
 def _metrics_only(result: dict) -> dict:
-    keep = ("val/", "suite/", "train/", "reach/")
     return {k: v for k, v in result.items()
-            if k.startswith(keep) or k in ("epoch", "step", "stage", "seconds", "examples_per_s", "finished")}
+            if k.startswith(metric_names.PREFIXES) or k in ("epoch", "step", "stage", "seconds", "examples_per_s", "finished")}
 
 
 def _last_error(ledger: Ledger, key: str) -> str:

@@ -37,6 +37,7 @@ from pydantic import (
     field_validator,
 )
 
+from axiomatic import metric_names
 from axiomatic.data import suites as suite_catalog
 from axiomatic.errors import UserError, field_path
 from axiomatic.study.domains import (
@@ -84,7 +85,7 @@ class SchedulerSpec(_Section):
 
 
 class ObjectiveSpec(_Section):
-    metric: str = "val/acc"
+    metric: str = metric_names.VAL_ACC
     mode: Literal["max", "min"] = "max"
     combine: Literal["mean", "median", "min"] = "mean"
 

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from axiomatic import metric_names
 from axiomatic.data import packing
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.store import Store
@@ -249,9 +250,10 @@ class Trainer:
     def evaluation(self) -> dict[str, float]:
         device, size = self.worker.device, self.cfg.eval_batch_size
         val = evaluate(self.model, self.data.val, device, size, self.autocast)
-        metrics = {"val/acc": val["acc"], "val/loss": val["loss"]}
+        metrics = {metric_names.VAL_ACC: val["acc"], metric_names.VAL_LOSS: val["loss"]}
         for name, suite in self.data.suites.items():
-            metrics[f"suite/{name}/acc"] = evaluate(self.model, suite, device, size, self.autocast)["acc"]
+            scored = evaluate(self.model, suite, device, size, self.autocast)
+            metrics[metric_names.suite_acc(name)] = scored["acc"]
         return metrics
 
     def fit(self, report: Report) -> dict:
@@ -293,15 +295,16 @@ class Trainer:
         self.state.elapsed = before + time.perf_counter() - started
         metrics = {"epoch": self.state.epoch, "step": self.state.step, "finished": int(finished),
                    "stage": self._trained_stage, "seconds": round(self.state.elapsed, 3),
-                   "train/loss": float(np.mean(losses)) if losses else float("nan"),
+                   metric_names.TRAIN_LOSS: float(np.mean(losses)) if losses else float("nan"),
                    "examples_per_s": examples_per_s, **self.evaluation()}
         for threshold in REACH_THRESHOLDS:
-            key = f"{threshold:.2f}"
-            if key not in self.state.reached and metrics["val/acc"] >= threshold:
+            key = metric_names.threshold_name(threshold)
+            if key not in self.state.reached and metrics[metric_names.VAL_ACC] >= threshold:
                 self.state.reached[key] = [self.state.step, metrics["seconds"]]
             if key in self.state.reached:
                 step, seconds = self.state.reached[key]
-                metrics[f"reach/{key}/step"], metrics[f"reach/{key}/seconds"] = step, seconds
+                metrics[metric_names.reach_step(key)] = step
+                metrics[metric_names.reach_seconds(key)] = seconds
         if self.worker.rank != 0:
             report(metrics, None)
             return metrics

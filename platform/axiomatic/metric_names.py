@@ -1,0 +1,61 @@
+"""The names a run reports its metrics under: built and read back here only.
+
+    val/acc, val/loss            the held-out validation split
+    train/loss                   mean training loss since the last report
+    suite/<suite>/acc            accuracy on an evaluation suite (suite names hold "/" themselves)
+    reach/<threshold>/step       the step, and the seconds (``.../seconds``), at which validation
+    reach/<threshold>/seconds    accuracy first reached the threshold ("0.90")
+
+These names are the keys of ``metrics.jsonl``, of Tune results and of ``cell.json``, and study files
+name their objective by them: changing one changes every file already written.
+"""
+
+VAL_ACC = "val/acc"
+VAL_LOSS = "val/loss"
+TRAIN_LOSS = "train/loss"
+
+SUITE_PREFIX = "suite/"
+REACH_PREFIX = "reach/"
+PREFIXES = ("val/", "train/", SUITE_PREFIX, REACH_PREFIX)  # every metric's name starts with one
+ACC_SUFFIX = "/acc"
+LOSS_SUFFIX = "/loss"
+
+
+def suite_acc(suite: str) -> str:
+    """The name of a suite's accuracy."""
+    return f"{SUITE_PREFIX}{suite}{ACC_SUFFIX}"
+
+
+def suite_of(metric: str) -> str | None:
+    """The suite a metric measures, or None when the metric is not a suite accuracy."""
+    if metric.startswith(SUITE_PREFIX) and metric.endswith(ACC_SUFFIX):
+        return metric[len(SUITE_PREFIX) : -len(ACC_SUFFIX)]
+    return None
+
+
+def is_accuracy(metric: str) -> bool:
+    return metric.endswith(ACC_SUFFIX)
+
+
+def is_loss(metric: str) -> bool:
+    return metric.endswith(LOSS_SUFFIX)
+
+
+def threshold_name(threshold: float) -> str:
+    """A validation accuracy as reach names (and the checkpointed training state) hold it: "0.90"."""
+    return f"{threshold:.2f}"
+
+
+def reach_step(threshold: str) -> str:
+    return f"{REACH_PREFIX}{threshold}/step"
+
+
+def reach_seconds(threshold: str) -> str:
+    return f"{REACH_PREFIX}{threshold}/seconds"
+
+
+def threshold_of(metric: str) -> str | None:
+    """The threshold a reach metric is about, or None when the metric is not a reach one."""
+    if not metric.startswith(REACH_PREFIX):
+        return None
+    return metric[len(REACH_PREFIX) :].partition("/")[0]
