@@ -15,7 +15,7 @@ import yaml
 from axiomatic import cli
 from axiomatic.cli.common import emit_json
 from axiomatic.data.mixtures import DataSpec
-from axiomatic.model.decoder import ModelConfig
+from axiomatic.model.config import ModelConfig
 from axiomatic.study.results import aggregate_arms, paired_comparisons
 from axiomatic.train.config import RunConfig, TrainConfig
 from axiomatic.train.loop import RunData, Trainer, Worker

@@ -11,7 +11,7 @@ import torch
 
 from axiomatic.data import mixtures, packing, tokenizer
 from axiomatic.data.mixtures import DataSpec
-from axiomatic.model.decoder import Decoder, ModelConfig
+from axiomatic.model import Decoder, ModelConfig
 from axiomatic.model.layout import Layout
 from axiomatic.model.positional import PE_KINDS
 from axiomatic.train.objective import answer_loss, loss_and_correct, next_token_loss

@@ -13,7 +13,7 @@ import torch
 from axiomatic.data import mixtures, packing
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.errors import Diverged, UserError
-from axiomatic.model.decoder import ModelConfig
+from axiomatic.model.config import ModelConfig
 from axiomatic.model.layout import Layout
 from axiomatic.train import checkpoint
 from axiomatic.train.batches import assemble

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from axiomatic.data.tokenizer import NO_ID, PAD_ID, VOCAB_SIZE, YES_ID
-from axiomatic.model.decoder import PRESETS, Context, Decoder, ModelConfig, num_parameters
+from axiomatic.model.config import PRESETS, ModelConfig
+from axiomatic.model.decoder import Context, Decoder, num_parameters
 from axiomatic.model.positional import (
     PE_KINDS,
     AbsolutePositional,

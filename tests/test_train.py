@@ -14,7 +14,7 @@ import torch
 
 from axiomatic.data import mixtures, suites, tokenizer
 from axiomatic.data.mixtures import DataSpec
-from axiomatic.model.decoder import Decoder, ModelConfig
+from axiomatic.model import Decoder, ModelConfig
 from axiomatic.ray_session import ray_session
 from axiomatic.train import checkpoint, launch
 from axiomatic.train.config import RunConfig, TrainConfig, build_run, load_yaml

@@ -1,6 +1,7 @@
 """The GPT-2-style decoder, its configuration and presets, positional encodings, row layouts."""
 
-from axiomatic.model.decoder import PRESETS, Decoder, ModelConfig, num_parameters
+from axiomatic.model.config import PRESETS, ModelConfig
+from axiomatic.model.decoder import Decoder, num_parameters
 from axiomatic.model.layout import Layout
 from axiomatic.model.positional import PE_KINDS
 

@@ -26,8 +26,8 @@ from axiomatic.data.mixtures import PRESETS as DATA_PRESETS
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.errors import UserError, invalid_input, validation_problems
 from axiomatic.userfiles import read_yaml
-from axiomatic.model.decoder import PRESETS as MODEL_PRESETS
-from axiomatic.model.decoder import ModelConfig
+from axiomatic.model.config import PRESETS as MODEL_PRESETS
+from axiomatic.model.config import ModelConfig
 
 
 class TrainConfig(BaseModel):
