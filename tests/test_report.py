@@ -9,9 +9,7 @@ import pytest
 from axiomatic.report import reach
 from axiomatic.report.plots import plot_learning_curves, plot_length_generalisation, write_plots
 from axiomatic.report.references import REFERENCES, select_references
-from axiomatic.report.tables import (
-    CHANCE_LABEL,
-    build_table,
+from axiomatic.report.rendering import (
     comparisons_markdown,
     format_interval,
     importances_markdown,
@@ -20,6 +18,7 @@ from axiomatic.report.tables import (
     to_markdown,
     to_rich,
 )
+from axiomatic.report.tables import CHANCE_LABEL, build_table
 from axiomatic.study.results import (
     aggregate_arms,
     failed_trials,

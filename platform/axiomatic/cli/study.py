@@ -86,7 +86,7 @@ def _diff(old: dict, new: dict) -> str:
 
 
 def _finish(spec, ledger, store, formats, as_json: bool) -> int:
-    from axiomatic.report import reach, summary, tables
+    from axiomatic.report import reach, rendering, summary
 
     report = summary.build(spec, ledger, store)
     paper_table = summary.table(report, spec)
@@ -94,16 +94,16 @@ def _finish(spec, ledger, store, formats, as_json: bool) -> int:
     if as_json:
         emit_json({**summary.public(report), "files": [str(p) for p in written]})
         return 0
-    for rich_table in tables.to_rich(paper_table):
+    for rich_table in rendering.to_rich(paper_table):
         console.print(rich_table)
     if report["_reaches"]:
         console.print(reach.to_rich(report["_reaches"]))
     for note in report["departures"]:
         console.print(f"[yellow]departs from the paper:[/] {note}")
     if report["_comparisons"]:
-        console.print(tables.comparisons_markdown(report["_comparisons"]))
+        console.print(rendering.comparisons_markdown(report["_comparisons"]))
     if report["importances"]:
-        console.print(tables.importances_markdown(report["importances"]))
+        console.print(rendering.importances_markdown(report["importances"]))
     for failed in report["failed"]:
         console.print(f"[red]failed[/] {failed['arm']} seed {failed['seed']}: {summary.first_line(failed['error'])}")
     console.print(f"report files: {ledger.root / 'report'}")

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from ray import tune
 
-from axiomatic.report.tables import format_interval
+from axiomatic.report.rendering import format_interval
 from axiomatic.study.ledger import CellStatus
 from axiomatic.study.results import mean_ci, metric_bounds
 

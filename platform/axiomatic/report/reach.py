@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import rich.table
 
-from axiomatic.report.tables import MISSING, format_interval
+from axiomatic.report.rendering import MISSING, format_interval
 from axiomatic.study.results import Reach
 
 

@@ -13,13 +13,13 @@ import optuna
 
 from axiomatic import metric_names
 from axiomatic.data.store import Store
-from axiomatic.report import plots, reach, tables
+from axiomatic.report import plots, reach, rendering, tables
 from axiomatic.report.references import select_references
 from axiomatic.study import results
 from axiomatic.study.ledger import Ledger
 from axiomatic.study.spec import StudySpec
 
-RENDERERS = {"md": tables.to_markdown, "latex": tables.to_latex, "csv": tables.to_csv}
+RENDERERS = {"md": rendering.to_markdown, "latex": rendering.to_latex, "csv": rendering.to_csv}
 SUFFIX = {"md": "md", "latex": "tex", "csv": "csv"}
 
 
@@ -122,9 +122,9 @@ def markdown_extras(report: dict, table_text: str) -> str:
         parts += ["\n## Time to validation accuracy\n", reach.to_markdown(report["_reaches"])]
     if report["_comparisons"]:
         parts += [f"\n## Paired comparisons against `{report['baseline_arm']}`\n",
-                  tables.comparisons_markdown(report["_comparisons"])]
+                  rendering.comparisons_markdown(report["_comparisons"])]
     if report["importances"]:
-        parts += ["\n## Parameter importances (Optuna)\n", tables.importances_markdown(report["importances"])]
+        parts += ["\n## Parameter importances (Optuna)\n", rendering.importances_markdown(report["importances"])]
     if report["failed"]:
         parts += ["\n## Failed cells\n"] + [f"- {f['arm']} seed {f['seed']}: {first_line(f['error'])}"
                                            for f in report["failed"]]
