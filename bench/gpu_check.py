@@ -48,7 +48,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from axiomatic.data import DataSpec, Store, generate, preset, suites
+from axiomatic.data import DataSpec, Store, generate, preset, suites, tokenizer
 from axiomatic.data.mixtures import PAPER_SIZE
 from axiomatic.metric_names import TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from axiomatic.model import Decoder, ModelConfig, num_parameters
@@ -209,7 +209,8 @@ def train_and_score(args, device: torch.device, fast_steps_per_s: float, elapsed
     store = Store()
     names = transitivity_suites(store, args.tiny)
     size = 4_000 if args.tiny else PAPER_SIZE
-    model_cfg = ModelConfig.preset("tiny" if args.tiny else "paper", pe="none")
+    model_cfg = ModelConfig.preset("tiny" if args.tiny else "paper", vocab_size=tokenizer.VOCAB_SIZE,
+                                   pe="none")
     budget_s = args.minutes * 60
     if not args.tiny:  # stay inside --limit-minutes: keep time for data, compilation and scoring
         budget_s = max(30.0, min(budget_s, args.limit_minutes * 60 - elapsed_s - RESERVE_S))
@@ -353,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # (a)
     model_preset = "tiny" if args.tiny else "paper"
-    model_cfg = ModelConfig.preset(model_preset)
+    model_cfg = ModelConfig.preset(model_preset, vocab_size=tokenizer.VOCAB_SIZE)
     rows = 4_000 if args.tiny else 50_000
     data = generate(preset("TS2", size=rows, seed=1))
     plans = {"paper": (2, 5) if args.tiny else (10, 50),

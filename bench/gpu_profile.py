@@ -33,7 +33,7 @@ from torch.profiler import ProfilerActivity, profile
 # bench/gpu_check.py: the script's folder is on sys.path
 from gpu_check import bench_trainer, measure, peak_for, sync, warm_up_steps
 
-from axiomatic.data import generate, preset
+from axiomatic.data import generate, preset, tokenizer
 from axiomatic.model import ModelConfig
 
 # (label, recipe, overrides, warm-up steps, timed steps)
@@ -86,7 +86,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
-    model_cfg = ModelConfig.preset("tiny" if args.tiny else "paper")
+    model_cfg = ModelConfig.preset("tiny" if args.tiny else "paper", vocab_size=tokenizer.VOCAB_SIZE)
     data = generate(preset("TS2", size=4_000 if args.tiny else 50_000, seed=1))
     _, peak_bf16, _ = peak_for(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"

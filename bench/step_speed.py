@@ -44,7 +44,7 @@ LENGTHS = (13, 49)  # token lengths of 3–6-node rows with 1–3-character name
 CASES = [
     (f"cpu_small (4 x 64, MLP {CPU_RECIPE.model.d_mlp}, rope)", CPU_RECIPE.model,
      CPU_RECIPE.train.batch_size, 40),
-    ("paper (12 x 512, none)", ModelConfig.preset("paper"), 16, 4),
+    ("paper (12 x 512, none)", ModelConfig.preset("paper", vocab_size=VOCAB_SIZE), 16, 4),
 ]
 
 

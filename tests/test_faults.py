@@ -15,6 +15,7 @@ import yaml
 from axiomatic import cli
 from axiomatic.cli.common import emit_json
 from axiomatic.data.mixtures import DataSpec
+from axiomatic.data.tokenizer import VOCAB_SIZE
 from axiomatic.model.config import ModelConfig
 from axiomatic.study.results import aggregate_arms, paired_comparisons
 from axiomatic.train.config import RunConfig, TrainConfig
@@ -27,7 +28,7 @@ def saved_checkpoint(tmp_path_factory) -> Path:
 
     spec = DataSpec(size=64, seed=1)
     data = mixtures.generate(spec)
-    run = RunConfig(spec, ModelConfig.preset("tiny", dropout=0.0), TrainConfig(batch_size=32, epochs=1))
+    run = RunConfig(spec, ModelConfig.preset("tiny", vocab_size=VOCAB_SIZE, dropout=0.0), TrainConfig(batch_size=32, epochs=1))
     kept = tmp_path_factory.mktemp("ckpt") / "ok"
     Trainer(run, RunData(data, data, {}, "in-memory"), Worker()).fit(
         lambda _, directory: shutil.copytree(directory, kept, dirs_exist_ok=True))

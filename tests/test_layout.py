@@ -16,7 +16,7 @@ from axiomatic.model.layout import Layout
 from axiomatic.model.positional import PE_KINDS
 from axiomatic.train.objective import answer_loss, loss_and_correct, next_token_loss
 
-TINY = dict(n_layer=2, n_head=4, d_model=32, d_mlp=64, max_len=96, dropout=0.0)
+TINY = dict(vocab_size=tokenizer.VOCAB_SIZE, n_layer=2, n_head=4, d_model=32, d_mlp=64, max_len=96, dropout=0.0)
 
 
 def make_model(**overrides) -> Decoder:
@@ -144,4 +144,4 @@ def test_paper_embedding_init_is_unit_normal_and_gpt2_is_small():
                                               (dict(embed_init="xavier"), "embed_init")])
 def test_bad_lever_values_name_the_field(overrides, field):
     with pytest.raises(ValueError, match=field):
-        ModelConfig(**overrides)
+        ModelConfig(vocab_size=tokenizer.VOCAB_SIZE, **overrides)

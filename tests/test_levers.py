@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from axiomatic.data import mixtures, packing
+from axiomatic.data import mixtures, packing, tokenizer
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.errors import Diverged, UserError
 from axiomatic.model.config import ModelConfig
@@ -26,7 +26,7 @@ FLIPPED = {"sequential": 0, "flipped": 1, "reversed": 0}
 
 def trainer_for(spec: DataSpec, train: TrainConfig, model: dict | None = None) -> Trainer:
     data = mixtures.generate(spec)
-    run = RunConfig(spec, ModelConfig.preset("tiny", **{"dropout": 0.0, **(model or {})}), train)
+    run = RunConfig(spec, ModelConfig.preset("tiny", vocab_size=tokenizer.VOCAB_SIZE, **{"dropout": 0.0, **(model or {})}), train)
     return Trainer(run, RunData(train=data, val=data, suites={}, digest="in-memory"), Worker())
 
 

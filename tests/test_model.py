@@ -24,7 +24,7 @@ from axiomatic.model.positional import (
 
 torch.set_num_threads(2)
 
-TINY = dict(n_layer=2, n_head=4, d_model=32, d_mlp=64, max_len=48)
+TINY = dict(vocab_size=VOCAB_SIZE, n_layer=2, n_head=4, d_model=32, d_mlp=64, max_len=48)
 
 
 def make_model(pe: str, **overrides) -> Decoder:
@@ -312,26 +312,26 @@ def test_bad_configs_name_the_field(overrides, field):
 
 def test_unknown_pe_lists_the_accepted_kinds():
     with pytest.raises(ValueError) as err:
-        ModelConfig(pe="Rope")
+        ModelConfig(vocab_size=VOCAB_SIZE, pe="Rope")
     for kind in PE_KINDS:
         assert kind in str(err.value)
 
 
 def test_presets():
-    paper = ModelConfig.preset("paper")
+    paper = ModelConfig.preset("paper", vocab_size=VOCAB_SIZE)
     assert (paper.n_layer, paper.n_head, paper.d_model, paper.d_mlp) == (12, 8, 512, 2048)
     assert (paper.dropout, paper.pe, paper.vocab_size, paper.max_len) == (0.1, "none", 118, 512)
-    assert paper == ModelConfig()  # the defaults are the paper's model
-    assert ModelConfig.preset("tiny", pe="rope").pe == "rope"
+    assert paper == ModelConfig(vocab_size=VOCAB_SIZE)  # the defaults are the paper's model
+    assert ModelConfig.preset("tiny", vocab_size=VOCAB_SIZE, pe="rope").pe == "rope"
     assert set(PRESETS) >= {"paper", "tiny", "small"}
     with pytest.raises(ValueError, match=r"preset.*accepted: paper, small, tiny"):
-        ModelConfig.preset("huge")
+        ModelConfig.preset("huge", vocab_size=VOCAB_SIZE)
     with pytest.raises(ValueError, match="n_layers"):
-        ModelConfig.preset("tiny", n_layers=3)
+        ModelConfig.preset("tiny", vocab_size=VOCAB_SIZE, n_layers=3)
 
 
 def test_config_round_trips_through_a_checkpoint():
-    config = ModelConfig.preset("tiny", pe="learned", max_len=64)
+    config = ModelConfig.preset("tiny", vocab_size=VOCAB_SIZE, pe="learned", max_len=64)
     d = config.to_dict()
     assert ModelConfig.from_dict(d) == config
     model = Decoder(config)
@@ -352,10 +352,10 @@ def test_caches_stay_out_of_checkpoints_so_max_len_can_grow():
 
 def test_parameter_counts():
     # the paper's network: 12 x 3.15M blocks + 2 x (118 x 512) embedding/head ~ 37.95M
-    paper = num_parameters(Decoder(ModelConfig.preset("paper")))
+    paper = num_parameters(Decoder(ModelConfig.preset("paper", vocab_size=VOCAB_SIZE)))
     assert 37_000_000 < paper < 39_000_000, f"paper preset has {paper:,} parameters"
     assert paper == 37_950_464
-    learned = num_parameters(Decoder(ModelConfig.preset("paper", pe="learned")))
+    learned = num_parameters(Decoder(ModelConfig.preset("paper", vocab_size=VOCAB_SIZE, pe="learned")))
     assert learned - paper == 512 * 512  # the position table
-    tiny = Decoder(ModelConfig.preset("tiny"))
+    tiny = Decoder(ModelConfig.preset("tiny", vocab_size=VOCAB_SIZE))
     assert tiny.num_parameters() == num_parameters(tiny) == 115_200

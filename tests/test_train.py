@@ -29,7 +29,7 @@ def in_memory_run(spec: DataSpec, train: TrainConfig, dropout: float, val_rows: 
     """A run and its data built directly, without the store (no suites, no leakage check)."""
     data = mixtures.generate(spec)
     val = data if val_rows is None else data.subset(np.arange(val_rows))
-    run = RunConfig(spec, ModelConfig.preset("tiny", dropout=dropout), train)
+    run = RunConfig(spec, ModelConfig.preset("tiny", vocab_size=tokenizer.VOCAB_SIZE, dropout=dropout), train)
     return run, RunData(train=data, val=val, suites={}, digest="in-memory")
 
 
@@ -67,7 +67,7 @@ def test_bf16_autocast_trains_on_cpu_too():
 
 def test_loss_reads_only_the_last_input_position():
     torch.manual_seed(0)
-    model = Decoder(ModelConfig.preset("tiny", dropout=0.0)).eval()
+    model = Decoder(ModelConfig.preset("tiny", vocab_size=tokenizer.VOCAB_SIZE, dropout=0.0)).eval()
     data = mixtures.generate(DataSpec(size=16, seed=7))
     tokens = torch.from_numpy(data.tokens.astype(np.int64))
     lengths = torch.from_numpy(data.lengths.astype(np.int64))

@@ -1,7 +1,8 @@
 """The decoder's configuration: its fields, each checked when a config is built, and named sizes.
 
 Defaults are the paper's model: 12 layers, 8 heads, width 512, MLP 2048, dropout 0.1, no
-positional encoding. ``mixer`` and ``embed_init`` are the two options that depart from it (see
+positional encoding. The vocabulary size has no default: the caller fills it from the tokenizer
+(``train.config`` does for every run), so the model knows nothing of the data. ``mixer`` and ``embed_init`` are the two options that depart from it (see
 :mod:`axiomatic.model.decoder`). See docs/model.md.
 """
 
@@ -11,7 +12,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from axiomatic.data.tokenizer import VOCAB_SIZE
 from axiomatic.model.positional import PE_KINDS
 
 MIXERS = ("none", "conv")
@@ -25,7 +25,7 @@ def _is_positive_int(value: Any) -> bool:
 
 @dataclass
 class ModelConfig:
-    vocab_size: int = VOCAB_SIZE
+    vocab_size: int
     n_layer: int = 12
     n_head: int = 8
     d_model: int = 512
@@ -85,11 +85,11 @@ class ModelConfig:
         return self.d_model // self.n_head
 
     @classmethod
-    def preset(cls, name: str, **overrides: Any) -> "ModelConfig":
-        """A named size, e.g. ``ModelConfig.preset("tiny", pe="rope")``."""
+    def preset(cls, name: str, *, vocab_size: int, **overrides: Any) -> "ModelConfig":
+        """A named size, e.g. ``ModelConfig.preset("tiny", vocab_size=118, pe="rope")``."""
         if name not in PRESETS:
             raise ValueError(f"unknown ModelConfig preset {name!r}; accepted: {', '.join(PRESETS)}")
-        return cls.from_dict({**PRESETS[name], **overrides})
+        return cls.from_dict({**PRESETS[name], "vocab_size": vocab_size, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from axiomatic.data import tokenizer
 from axiomatic.data.mixtures import PRESETS as DATA_PRESETS
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.errors import UserError, invalid_input, validation_problems
@@ -114,7 +115,8 @@ def model_config(section: dict | None) -> ModelConfig:
         accepted = f"accepted: preset, {', '.join(sorted(known))}"
         raise ValueError("\n".join(f"{key}: unknown key (not part of the schema); {accepted}" for key in unknown))
     try:
-        return ModelConfig.preset(preset, **section)
+        # the vocabulary is the tokenizer's, so a run file never names it
+        return ModelConfig.preset(preset, **{"vocab_size": tokenizer.VOCAB_SIZE, **section})
     except ValueError as err:
         # ModelConfig says "ModelConfig.n_head=3 must divide ...", a line per problem: lead each
         # line with its field, which the caller turns into the field's path
