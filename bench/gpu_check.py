@@ -48,11 +48,10 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from axiomatic.data import DataSpec, Store, generate, preset, suites, tokenizer
+from axiomatic.data import REFERENCES, DataSpec, Store, generate, preset, suites, tokenizer
 from axiomatic.data.mixtures import PAPER_SIZE
 from axiomatic.metric_names import TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from axiomatic.model import Decoder, ModelConfig, num_parameters
-from axiomatic.report import REFERENCES
 from axiomatic.train import RunConfig, RunData, Trainer, Worker, evaluate, load_data, train_config
 
 # Dense (no sparsity) peaks in TFLOP/s from NVIDIA's data sheets: (bf16 tensor core, fp32 non-tensor).
@@ -314,7 +313,7 @@ def markdown(result: dict) -> str:
             lines.append(f"| {r['suite']} | {r['n']} | {fmt(r['accuracy'])} | {ref} | "
                          f"{fmt(r.get('mention_order'))} | {fmt(r.get('direct_edge'))} |")
         other = any(r.get("reference_row") not in (None, "paper TS2 NoPE") for r in b["suites"])
-        lines += ["", "Reference: `paper TS2 NoPE` from `axiomatic.report.references` (v1, unverified)"
+        lines += ["", "Reference: `paper TS2 NoPE` from `axiomatic.data.references` (v1, unverified)"
                   + ("; ᵃ = the row `paper axiomatic model` (name shift)" if other else "")
                   + ". A published file gets the number of its generated counterpart: the paper scored "
                   "its own files."]

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import torch
 
-from axiomatic.data import Store, suites
+from axiomatic.data import Store, select_references, suites
 from axiomatic.metric_names import TRAIN_LOSS, VAL_ACC
 from axiomatic.model import num_parameters
-from axiomatic.report import rendering, select_references, tables
+from axiomatic.report import rendering, tables
 from axiomatic.study import aggregate_arms
 from axiomatic.train import Trainer, Worker, build_run, load_data, load_yaml, resolve_device
 
@@ -123,7 +123,7 @@ def markdown(result: dict) -> str:
     lines += [f"| {p['step']:,} | {p['seconds']:.0f} | {p[TRAIN_LOSS]:.3f} | {p[VAL_ACC]:.3f} |"
               for p in result["curve"]]
     lines += ["", rendering.to_markdown(result["_table"]),
-              "Reference rows: v1 of the paper, unverified transcriptions (axiomatic.report.references). "
+              "Reference rows: v1 of the paper, unverified transcriptions (axiomatic.data.references). "
               "Departures from the paper's recipe: the levers in the run file's header."]
     return "\n".join(lines) + "\n"
 

@@ -8,7 +8,7 @@ import pytest
 
 from axiomatic.report import reach
 from axiomatic.report.plots import plot_learning_curves, plot_length_generalisation, write_plots
-from axiomatic.report.references import REFERENCES, select_references
+from axiomatic.data.references import REFERENCES, select_references
 from axiomatic.report.rendering import (
     comparisons_markdown,
     format_interval,

@@ -6,6 +6,8 @@ Light to import (numpy and pydantic, no torch): commands that only read data sta
 from axiomatic.data import baselines, suites, tokenizer
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.mixtures import PRESETS, DataSpec, generate, preset
+from axiomatic.data.references import REFERENCES, select_references
 from axiomatic.data.store import Store
 
-__all__ = ["PRESETS", "DataSpec", "Dataset", "Store", "baselines", "generate", "preset", "suites", "tokenizer"]
+__all__ = ["PRESETS", "REFERENCES", "DataSpec", "Dataset", "Store", "baselines", "generate", "preset",
+           "select_references", "suites", "tokenizer"]

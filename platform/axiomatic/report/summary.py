@@ -12,9 +12,9 @@ from pathlib import Path
 import optuna
 
 from axiomatic import metric_names
+from axiomatic.data.references import select_references
 from axiomatic.data.store import Store
 from axiomatic.report import plots, reach, rendering, tables
-from axiomatic.report.references import select_references
 from axiomatic.study import results
 from axiomatic.study.ledger import Ledger
 from axiomatic.study.spec import StudySpec

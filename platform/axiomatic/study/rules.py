@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from axiomatic import metric_names
 from axiomatic.data import suites as suite_catalog
 from axiomatic.data.mixtures import DataSpec
+from axiomatic.data.references import select_references
 from axiomatic.model.config import ModelConfig
-from axiomatic.report.references import select_references
 from axiomatic.study.domains import SECTIONS, Param, Problem, resolve_active, sampling_order, substitute
 from axiomatic.train.config import TrainConfig, try_build_run
 
