@@ -28,7 +28,8 @@ def saved_checkpoint(tmp_path_factory) -> Path:
 
     spec = DataSpec(size=64, seed=1)
     data = mixtures.generate(spec)
-    run = RunConfig(spec, ModelConfig.preset("tiny", vocab_size=VOCAB_SIZE, dropout=0.0), TrainConfig(batch_size=32, epochs=1))
+    run = RunConfig(spec, ModelConfig.preset("tiny", vocab_size=VOCAB_SIZE, dropout=0.0),
+                    TrainConfig(batch_size=32, epochs=1))
     kept = tmp_path_factory.mktemp("ckpt") / "ok"
     Trainer(run, RunData(data, data, {}, "in-memory"), Worker()).fit(
         lambda _, directory: shutil.copytree(directory, kept, dirs_exist_ok=True))

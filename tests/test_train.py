@@ -11,15 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
-from axiomatic.data import mixtures, suites, tokenizer
+from axiomatic import cli
+from axiomatic.data import Store, mixtures, suites, tokenizer
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.model import Decoder, ModelConfig
 from axiomatic.ray_session import ray_session
+from axiomatic.study import grid_arms, load_study
 from axiomatic.train import checkpoint, launch
 from axiomatic.train.config import RunConfig, TrainConfig, build_run, load_yaml
 from axiomatic.train.batches import epoch_batches
-from axiomatic.train.loop import RunData, Trainer, Worker, learning_rate, without_rows_of
+from axiomatic.train.loop import RunData, Trainer, Worker, learning_rate, load_data, without_rows_of
 from axiomatic.train.objective import loss_and_correct
 
 REPO = Path(__file__).resolve().parents[1]
@@ -259,6 +262,34 @@ def test_shipped_run_files_load_name_real_suites_and_leave_steps_for_the_main_da
         for stage, written in zip(run.curriculum, sections["curriculum"]):
             for field, value in written["data"].items():
                 assert getattr(stage.data, field) == (tuple(value) if isinstance(value, list) else value)
+
+
+# ---------------------------------------------------------------- counting steps
+
+PLANNED_RUNS = {  # 270 training rows: 8 batches of 32 an epoch, 11 when a quarter is replayed
+    "without a curriculum": {"train": {"batch_size": 32, "epochs": 2}},
+    "with a curriculum and max_steps": {
+        "train": {"batch_size": 32, "epochs": 3, "max_steps": 20},
+        "curriculum": [{"steps": 5, "data": {"chain_lengths": [2, 2]}}]},
+    "with a curriculum and replay": {
+        "train": {"batch_size": 32, "epochs": 2, "replay": 0.25},
+        "curriculum": [{"steps": 5, "data": {"chain_lengths": [2, 2]}}]},
+}
+
+
+@pytest.mark.parametrize("sections", PLANNED_RUNS.values(), ids=list(PLANNED_RUNS))
+def test_plan_counts_the_steps_the_trainer_takes(sections, tmp_path, capsys):
+    study = tmp_path / "study.yaml"
+    study.write_text(yaml.safe_dump({"name": "steps", "data": {"size": 300, "chain_lengths": [3, 4]},
+                                     "model": {"preset": "tiny", "pe": {"grid": ["none", "rope"]}},
+                                     **sections}))
+    assert cli.main(["plan", str(study), "--json", "--no-calibrate"]) == 0
+    planned = json.loads(capsys.readouterr().out)["steps_per_cell"]
+
+    store = Store()
+    spec = load_study(study, store.published)
+    run = spec.run_config(grid_arms(spec)[0], spec.seeds[0])
+    assert planned == Trainer(run, load_data(run, store), Worker()).total_steps
 
 
 # ---------------------------------------------------------------- batch order and schedule

@@ -127,6 +127,7 @@ def _report(args) -> int:
 
 def _plan(args) -> int:
     from axiomatic.study import arm_count, grid_arms, load_study
+    from axiomatic.train import expected_training_rows, total_steps
 
     store = data_store(args)
     spec = load_study(args.file, store.published)
@@ -135,7 +136,7 @@ def _plan(args) -> int:
     cells = n_arms * len(spec.seeds)
     slots = _local_slots(spec)
     first = spec.run_config(arms[0] if arms else spec.representative_arm(), spec.seeds[0])
-    steps = _steps_per_cell(first)
+    steps = total_steps(first, expected_training_rows(first))
     params = _parameter_count(first)
     skipped = ("--no-calibrate" if args.no_calibrate else _calibration_impossible(spec, first))
     step_seconds = None if skipped else _calibrate(first, store)
@@ -155,12 +156,6 @@ def _plan(args) -> int:
         return 0
     _print_plan(plan)
     return 0
-
-
-def _steps_per_cell(run) -> int:
-    train_rows = int(run.data.size * (1 - run.train.val_share))
-    per_epoch = max(1, train_rows // run.train.batch_size)
-    return min(run.curriculum_steps + run.train.epochs * per_epoch, run.train.max_steps or 10**12)
 
 
 def _parameter_count(run) -> int:

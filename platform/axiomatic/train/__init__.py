@@ -10,7 +10,8 @@ from axiomatic.train import checkpoint
 from axiomatic.train.config import RunConfig, TrainConfig, build_run, load_run, load_yaml, train_config
 from axiomatic.train.evaluate import evaluate
 from axiomatic.train.loop import RunData, Trainer, Worker, load_data, resolve_device, train_worker, without_rows_of
+from axiomatic.train.steps import expected_training_rows, total_steps
 
 __all__ = ["RunConfig", "RunData", "TrainConfig", "Trainer", "Worker", "build_run", "checkpoint", "evaluate",
-           "load_data", "load_run", "load_yaml", "resolve_device", "train_config", "train_worker",
-           "without_rows_of"]
+           "expected_training_rows", "load_data", "load_run", "load_yaml", "resolve_device", "total_steps",
+           "train_config", "train_worker", "without_rows_of"]

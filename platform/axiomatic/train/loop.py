@@ -38,6 +38,7 @@ from axiomatic.train.batches import Phase, assemble, epoch_batches, replayed
 from axiomatic.train.checkpoint import TrainingState
 from axiomatic.train.config import RunConfig, TrainConfig
 from axiomatic.train.evaluate import evaluate
+from axiomatic.train.steps import batches_per_epoch, own_batch_rows, total_steps, validation_rows
 from axiomatic.train.objective import answer_loss, next_token_loss
 
 Report = Callable[[dict, "Path | None"], None]
@@ -72,7 +73,7 @@ def load_data(run: RunConfig, store: Store) -> RunData:
     """Training set (checked for leakage against every suite), validation split and suites."""
     data, manifest = store.training_set(run.data)
     rng = np.random.default_rng(run.data.seed)
-    n_val = max(1, round(run.train.val_share * len(data)))
+    n_val = validation_rows(len(data), run.train.val_share)
     if run.data.questions_per_premise > 1:
         # the questions of one premise train together, so a premise is in one split only
         train_rows, val_rows = packing.split_by_premise(data, n_val, rng)
@@ -147,18 +148,16 @@ class Trainer:
         self.forward = torch.compile(wrapped) if self.cfg.compile and device.type == "cuda" else wrapped
         # one Phase per curriculum stage, then the main training set last
         specs = [stage.data for stage in run.curriculum] + [run.data]
-        rows = self.cfg.batch_size // worker.world
-        replay_rows = round(self.cfg.replay * rows)
-        self.phases = [Phase(d, spec.questions_per_premise, device, rows if k == 0 else rows - replay_rows)
+        self.phases = [Phase(d, spec.questions_per_premise, device, own_batch_rows(self.cfg, k, worker.world))
                        for k, (d, spec) in enumerate(zip([*data.stages, data.train], specs))]
-        self.steps_per_epoch = [len(self.batches(phase, 0)) for phase in self.phases]
+        self.steps_per_epoch = [batches_per_epoch(len(phase), phase.batch_rows, worker.world)
+                                for phase in self.phases]
         names = [f"curriculum.{k}.data" for k in range(len(data.stages))] + ["data"]
         for name, phase, per_epoch in zip(names, self.phases, self.steps_per_epoch):
             if per_epoch == 0:
                 raise UserError(f"train.batch_size={self.cfg.batch_size} exceeds the {len(phase)} "
                                 f"training rows of {name}; lower it or raise {name}.size")
-        self.total_steps = min(run.curriculum_steps + self.cfg.epochs * self.steps_per_epoch[-1],
-                               self.cfg.max_steps or 10**12)
+        self.total_steps = total_steps(run, len(self.phases[-1]), worker.world)
         self._plan: tuple[tuple[int, int], list[np.ndarray]] | None = None
 
     def batches(self, phase: Phase, epoch: int) -> list[np.ndarray]:
