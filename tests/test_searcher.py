@@ -3,12 +3,15 @@ and a real ledger in a temporary directory. A Tune trial id is any string here."
 
 from __future__ import annotations
 
+import json
+
 import optuna
 import pytest
 from optuna.trial import TrialState
 from ray.tune.search import Searcher
 
 from axiomatic.study import space
+from axiomatic.study.cell_task import CellTask
 from axiomatic.study.ledger import CellStatus, Ledger, arm_id, cell_id
 from axiomatic.study.runner import ArmSearcher
 from axiomatic.study.spec import validate_study
@@ -40,11 +43,25 @@ def states(study: optuna.Study) -> list[TrialState]:
     return [t.state for t in study.trials]
 
 
+def suggested(searcher: ArmSearcher, trial_id: str) -> CellTask:
+    """The task the searcher hands Tune for this trial, read back as the trial reads it."""
+    return CellTask.from_config(searcher.suggest(trial_id))
+
+
 def finish(searcher: ArmSearcher, trial_id: str, accuracy: float, ran_to_the_end: bool = True) -> None:
     searcher.on_trial_complete(trial_id, {"val/acc": accuracy, "epoch": 1, "finished": int(ran_to_the_end)})
 
 
 # ---------------------------------------------------------------- arms become cells
+
+def test_a_cell_task_travels_as_the_plain_json_config_trials_always_had(ledger):
+    spec = grid_spec()
+    config = ArmSearcher(spec, ledger, in_memory_study(spec)).suggest("t0")
+    assert set(config) == {"cell", "cell_dir", "run", "workers", "cpu_per_worker", "gpu_per_worker",
+                           "cache", "published"}
+    assert json.loads(json.dumps(config)) == config  # Tune saves it with the trial as JSON
+    assert CellTask.from_config(config).to_config() == config
+
 
 def test_an_arm_is_asked_once_and_queued_as_one_cell_per_seed(ledger):
     spec = grid_spec()
@@ -52,25 +69,26 @@ def test_an_arm_is_asked_once_and_queued_as_one_cell_per_seed(ledger):
     searcher = ArmSearcher(spec, ledger, study)
     assert states(study) == [TrialState.WAITING, TrialState.WAITING]  # the two grid arms, queued
 
-    first = searcher.suggest("t0")
-    assert first["cell"] == cell_id(arm_id(NONE), 0)
-    assert first["run"]["seed"] == 0 and first["cache"] and first["published"]
+    first = suggested(searcher, "t0")
+    assert first.cell == cell_id(arm_id(NONE), 0)
+    assert first.run.seed == 0 and first.cell_dir == ledger.cell_dir(first.cell)
+    assert (first.cache, first.published) == (searcher.store.root, searcher.store.published)
     assert states(study) == [TrialState.RUNNING, TrialState.WAITING]
     # every seed of the arm is in the ledger at once; the first runs, the others wait their turn
     on_disk = {c.id: c.status for c in ledger.cells()}
     assert on_disk == {cell_id(arm_id(NONE), 0): CellStatus.RUNNING, cell_id(arm_id(NONE), 1): CellStatus.PENDING}
     assert all(c.optuna_trial == 0 for c in ledger.cells())
 
-    second = searcher.suggest("t1")  # the queued seed, without asking Optuna again
-    assert second["cell"] == cell_id(arm_id(NONE), 1) and second["run"]["seed"] == 1
+    second = suggested(searcher, "t1")  # the queued seed, without asking Optuna again
+    assert second.cell == cell_id(arm_id(NONE), 1) and second.run.seed == 1
     assert states(study) == [TrialState.RUNNING, TrialState.WAITING]
 
-    third = searcher.suggest("t2")  # the queue is empty: the next arm
-    assert third["cell"] == cell_id(arm_id(ROPE), 0)
+    third = suggested(searcher, "t2")  # the queue is empty: the next arm
+    assert third.cell == cell_id(arm_id(ROPE), 0)
     assert states(study) == [TrialState.RUNNING, TrialState.RUNNING]
     searcher.suggest("t3")
     assert searcher.suggest("t4") == Searcher.FINISHED  # every arm has all its seeds scheduled
-    assert searcher.running == {"t0": first["cell"], "t1": second["cell"], "t2": third["cell"],
+    assert searcher.running == {"t0": first.cell, "t1": second.cell, "t2": third.cell,
                                 "t3": cell_id(arm_id(ROPE), 1)}
 
 
@@ -81,7 +99,7 @@ def test_a_repeated_proposal_is_pruned_and_no_cell_is_added(ledger):
                            "search": {"algorithm": "random", "num_samples": 2}}, "repeats.yaml")
     study = in_memory_study(spec)
     searcher = ArmSearcher(spec, ledger, study)
-    assert searcher.suggest("t0")["cell"] == cell_id(arm_id(NONE), 0)
+    assert suggested(searcher, "t0").cell == cell_id(arm_id(NONE), 0)
     # a second arm is wanted, but the only value there is was proposed already: after a few
     # tries the searcher waits (None) instead of finishing, since a cell still runs
     assert searcher.suggest("t1") is None
@@ -141,7 +159,7 @@ def test_a_rerun_queues_the_unfinished_cells_and_never_a_finished_one(ledger):
     rerun = ArmSearcher(spec, ledger, study)
     left_running = cell_id(arm_id(NONE), 1)
     assert rerun.queue == [left_running] and rerun.cells[left_running].status is CellStatus.PENDING
-    assert rerun.suggest("t2")["cell"] == left_running
+    assert suggested(rerun, "t2").cell == left_running
     finish(rerun, "t2", 0.7)
     assert study.trials[0].state == TrialState.COMPLETE and study.trials[0].value == pytest.approx(0.8)
 
@@ -187,7 +205,7 @@ def test_an_orphaned_trial_without_parameters_is_failed_and_its_grid_point_queue
     waiting = study.get_trials(states=(TrialState.WAITING,))
     assert [t.system_attrs["fixed_params"] for t in waiting] == [ROPE, NONE]  # ROPE was queued first
 
-    served = [searcher.suggest(f"t{i}")["run"]["model"]["pe"] for i in range(4)]
+    served = [suggested(searcher, f"t{i}").run.model.pe for i in range(4)]
     assert served == ["rope", "rope", "none", "none"]  # both grid points still run, each once
     assert searcher.arm_count() == 2
 

@@ -30,6 +30,7 @@ from axiomatic.data.store import Store
 from axiomatic.errors import UserError
 from axiomatic.ray_session import ray_session
 from axiomatic.study import space
+from axiomatic.study.cell_task import CellTask
 from axiomatic.study.ledger import Cell, CellStatus, Ledger, arm_id, cell_id
 from axiomatic.study.spec import StudySpec
 from axiomatic.study.trial import run_cell
@@ -167,12 +168,10 @@ class ArmSearcher(Searcher):
         self.ledger.save(cell)
         self.running[trial_id] = key
         self.on_cell(cell)
-        run = self.spec.run_config(cell.params, cell.seed)
         resources = self.spec.resources
-        return {"cell": key, "cell_dir": str(self.ledger.cell_dir(key)), "run": run.to_dict(),
-                "workers": resources.workers, "cpu_per_worker": resources.cpu,
-                "gpu_per_worker": resources.gpu, "cache": str(self.store.root),
-                "published": str(self.store.published)}
+        return CellTask(key, self.ledger.cell_dir(key), self.spec.run_config(cell.params, cell.seed),
+                        resources.workers, resources.cpu, resources.gpu, self.store.root,
+                        self.store.published).to_config()
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         key = self.running.pop(trial_id, None)
@@ -207,7 +206,7 @@ class ArmSearcher(Searcher):
 
 
 def _trial_name(trial) -> str:
-    return f"{trial.config['cell']}-{trial.trial_id}"
+    return f"{CellTask.from_config(trial.config).cell}-{trial.trial_id}"
 
 
 def _metrics_only(result: dict) -> dict:

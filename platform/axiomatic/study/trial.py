@@ -15,19 +15,19 @@ from pathlib import Path
 
 from ray import tune
 
-from axiomatic.data.store import Store
 from axiomatic.files import append_jsonl_row, read_jsonl_rows
+from axiomatic.study.cell_task import CellTask
 from axiomatic.train import checkpoint, launch
-from axiomatic.train.config import RunConfig
 from axiomatic.train.history import HISTORY
 
 
 def run_cell(config: dict) -> None:
+    task = CellTask.from_config(config)
     try:
-        _run_cell(config)
+        _run_cell(task)
     except Exception as err:
         # the ledger keeps the reason, so reports can say why a cell failed
-        (Path(config["cell_dir"]) / "error.txt").write_text(describe_error(err))
+        (task.cell_dir / "error.txt").write_text(describe_error(err))
         raise
 
 
@@ -40,9 +40,8 @@ def describe_error(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}{where}\n\n{trace}"
 
 
-def _run_cell(config: dict) -> None:
-    cell_dir = Path(config["cell_dir"])
-    run = RunConfig.from_dict(config["run"])
+def _run_cell(task: CellTask) -> None:
+    cell_dir, run = task.cell_dir, task.run
     latest = cell_dir / "checkpoint"
     resume = checkpoint.latest(latest)  # the newest that reads back whole
     resumed_step = checkpoint.read_meta(resume)["step"] if resume else 0
@@ -57,17 +56,17 @@ def _run_cell(config: dict) -> None:
         tune.report(rows[-1])
         return
     # the directories the command line resolved, never looked for again in this worker
-    store = Store(config["cache"], config["published"])
-    if config["workers"] == 1:
+    store = task.store()
+    if task.workers == 1:
         launch.train(run, cell_dir, report=lambda metrics, _: tune.report(metrics), resume_from=resume,
                      store=store)
         return
     from ray.tune.integration.ray_train import TuneReportCallback
 
     trainer = launch.distributed_trainer(
-        run, config["workers"], name=f"cell-{cell_dir.name}", storage=cell_dir / "ray", resume_from=resume,
+        run, task.workers, name=f"cell-{cell_dir.name}", storage=cell_dir / "ray", resume_from=resume,
         callbacks=[TuneReportCallback()], history_dir=cell_dir, keep_checkpoint=latest,
-        cpu_per_worker=config["cpu_per_worker"], gpu_per_worker=config["gpu_per_worker"],
+        cpu_per_worker=task.cpu_per_worker, gpu_per_worker=task.gpu_per_worker,
         controller_failure_limit=0, store=store)
     result = trainer.fit()
     if result.error:

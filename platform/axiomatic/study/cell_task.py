@@ -1,0 +1,42 @@
+"""What a Tune trial is asked to do: one cell of the study, written by the searcher, read by the
+trainable.
+
+Tune carries a trial's config as a plain dict (it is saved as JSON with the trial), so the task
+travels as :meth:`CellTask.to_config` and is rebuilt with :meth:`CellTask.from_config`; the keys
+are the ones trial configs have always had.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from axiomatic.data.store import Store
+from axiomatic.train.config import RunConfig
+
+
+@dataclass(frozen=True)
+class CellTask:
+    cell: str  # the cell's id in the ledger
+    cell_dir: Path  # its directory: history, attempts, checkpoint
+    run: RunConfig
+    workers: int
+    cpu_per_worker: float
+    gpu_per_worker: float
+    cache: Path  # the data directories the command resolved, so no worker looks for them again
+    published: Path
+
+    def to_config(self) -> dict:
+        return {"cell": self.cell, "cell_dir": str(self.cell_dir), "run": self.run.to_dict(),
+                "workers": self.workers, "cpu_per_worker": self.cpu_per_worker,
+                "gpu_per_worker": self.gpu_per_worker, "cache": str(self.cache),
+                "published": str(self.published)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "CellTask":
+        return cls(config["cell"], Path(config["cell_dir"]), RunConfig.from_dict(config["run"]),
+                   config["workers"], config["cpu_per_worker"], config["gpu_per_worker"],
+                   Path(config["cache"]), Path(config["published"]))
+
+    def store(self) -> Store:
+        return Store(self.cache, self.published)
