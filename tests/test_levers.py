@@ -26,7 +26,8 @@ FLIPPED = {"sequential": 0, "flipped": 1, "reversed": 0}
 
 def trainer_for(spec: DataSpec, train: TrainConfig, model: dict | None = None) -> Trainer:
     data = mixtures.generate(spec)
-    run = RunConfig(spec, ModelConfig.preset("tiny", vocab_size=tokenizer.VOCAB_SIZE, **{"dropout": 0.0, **(model or {})}), train)
+    model_config = ModelConfig.preset("tiny", vocab_size=tokenizer.VOCAB_SIZE, **{"dropout": 0.0, **(model or {})})
+    run = RunConfig(spec, model_config, train)
     return Trainer(run, RunData(train=data, val=data, suites={}, digest="in-memory"), Worker())
 
 

@@ -2,7 +2,8 @@
 
 Defaults are the paper's model: 12 layers, 8 heads, width 512, MLP 2048, dropout 0.1, no
 positional encoding. The vocabulary size has no default: the caller fills it from the tokenizer
-(``train.config`` does for every run), so the model knows nothing of the data. ``mixer`` and ``embed_init`` are the two options that depart from it (see
+(``train.config`` does for every run), so the model knows nothing of the data.
+``mixer`` and ``embed_init`` are the two options that depart from the paper's model (see
 :mod:`axiomatic.model.decoder`). See docs/model.md.
 """
 
