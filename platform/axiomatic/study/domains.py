@@ -1,8 +1,10 @@
 """Search domains of a study and the problems a study file can have.
 
 A value of a study's ``data`` / ``model`` / ``train`` section is either a constant or a search
-domain (``{choice|grid|int|float: ..., log: ..., when: ...}``). :class:`Param` is one searched
-parameter; :func:`parse_parameters` finds them all, :func:`resolve_active` applies conditions,
+domain (``{choice|grid|int|float: ..., log: ..., when: ...}``): :data:`SearchDomain`, a pydantic
+union tagged by that kind key, so a malformed domain's errors carry their field path like the rest
+of the schema. :class:`Param` is one searched parameter; :func:`parameters_of` finds them all
+(``StudySpec`` calls it once), :func:`resolve_active` applies conditions,
 :func:`substitute` puts an arm's values into the sections. A :class:`Problem` is one thing wrong
 with a file (the field path and what was expected); checks collect them into :class:`InvalidStudy`.
 """
@@ -10,11 +12,26 @@ with a file (the field path and what was expected); checks collect them into :cl
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal
 
-from axiomatic.errors import UserError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from axiomatic.errors import UserError, field_path
 
 SECTIONS = ("data", "model", "train")
 DOMAIN_KINDS = ("choice", "grid", "int", "float")
@@ -133,86 +150,183 @@ def is_domain(value: Any) -> bool:
     return isinstance(value, dict) and any(k in value for k in DOMAIN_KINDS + DOMAIN_OPTIONS)
 
 
-def parse_domain(path: str, domain: dict) -> Param:
-    """One ``{choice|grid|int|float: ..., log: ..., when: ...}`` mapping -> Param (shape only)."""
-    kinds = [k for k in DOMAIN_KINDS if k in domain]
-    if len(kinds) != 1:
-        got = " and ".join(kinds) if kinds else "none of them"
-        raise problem(path, f"a search domain has exactly one of {', '.join(DOMAIN_KINDS)}; got {got}")
-    kind = kinds[0]
-    for key in domain:
-        if key not in DOMAIN_KINDS + DOMAIN_OPTIONS:
-            raise problem(f"{path}.{key}", f"unknown key in a search domain; accepted: {kind}, log, when")
-    log = domain.get("log", False)
-    if not isinstance(log, bool):
-        raise problem(f"{path}.log", f"expected true or false, got {log!r}")
-    when = _parse_when(f"{path}.when", domain["when"]) if "when" in domain else {}
-    if kind in ("choice", "grid"):
-        if log:
-            raise problem(f"{path}.log", "log applies to int and float domains only")
-        return Param(path, kind, values=_categorical_values(f"{path}.{kind}", domain[kind]), when=when)
-    low, high = _bounds(f"{path}.{kind}", kind, domain[kind])
-    if log and low <= 0:
-        raise problem(f"{path}.log", f"a log scale needs low > 0, got low = {low}")
-    return Param(path, kind, low=low, high=high, log=log, when=when)
+# ---------------------------------------------------------------- the domains' schema
 
-
-def _categorical_values(path: str, values: Any) -> tuple:
+def _categorical_list(values: Any) -> Any:
     if not isinstance(values, list) or not values:
-        raise problem(path, f"expected a non-empty list of values, got {values!r}")
-    for index, value in enumerate(values):
-        # Optuna stores categorical values as they are, and only accepts these types.
-        if value is not None and not isinstance(value, (str, int, float, bool)):
-            raise problem(f"{path}.{index}", "expected a string, number, boolean or null, "
-                                              f"got {type(value).__name__} {value!r}")
+        raise ValueError(f"expected a non-empty list of values, got {values!r}")
+    return values
+
+
+def _categorical_value(value: Any) -> Any:
+    # Optuna stores categorical values as they are, and only accepts these types.
+    if value is not None and not isinstance(value, (str, int, float, bool)):
+        raise ValueError(f"expected a string, number, boolean or null, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _distinct(values: tuple) -> tuple:
     repeated = [v for i, v in enumerate(values) if any(_same(v, w) for w in values[:i])]
     if repeated:
-        raise problem(path, f"values must be distinct; repeated: {', '.join(map(repr, repeated))}")
-    return tuple(values)
+        raise ValueError(f"values must be distinct; repeated: {', '.join(map(repr, repeated))}")
+    return values
 
 
-def _bounds(path: str, kind: str, bounds: Any) -> tuple[int | float, int | float]:
+def _bounds(kind: str, bounds: Any) -> tuple[int | float, int | float]:
     what = "integers" if kind == "int" else "numbers"
     if not isinstance(bounds, list) or len(bounds) != 2:
-        raise problem(path, f"expected [low, high], two {what}; got {bounds!r}")
+        raise ValueError(f"expected [low, high], two {what}; got {bounds!r}")
     valid = all(_is_number(b) and (kind == "float" or isinstance(b, int)) for b in bounds)
     if not valid:
         # PyYAML follows YAML 1.1: a float needs a dot, so 1e-4 arrives as the string "1e-4".
         hint = "; write exponents with a dot (1.0e-4), YAML reads 1e-4 as a string" if any(
             isinstance(b, str) for b in bounds) else ""
-        raise problem(path, f"expected [low, high], two {what}; got {bounds!r}{hint}")
+        raise ValueError(f"expected [low, high], two {what}; got {bounds!r}{hint}")
     low, high = bounds
     if kind == "int":
         if low > high:
-            raise problem(path, f"expected low <= high, got [{low}, {high}]")
+            raise ValueError(f"expected low <= high, got [{low}, {high}]")
         return low, high
     if not low < high:
-        raise problem(path, f"expected low < high, got [{low}, {high}] (for one value write a constant)")
+        raise ValueError(f"expected low < high, got [{low}, {high}] (for one value write a constant)")
     return float(low), float(high)
 
 
-def _parse_when(path: str, when: Any) -> dict[str, tuple]:
+def _strict_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _conditions(when: Any) -> dict[str, tuple]:
     example = "e.g. {model.pe: rope} or {model.pe: [rope, alibi]}"
     if not isinstance(when, dict) or not when:
-        raise problem(path, f"expected a mapping of parameter path to value or list of values, {example}")
+        raise ValueError(f"expected a mapping of parameter path to value or list of values, {example}")
     conditions = {}
     for ref, allowed in when.items():
         allowed = tuple(allowed) if isinstance(allowed, list) else (allowed,)
         if not allowed:
-            raise problem(path, f"{ref}: expected a value or a non-empty list of values, {example}")
+            raise ValueError(f"{ref}: expected a value or a non-empty list of values, {example}")
         conditions[str(ref)] = allowed
     return conditions
 
 
-def parse_parameters(sections: Mapping[str, Mapping[str, Any]]) -> list[Param]:
-    """Every search domain of the sections, in section order and then YAML order."""
-    params, problems = collect_parameters(sections)
-    raise_collected(problems)
-    return params
+CategoricalValues = Annotated[tuple[Annotated[Any, AfterValidator(_categorical_value)], ...],
+                              BeforeValidator(_categorical_list), AfterValidator(_distinct)]
+IntBounds = Annotated[tuple[int, int], BeforeValidator(functools.partial(_bounds, "int"))]
+FloatBounds = Annotated[tuple[float, float], BeforeValidator(functools.partial(_bounds, "float"))]
+LogScale = Annotated[bool, BeforeValidator(_strict_bool)]
+Conditions = Annotated[dict[str, tuple], BeforeValidator(_conditions)]
 
 
-def collect_parameters(sections: Mapping[str, Mapping[str, Any]]) -> tuple[list[Param], list[Problem]]:
-    """The well-formed search domains, and a problem for each malformed one."""
+class _Domain(BaseModel):
+    """The part every domain shares: ``when``, the condition that makes the parameter active.
+
+    Each kind names its values by its own key (``choice: [...]``, ``int: [lo, hi]``): the field
+    is aliased to it, so an error's location is the key the file used.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    KIND: ClassVar[str]
+
+    when: Conditions = Field(default_factory=dict)
+
+
+class _Categorical(_Domain):
+    log: LogScale = False
+
+    @field_validator("log")
+    @classmethod
+    def _no_log_scale(cls, log: bool) -> bool:
+        if log:
+            raise ValueError("log applies to int and float domains only")
+        return log
+
+    def param(self, path: str) -> Param:
+        return Param(path, self.KIND, values=self.values, when=self.when)
+
+
+class ChoiceDomain(_Categorical):
+    KIND: ClassVar[str] = "choice"
+    values: CategoricalValues = Field(alias="choice")
+
+
+class GridDomain(_Categorical):
+    KIND: ClassVar[str] = "grid"
+    values: CategoricalValues = Field(alias="grid")
+
+
+class _Range(_Domain):
+    @field_validator("log", check_fields=False)
+    @classmethod
+    def _log_needs_positive_low(cls, log: bool, info: ValidationInfo) -> bool:
+        low = info.data["bounds"][0] if "bounds" in info.data else None
+        if log and low is not None and low <= 0:
+            raise ValueError(f"a log scale needs low > 0, got low = {low}")
+        return log
+
+    def param(self, path: str) -> Param:
+        low, high = self.bounds
+        return Param(path, self.KIND, low=low, high=high, log=self.log, when=self.when)
+
+
+class IntDomain(_Range):
+    KIND: ClassVar[str] = "int"
+    bounds: IntBounds = Field(alias="int")
+    log: LogScale = False  # after bounds: its check reads them
+
+
+class FloatDomain(_Range):
+    KIND: ClassVar[str] = "float"
+    bounds: FloatBounds = Field(alias="float")
+    log: LogScale = False  # after bounds: its check reads them
+
+
+def _one_kind(domain: Any) -> Any:
+    kinds = [k for k in DOMAIN_KINDS if k in domain]
+    if len(kinds) != 1:
+        got = " and ".join(kinds) if kinds else "none of them"
+        raise ValueError(f"a search domain has exactly one of {', '.join(DOMAIN_KINDS)}; got {got}")
+    return domain
+
+
+def _kind(domain: Any) -> str:
+    """The union's tag: the kind key a mapping uses, or the kind of a validated domain."""
+    if isinstance(domain, _Domain):
+        return domain.KIND
+    return next(k for k in DOMAIN_KINDS if k in domain)
+
+
+SearchDomain = Annotated[
+    Annotated[Annotated[ChoiceDomain, Tag("choice")] | Annotated[GridDomain, Tag("grid")]
+              | Annotated[IntDomain, Tag("int")] | Annotated[FloatDomain, Tag("float")],
+              Discriminator(_kind)],
+    BeforeValidator(_one_kind)]
+_SEARCH_DOMAIN = TypeAdapter(SearchDomain)
+
+
+def parse_domain(path: str, domain: dict) -> Param:
+    """One ``{choice|grid|int|float: ..., log: ..., when: ...}`` mapping -> Param (shape only)."""
+    try:
+        return _SEARCH_DOMAIN.validate_python(domain).param(path)
+    except ValidationError as err:
+        raise InvalidStudy(_domain_problems(path, err)) from None
+
+
+def _domain_problems(path: str, err: ValidationError) -> list[Problem]:
+    problems = []
+    for error in err.errors():
+        loc = error["loc"]  # (kind, field, ...): a tagged union puts its tag first
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key in a search domain; accepted: {loc[0]}, log, when"
+        problems.append(Problem(field_path((path, *loc[1:])), message))
+    return problems
+
+
+def parameters_of(sections: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[Param, ...], list[Problem]]:
+    """The well-formed search domains of the sections (section order, then YAML order), and a
+    problem for each malformed one."""
     params, problems = [], []
     for section in SECTIONS:
         for key, value in sections.get(section, {}).items():
@@ -222,16 +336,16 @@ def collect_parameters(sections: Mapping[str, Mapping[str, Any]]) -> tuple[list[
                 params.append(parse_domain(f"{section}.{key}", value))
             except InvalidStudy as invalid:
                 problems += invalid.problems
-    return params, problems
+    return tuple(params), problems
 
 
-def sampling_order(params: list[Param]) -> list[Param]:
+def sampling_order(params: Sequence[Param]) -> list[Param]:
     """The parameters ordered so that each follows those its ``when`` refers to (else YAML order).
 
     Raises ValueError naming the parameters whose conditions form a cycle.
     """
     known = {p.path for p in params}
-    ordered: list[Param] = []
+    ordered: Sequence[Param] = []
     placed: set[str] = set()
     remaining = list(params)
     while remaining:
@@ -244,7 +358,7 @@ def sampling_order(params: list[Param]) -> list[Param]:
     return ordered
 
 
-def resolve_active(params: list[Param], assignment: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_active(params: Sequence[Param], assignment: Mapping[str, Any]) -> dict[str, Any]:
     """The values of ``assignment`` whose parameters are active, in YAML order."""
     active: dict[str, Any] = {}
     for param in sampling_order(params):
@@ -253,7 +367,7 @@ def resolve_active(params: list[Param], assignment: Mapping[str, Any]) -> dict[s
     return {p.path: active[p.path] for p in params if p.path in active}
 
 
-def check_assignment(declared: list[Param], params: Mapping[str, Any]) -> None:
+def check_assignment(declared: Sequence[Param], params: Mapping[str, Any]) -> None:
     by_path = {p.path: p for p in declared}
     unknown = sorted(set(params) - by_path.keys())
     if unknown:
@@ -274,7 +388,7 @@ def check_assignment(declared: list[Param], params: Mapping[str, Any]) -> None:
         raise ValueError(f"values outside their domains: {', '.join(outside)}")
 
 
-def substitute(sections: Mapping[str, dict], declared: list[Param],
+def substitute(sections: Mapping[str, dict], declared: Sequence[Param],
                 params: Mapping[str, Any]) -> dict[str, dict]:
     """Copies of the sections with each searched key set to its value, or removed when inactive
     (so it keeps the default of the section's preset or recipe)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,7 @@ BUILD_READS = frozenset({"data", "model", "train", "curriculum", "search", PARAM
 Check = tuple[frozenset, Callable[[], Iterable[Problem]]]  # (fields it reads, the check)
 
 
-def rule_problems(spec: StudySpec, params: list[Param], unsound: frozenset = frozenset()) -> list[Problem]:
+def rule_problems(spec: StudySpec, params: Sequence[Param], unsound: frozenset = frozenset()) -> list[Problem]:
     """Every problem the cross-field rules and the arm builds find.
 
     ``unsound`` names the top-level fields the schema rejected (``spec`` holds their defaults)
@@ -64,14 +64,14 @@ def _run(checks: list[Check], unsound: frozenset) -> list[Problem]:
     return [problem for reads, check in checks if not reads & unsound for problem in check()]
 
 
-def _arm_definition_checks(spec: StudySpec, params: list[Param]) -> list[Check]:
+def _arm_definition_checks(spec: StudySpec, params: Sequence[Param]) -> list[Check]:
     """The checks on which arms exist: conditions, the grid, the listed arms."""
     return [(frozenset({PARAMETERS}), lambda: _condition_problems(params)),
             (frozenset({"search", PARAMETERS}), lambda: _grid_problems(spec, params)),
             (frozenset({"search", PARAMETERS}), lambda: _arm_list_problems(spec, params))]
 
 
-def _other_checks(spec: StudySpec, params: list[Param]) -> list[Check]:
+def _other_checks(spec: StudySpec, params: Sequence[Param]) -> list[Check]:
     return [(frozenset({"data", "model", "train"}), lambda: _section_key_problems(spec)),
             (frozenset({"baseline", "search", PARAMETERS}), lambda: _baseline_problems(spec, params)),
             (frozenset({"scheduler"}), lambda: _scheduler_problems(spec.scheduler)),
@@ -96,7 +96,7 @@ def _section_key_problems(spec: StudySpec) -> Iterator[Problem]:
                 yield Problem(f"{section}.{key}", f"unknown key; accepted: {', '.join(SECTION_KEYS[section])}")
 
 
-def _condition_problems(params: list[Param]) -> Iterator[Problem]:
+def _condition_problems(params: Sequence[Param]) -> Iterator[Problem]:
     by_path = {p.path: p for p in params}
     problems = []
     for param in params:
@@ -120,7 +120,7 @@ def _condition_problems(params: list[Param]) -> Iterator[Problem]:
             yield Problem(f"{next(p.path for p in params if p.when)}.when", str(err))
 
 
-def _grid_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
+def _grid_problems(spec: StudySpec, params: Sequence[Param]) -> Iterator[Problem]:
     if spec.search.algorithm != "grid":
         return
     for param in params:
@@ -135,7 +135,7 @@ def _grid_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
                           "conditional parameters; drop 'when', split the study, or use tpe or random")
 
 
-def _arm_list_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
+def _arm_list_problems(spec: StudySpec, params: Sequence[Param]) -> Iterator[Problem]:
     if spec.search.arms is None:
         return
     if spec.search.algorithm != "grid":
@@ -160,7 +160,7 @@ def _arm_list_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem
             yield Problem(where, "the same arm is listed twice")
 
 
-def _baseline_problems(spec: StudySpec, params: list[Param]) -> Iterator[Problem]:
+def _baseline_problems(spec: StudySpec, params: Sequence[Param]) -> Iterator[Problem]:
     if spec.baseline is None:
         return
     if spec.search.algorithm != "grid":
@@ -242,7 +242,7 @@ def _objective_problems(objective: ObjectiveSpec, expanded: list[str], published
 
 # ---------------------------------------------------------------- building the arms
 
-def build_problems(spec: StudySpec, params: list[Param]) -> list[Problem]:
+def build_problems(spec: StudySpec, params: Sequence[Param]) -> list[Problem]:
     """Build the run config of every arm a grid can produce, or of representative values of
     every domain otherwise, so a bad fixed value or domain value is found now, not in a trial.
 
@@ -274,7 +274,7 @@ def _arms_note(arms: list[str], probed: int) -> str:
     return f" (while building the arm{'s' if len(arms) > 1 else ''} {shown})"
 
 
-def _probe_assignments(spec: StudySpec, params: list[Param]) -> Iterator[dict[str, Any]]:
+def _probe_assignments(spec: StudySpec, params: Sequence[Param]) -> Iterator[dict[str, Any]]:
     seen: set[str] = set()
     for assignment in _candidate_assignments(spec, params):
         active = resolve_active(params, assignment)
@@ -284,7 +284,7 @@ def _probe_assignments(spec: StudySpec, params: list[Param]) -> Iterator[dict[st
             yield active
 
 
-def _candidate_assignments(spec: StudySpec, params: list[Param]) -> Iterable[dict[str, Any]]:
+def _candidate_assignments(spec: StudySpec, params: Sequence[Param]) -> Iterable[dict[str, Any]]:
     if spec.search.algorithm == "grid" and spec.search.arms is not None:
         yield from spec.search.arms  # only the listed arms ever run
         return

@@ -41,13 +41,11 @@ from axiomatic import metric_names
 from axiomatic.data import suites as suite_catalog
 from axiomatic.errors import UserError, field_path
 from axiomatic.study.domains import (
-    InvalidStudy,
     Param,
     Problem,
     check_assignment,
-    collect_parameters,
     label_value,
-    parse_parameters,
+    parameters_of,
     resolve_active,
     substitute,
     user_error,
@@ -125,6 +123,8 @@ class StudySpec(BaseModel):
 
     _source: str = PrivateAttr("study")
     _published: Path | None = PrivateAttr(None)  # None: the default place (suites.published_dir)
+    _parameters: tuple[Param, ...] = PrivateAttr(())
+    _domain_problems: list[Problem] = PrivateAttr(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -148,6 +148,11 @@ class StudySpec(BaseModel):
             raise ValueError(f"seeds must be distinct (each arm runs once per seed); repeated: {repeated}")
         return seeds
 
+    def model_post_init(self, context: Any) -> None:
+        # The searched parameters are read from the sections once, here: every later view of
+        # the study (arms, sampling, run configs) uses these.
+        self._parameters, self._domain_problems = parameters_of(self.sections())
+
     # ------------------------------------------------------------ derived views
 
     @property
@@ -163,12 +168,11 @@ class StudySpec(BaseModel):
     def sections(self) -> dict[str, dict[str, Any]]:
         return {"data": self.data, "model": self.model, "train": self.train}
 
-    def parameters(self) -> list[Param]:
+    def parameters(self) -> tuple[Param, ...]:
         """The searched parameters, section by section (data, model, train), each in YAML order."""
-        try:
-            return parse_parameters(self.sections())
-        except InvalidStudy as invalid:
-            raise user_error(self.source, invalid.problems) from None
+        if self._domain_problems:
+            raise user_error(self.source, self._domain_problems)
+        return self._parameters
 
     def expanded_suites(self) -> list[str]:
         """The suite patterns resolved to suite names (published ones from ``published_dir``)."""
@@ -260,10 +264,9 @@ def validate_study(raw: Any, source: str = "study", published: Path | None = Non
         raise user_error(source, problems)
     spec._source = source
     spec._published = published
-    params, domain_problems = collect_parameters(spec.sections())
-    if domain_problems:
+    if spec._domain_problems:
         unsound |= {PARAMETERS}
-    problems += domain_problems + rule_problems(spec, params, frozenset(unsound))
+    problems += spec._domain_problems + rule_problems(spec, spec._parameters, frozenset(unsound))
     if problems:
         raise user_error(source, problems)
     return spec
