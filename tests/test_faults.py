@@ -202,10 +202,11 @@ def test_an_arm_is_told_to_optuna_only_when_every_seed_has_finished(tmp_path):
 def test_the_live_table_shows_no_eta_once_nothing_waits():
     from axiomatic.report.console import LiveConsole
     from axiomatic.study.ledger import Cell
+    from axiomatic.study.progress import arm_progress
 
     members = [Cell("a", "pe=none", {}, 0, status="done", metrics={"val/acc": 0.9}),
                Cell("a", "pe=none", {}, 1, status="failed", error="ValueError: x")]
     live = LiveConsole(small_spec(), enabled=False)
     live.durations = [60.0]
-    row = live._row(members, "val/acc")
+    row = live._row(arm_progress(members, "val/acc"))
     assert row[-1] == "–" and "1 failed" in row[-2]

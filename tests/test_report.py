@@ -432,8 +432,34 @@ def test_a_stopped_cell_stays_stopped_on_disk_and_is_never_rescheduled(tmp_path)
 
 def test_the_live_table_averages_finished_seeds_and_counts_stopped_ones(tmp_path):
     from axiomatic.report.console import LiveConsole
+    from axiomatic.study.progress import arm_progress
 
     spec, ledger = ledger_with_a_stopped_seed(tmp_path)
-    row = LiveConsole(spec, enabled=False)._row([c for c in ledger.cells() if c.arm == "pe=none"], "val/acc")
+    members = [c for c in ledger.cells() if c.arm == "pe=none"]
+    row = LiveConsole(spec, enabled=False)._row(arm_progress(members, "val/acc"))
     assert row[1:3] == ["2/0/3", "0.900 / 0.800"]
     assert "1 stopped early" in row[4]
+
+
+def test_the_live_table_is_drawn_from_a_snapshot_alone(tmp_path):
+    from rich.console import Console
+
+    from axiomatic.report.console import LiveConsole
+    from axiomatic.study.progress import ArmProgress, SearchProgress
+
+    spec, _ = ledger_with_a_stopped_seed(tmp_path)
+    snapshot = SearchProgress(arms=(
+        ArmProgress("pe=none", total=3, done=2, running=0, stopped=1, failed=0, values=(0.9, 0.8),
+                    running_cells=()),
+        ArmProgress("pe=rope", total=3, done=0, running=1, stopped=0, failed=0, values=(),
+                    running_cells=("r-s0",))), total_cells=6)
+    live = LiveConsole(spec, enabled=False)
+    live.latest["r-s0"] = {"val/acc": 0.55}
+    console = Console(width=160, record=True)
+    console.print(live.table(snapshot))
+    lines = console.export_text().splitlines()
+    none_row = next(line for line in lines if "pe=none" in line)
+    rope_row = next(line for line in lines if "pe=rope" in line)
+    assert "2/0/3" in none_row and "done (1 stopped early)" in none_row
+    assert "0/1/3" in rope_row and "0.550 (live)" in rope_row and "running" in rope_row
+    assert snapshot.finished_cells == 3

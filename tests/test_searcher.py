@@ -90,6 +90,10 @@ def test_an_arm_is_asked_once_and_queued_as_one_cell_per_seed(ledger):
     assert searcher.suggest("t4") == Searcher.FINISHED  # every arm has all its seeds scheduled
     assert searcher.running == {"t0": first.cell, "t1": second.cell, "t2": third.cell,
                                 "t3": cell_id(arm_id(ROPE), 1)}
+    # what the live console sees: every arm's seeds running, none finished
+    progress = searcher.progress()
+    assert [(a.arm, a.running, a.total) for a in progress.arms] == [("pe=none", 2, 2), ("pe=rope", 2, 2)]
+    assert (progress.finished_cells, progress.total_cells) == (0, 4)
 
 
 def test_a_repeated_proposal_is_pruned_and_no_cell_is_added(ledger):

@@ -10,6 +10,7 @@ durations.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -18,7 +19,7 @@ from rich.table import Table
 from ray import tune
 
 from axiomatic.report.rendering import format_interval
-from axiomatic.study.ledger import CellStatus
+from axiomatic.study.progress import ArmProgress, SearchProgress
 from axiomatic.study.results import mean_ci, metric_bounds
 
 
@@ -27,7 +28,7 @@ class LiveConsole(tune.Callback):
         self.spec = spec
         self.console = console or Console()
         self.enabled = enabled
-        self.searcher = None
+        self.snapshot: Callable[[], SearchProgress] | None = None  # the searcher's progress()
         self.latest: dict[str, dict] = {}  # cell id -> last reported metrics while running
         self.started: dict[str, float] = {}
         self.durations: list[float] = []
@@ -39,13 +40,13 @@ class LiveConsole(tune.Callback):
 
     def __getstate__(self):
         # Tune pickles its callbacks with the experiment state; the terminal handles stay behind.
-        return {k: (None if k in ("console", "live", "progress", "searcher") else v)
+        return {k: (None if k in ("console", "live", "progress", "snapshot") else v)
                 for k, v in self.__dict__.items()}
 
     # ---------------------------------------------------------------- lifecycle
 
-    def attach(self, searcher) -> None:
-        self.searcher = searcher
+    def attach(self, snapshot: Callable[[], SearchProgress]) -> None:
+        self.snapshot = snapshot
         self.refresh()
 
     def __enter__(self):
@@ -77,48 +78,37 @@ class LiveConsole(tune.Callback):
     # ---------------------------------------------------------------- rendering
 
     def refresh(self) -> None:
-        if not self.enabled or self.searcher is None:
+        if not self.enabled or self.snapshot is None:
             return
-        cells = list(self.searcher.cells.values())
-        done = sum(c.finished for c in cells)
-        self.progress.update(self.task, completed=done, total=max(self.searcher.total_cells(), 1))
-        self.live.update(Group(self.table(cells), self.progress))
+        snapshot = self.snapshot()
+        self.progress.update(self.task, completed=snapshot.finished_cells, total=max(snapshot.total_cells, 1))
+        self.live.update(Group(self.table(snapshot), self.progress))
 
-    def table(self, cells) -> Table:
+    def table(self, snapshot: SearchProgress) -> Table:
         metric = self.spec.objective.metric
         table = Table(title=f"{self.spec.name}: {metric} ({self.spec.objective.mode})", expand=False)
         for column in ("arm", "seeds done/run/total", f"{metric} mean ± CI", "best", "status", "ETA"):
             table.add_column(column, justify="left" if column in ("arm", "status") else "right")
-        arms: dict[str, list] = {}
-        for cell in cells:
-            arms.setdefault(cell.arm_id, []).append(cell)
-        for members in arms.values():
-            table.add_row(*self._row(members, metric))
+        for arm in snapshot.arms:
+            table.add_row(*self._row(arm))
         return table
 
-    def _row(self, members, metric) -> list[str]:
-        done = [c for c in members if c.status is CellStatus.DONE]
-        stopped = [c for c in members if c.status is CellStatus.STOPPED]
-        running = [c for c in members if c.status is CellStatus.RUNNING]
-        failed = [c for c in members if c.status is CellStatus.FAILED]
-        values = [c.metrics[metric] for c in done if metric in c.metrics]
-        ci = mean_ci(values, bounds=metric_bounds(metric))
-        live = [self.latest[c.id][metric] for c in running if metric in self.latest.get(c.id, {})]
+    def _row(self, arm: ArmProgress) -> list[str]:
+        metric = self.spec.objective.metric
+        ci = mean_ci(arm.values, bounds=metric_bounds(metric))
+        live = [self.latest[c][metric] for c in arm.running_cells if metric in self.latest.get(c, {})]
         summary = "–" if ci is None else format_interval(ci["mean"], ci["ci_low"], ci["ci_high"], ci["values"], 3)
         if ci is None and live:
             summary = f"[dim]{max(live):.3f} (live)[/]"
         pick = max if self.spec.objective.mode == "max" else min
-        best = f"{pick(values):.3f}" if values else "–"
-        status = ("failed" if failed and not running else "running" if running
-                  else "done" if all(c.finished for c in members) else "queued")
-        if failed:
-            status += f" ({len(failed)} failed)"
-        if stopped:
-            status += f" ({len(stopped)} stopped early)"
-        # failed ones wait for a rerun, not in this session
-        waiting = sum(c.status in (CellStatus.PENDING, CellStatus.RUNNING) for c in members)
-        return [members[0].arm, f"{len(done)}/{len(running)}/{len(members)}", summary, best, status,
-                self._eta(waiting)]
+        best = f"{pick(arm.values):.3f}" if arm.values else "–"
+        status = ("failed" if arm.failed and not arm.running else "running" if arm.running
+                  else "done" if arm.finished == arm.total else "queued")
+        if arm.failed:
+            status += f" ({arm.failed} failed)"
+        if arm.stopped:
+            status += f" ({arm.stopped} stopped early)"
+        return [arm.arm, f"{arm.done}/{arm.running}/{arm.total}", summary, best, status, self._eta(arm.waiting)]
 
     def _eta(self, remaining: int) -> str:
         if remaining == 0:

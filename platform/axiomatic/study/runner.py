@@ -32,6 +32,7 @@ from axiomatic.ray_session import ray_session
 from axiomatic.study import space
 from axiomatic.study.cell_task import CellTask
 from axiomatic.study.ledger import Cell, CellStatus, Ledger, arm_id, cell_id
+from axiomatic.study.progress import SearchProgress, search_progress
 from axiomatic.study.spec import StudySpec
 from axiomatic.study.trial import run_cell
 from axiomatic.train import launch
@@ -146,6 +147,10 @@ class ArmSearcher(Searcher):
 
     def total_cells(self) -> int:
         return max(self.arm_count(), self.target_arms) * len(self.spec.seeds)
+
+    def progress(self) -> SearchProgress:
+        """A frozen snapshot of every arm's seeds, for the live console."""
+        return search_progress(self.cells.values(), self.spec.objective.metric, self.total_cells())
 
     def complete(self) -> bool:
         """Every cell of every arm has its final status (done, stopped or failed): false after
@@ -358,7 +363,7 @@ def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, conso
         searcher = ArmSearcher(spec, ledger, study,
                                on_cell=console_callback.cell_changed if console_callback else None, store=store)
         if console_callback:
-            console_callback.attach(searcher)
+            console_callback.attach(searcher.progress)
         slots = concurrency(spec)
         tuner = tune.Tuner(
             tune.with_resources(run_cell, trial_resources(spec)),
