@@ -19,6 +19,7 @@ from rich.table import Table
 from ray import tune
 
 from axiomatic.report.rendering import format_interval
+from axiomatic.study.ledger import CellStatus
 from axiomatic.study.progress import ArmProgress, SearchProgress
 from axiomatic.study.results import mean_ci, metric_bounds
 
