@@ -399,12 +399,13 @@ def test_a_seed_stopped_early_is_kept_apart_from_the_finished_ones(tmp_path):
     assert (statuses[("pe=none", 2)], statuses[("pe=none", 0)]) == ("stopped", "done")
 
     report = summary.build(spec, ledger)
-    arms = {a["arm"]: a for a in report["arms"]}
+    printed = report.to_json()  # what --json prints
+    arms = {a["arm"]: a for a in printed["arms"]}
     assert (arms["pe=none"]["seeds_done"], arms["pe=none"]["seeds_stopped"]) == (2, 1)
     assert (arms["pe=rope"]["seeds_done"], arms["pe=rope"]["seeds_stopped"]) == (3, 0)
     accuracy = arms["pe=none"]["metrics"]["val/acc"]
     assert accuracy["n"] == 2 and accuracy["mean"] == pytest.approx(0.85)  # not (0.9+0.8+0.2)/3
-    (comparison,) = report["comparisons"]
+    (comparison,) = printed["comparisons"]
     assert comparison["n_pairs"] == 2 and comparison["mean_diff"] == pytest.approx(-0.2)
 
     markdown = summary.markdown_extras(report, to_markdown(summary.table(report, spec)))

@@ -92,20 +92,20 @@ def _finish(spec, ledger, store, formats, as_json: bool) -> int:
     paper_table = summary.table(report, spec)
     written = summary.write(report, paper_table, ledger, formats)
     if as_json:
-        emit_json({**summary.public(report), "files": [str(p) for p in written]})
+        emit_json({**report.to_json(), "files": [str(p) for p in written]})
         return 0
     for rich_table in rendering.to_rich(paper_table):
         console.print(rich_table)
-    if report["_reaches"]:
-        console.print(reach.to_rich(report["_reaches"]))
-    for note in report["departures"]:
+    if report.reaches:
+        console.print(reach.to_rich(report.reaches))
+    for note in report.departures:
         console.print(f"[yellow]departs from the paper:[/] {note}")
-    if report["_comparisons"]:
-        console.print(rendering.comparisons_markdown(report["_comparisons"]))
-    if report["importances"]:
-        console.print(rendering.importances_markdown(report["importances"]))
-    for failed in report["failed"]:
-        console.print(f"[red]failed[/] {failed['arm']} seed {failed['seed']}: {summary.first_line(failed['error'])}")
+    if report.comparisons:
+        console.print(rendering.comparisons_markdown(report.comparisons))
+    if report.importances:
+        console.print(rendering.importances_markdown(report.importances))
+    for failed in report.failed:
+        console.print(f"[red]failed[/] {failed.arm} seed {failed.seed}: {summary.first_line(failed.error)}")
     console.print(f"report files: {ledger.root / 'report'}")
     return 0
 

@@ -6,7 +6,7 @@ finished, interrupted or still-running study alike.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import optuna
@@ -58,9 +58,50 @@ def departures(spec: StudySpec, records: list[dict]) -> list[str]:
     return [note for note, applies in notes.items() if applies]
 
 
-def build(spec: StudySpec, ledger: Ledger, store: Store | None = None) -> dict:
-    """Everything the report shows, as plain data (this is what ``--json`` prints). The suites'
-    shortcut baselines come from ``store`` (the command line's cache and published dir)."""
+@dataclass(frozen=True)
+class FailedCell:
+    arm: str
+    seed: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class StudyReport:
+    """Everything the report shows. :meth:`to_json` is what ``--json`` prints; the rest (the
+    ledger's records, the suites and their shortcut baselines) feeds the tables and plots."""
+
+    study: str
+    objective: dict
+    arms: list[results.ArmSummary]  # metrics over the DONE seeds only; stopped seeds are counted
+    baseline_arm: str | None
+    comparisons: list[results.PairedComparison]
+    reaches: list[results.Reach]
+    importances: dict[str, float]
+    departures: list[str]
+    failed: list[FailedCell]
+    records: list[dict]
+    suites: list[str]
+    baselines: dict[str, dict]  # suite -> its shortcut baselines' accuracies
+
+    def to_json(self) -> dict:
+        return {
+            "study": self.study,
+            "objective": self.objective,
+            "arms": [{"arm": s.arm, "params": s.params, "seeds_done": s.seeds_done,
+                      "seeds_stopped": s.seeds_stopped, "seeds_total": s.seeds_total,
+                      "metrics": s.metrics} for s in self.arms],
+            "baseline_arm": self.baseline_arm,
+            "comparisons": [asdict(c) for c in self.comparisons],
+            "time_to_accuracy": [asdict(r) for r in self.reaches],
+            "importances": self.importances,
+            "departures": self.departures,
+            "failed": [asdict(f) for f in self.failed],
+        }
+
+
+def build(spec: StudySpec, ledger: Ledger, store: Store | None = None) -> StudyReport:
+    """The report of the study as its ledger stands. The suites' shortcut baselines come from
+    ``store`` (the command line's cache and published dir)."""
     store = store or Store(published=spec.published_dir)
     records = ledger.records()
     summaries = results.aggregate_arms(records)
@@ -70,33 +111,19 @@ def build(spec: StudySpec, ledger: Ledger, store: Store | None = None) -> dict:
     comparisons = []
     if base is not None and any(s.arm == base for s in summaries):
         comparisons = results.paired_comparisons(records, base, spec.objective.metric)
-    reaches = results.time_to_accuracy(records)
-    return {
-        "study": spec.name,
-        "objective": spec.objective.model_dump(),
-        # metrics are over the DONE seeds only; seeds_stopped (ended early by the scheduler) are not in them
-        "arms": [{"arm": s.arm, "params": s.params, "seeds_done": s.seeds_done,
-                  "seeds_stopped": s.seeds_stopped, "seeds_total": s.seeds_total,
-                  "metrics": s.metrics} for s in summaries],
-        "baseline_arm": base,
-        "comparisons": [asdict(c) for c in comparisons],
-        "time_to_accuracy": [asdict(r) for r in reaches],
-        "importances": importances(spec, ledger),
-        "departures": departures(spec, records),
-        "failed": [{"arm": r["arm"], "seed": r["seed"], "error": r["error"]}
-                   for r in results.failed_trials(records)],
-        "_records": records, "_summaries": summaries, "_suites": suites, "_comparisons": comparisons,
-        "_reaches": reaches,
-        "_baselines": suite_baselines(suites, store),
-    }
+    return StudyReport(
+        study=spec.name, objective=spec.objective.model_dump(), arms=summaries, baseline_arm=base,
+        comparisons=comparisons, reaches=results.time_to_accuracy(records),
+        importances=importances(spec, ledger), departures=departures(spec, records),
+        failed=[FailedCell(r["arm"], r["seed"], r["error"]) for r in results.failed_trials(records)],
+        records=records, suites=suites, baselines=suite_baselines(suites, store))
 
 
-def table(report: dict, spec: StudySpec) -> tables.Table:
-    return tables.build_table(report["_summaries"], report["_baselines"],
-                              select_references(spec.references), report["_suites"])
+def table(report: StudyReport, spec: StudySpec) -> tables.Table:
+    return tables.build_table(report.arms, report.baselines, select_references(spec.references), report.suites)
 
 
-def write(report: dict, paper_table: tables.Table, ledger: Ledger,
+def write(report: StudyReport, paper_table: tables.Table, ledger: Ledger,
           formats=("md", "latex", "csv")) -> list[Path]:
     """Write the tables, comparisons and plots into runs/<study>/report/."""
     out = ledger.root / "report"
@@ -109,25 +136,25 @@ def write(report: dict, paper_table: tables.Table, ledger: Ledger,
         path = out / f"table.{SUFFIX[fmt]}"
         path.write_text(text)
         written.append(path)
-    written += plots.write_plots(report["_records"], report["_summaries"], report["_baselines"], out)
+    written += plots.write_plots(report.records, report.arms, report.baselines, out)
     return written
 
 
-def markdown_extras(report: dict, table_text: str) -> str:
-    parts = [f"# Study {report['study']}\n", table_text]
-    if report["departures"]:
+def markdown_extras(report: StudyReport, table_text: str) -> str:
+    parts = [f"# Study {report.study}\n", table_text]
+    if report.departures:
         parts += ["\n## Departures from the paper's model and recipe\n",
-                  "\n".join(f"- {note}" for note in report["departures"]) + "\n"]
-    if report["_reaches"]:
-        parts += ["\n## Time to validation accuracy\n", reach.to_markdown(report["_reaches"])]
-    if report["_comparisons"]:
-        parts += [f"\n## Paired comparisons against `{report['baseline_arm']}`\n",
-                  rendering.comparisons_markdown(report["_comparisons"])]
-    if report["importances"]:
-        parts += ["\n## Parameter importances (Optuna)\n", rendering.importances_markdown(report["importances"])]
-    if report["failed"]:
-        parts += ["\n## Failed cells\n"] + [f"- {f['arm']} seed {f['seed']}: {first_line(f['error'])}"
-                                           for f in report["failed"]]
+                  "\n".join(f"- {note}" for note in report.departures) + "\n"]
+    if report.reaches:
+        parts += ["\n## Time to validation accuracy\n", reach.to_markdown(report.reaches)]
+    if report.comparisons:
+        parts += [f"\n## Paired comparisons against `{report.baseline_arm}`\n",
+                  rendering.comparisons_markdown(report.comparisons)]
+    if report.importances:
+        parts += ["\n## Parameter importances (Optuna)\n", rendering.importances_markdown(report.importances)]
+    if report.failed:
+        parts += ["\n## Failed cells\n"] + [f"- {f.arm} seed {f.seed}: {first_line(f.error)}"
+                                           for f in report.failed]
     return "\n".join(parts) + "\n"
 
 
@@ -135,7 +162,3 @@ def first_line(error: str | None) -> str:
     """A failed cell's reason in one line: the exception's type and message."""
     lines = (error or "").strip().splitlines()
     return lines[0] if lines else ""
-
-
-def public(report: dict) -> dict:
-    return {k: v for k, v in report.items() if not k.startswith("_")}
