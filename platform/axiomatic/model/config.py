@@ -9,77 +9,86 @@ positional encoding. The vocabulary size has no default: the caller fills it fro
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, model_validator
 
 from axiomatic.model.positional import PE_KINDS
 
 MIXERS = ("none", "conv")
 EMBED_INITS = ("gpt2", "paper")
 
+# bool is an int subclass; True as a layer count is a bug, not a 1: strict types refuse it
+PositiveInt = Annotated[StrictInt, Field(gt=0)]
+Number = StrictInt | StrictFloat  # an int stays an int, so to_dict gives back what was given
+
+_POSITIVE_INTS = ("vocab_size", "n_layer", "n_head", "d_model", "d_mlp", "max_len", "mixer_width")
+_POSITIVE_NUMBERS = ("rope_theta", "layer_norm_eps")
+_NAMED = {"pe": PE_KINDS, "mixer": MIXERS, "embed_init": EMBED_INITS}
+# the order problems are reported in: the integers, the numbers, dropout, the names
+_ORDER = (*_POSITIVE_INTS, *_POSITIVE_NUMBERS, "dropout", *_NAMED)
+
 
 def _is_positive_int(value: Any) -> bool:
-    # bool is an int subclass; True as a layer count is a bug, not a 1
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-@dataclass
-class ModelConfig:
-    vocab_size: int
-    n_layer: int = 12
-    n_head: int = 8
-    d_model: int = 512
-    d_mlp: int = 2048
-    dropout: float = 0.1
-    pe: str = "none"
-    max_len: int = 512  # longest input accepted; 50-node chains with 3-character names are ~400
-    rope_theta: float = 10000.0
-    layer_norm_eps: float = 1e-5
-    mixer: str = "none"  # "conv": a causal depthwise convolution before attention in each block
-    mixer_width: int = 4  # tokens the conv mixes: the token and its width - 1 predecessors
-    embed_init: str = "gpt2"  # "paper": N(0, 1) input embeddings, as the paper's code leaves them
+def _field_problem(name: str, value: Any) -> str:
+    if name in _POSITIVE_INTS:
+        return f"ModelConfig.{name} must be a positive integer, got {value!r}"
+    if name in _POSITIVE_NUMBERS:
+        return f"ModelConfig.{name} must be a positive number, got {value!r}"
+    if name == "dropout":
+        return f"ModelConfig.dropout must be a number in [0, 1), got {value!r}"
+    return f"ModelConfig.{name} must be one of {', '.join(_NAMED[name])}; got {value!r}"
 
-    def __post_init__(self) -> None:
-        problems = self.field_problems() + self.shape_problems()
-        if problems:
-            raise ValueError("\n".join(problems))  # every problem, a line each
 
-    def field_problems(self) -> list[str]:
-        """Each field on its own: types, ranges, accepted names."""
-        problems = []
-        for name in ("vocab_size", "n_layer", "n_head", "d_model", "d_mlp", "max_len", "mixer_width"):
-            value = getattr(self, name)
-            if not _is_positive_int(value):
-                problems.append(f"ModelConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("rope_theta", "layer_norm_eps"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-                problems.append(f"ModelConfig.{name} must be a positive number, got {value!r}")
-        if (
-            not isinstance(self.dropout, (int, float))
-            or isinstance(self.dropout, bool)
-            or not 0.0 <= self.dropout < 1.0
-        ):
-            problems.append(f"ModelConfig.dropout must be a number in [0, 1), got {self.dropout!r}")
-        for name, accepted in (("pe", PE_KINDS), ("mixer", MIXERS), ("embed_init", EMBED_INITS)):
-            if getattr(self, name) not in accepted:
-                problems.append(f"ModelConfig.{name} must be one of {', '.join(accepted)}; "
-                                f"got {getattr(self, name)!r}")
-        return problems
-
-    def shape_problems(self) -> list[str]:
-        """How the fields fit together: heads split the width evenly, RoPE rotates pairs (judged
-        only where the widths themselves are sound; a bad one is a field problem already)."""
-        if not (_is_positive_int(self.d_model) and _is_positive_int(self.n_head)):
-            return []
-        if self.d_model % self.n_head:
-            return [f"ModelConfig.n_head={self.n_head} must divide ModelConfig.d_model={self.d_model} "
-                    "(each head gets d_model / n_head features)"]
-        if self.pe == "rope" and self.head_dim % 2:
-            return [f"ModelConfig.pe='rope' needs an even head dim (d_model / n_head), got "
-                    f"{self.d_model} / {self.n_head} = {self.head_dim}"]
+def _shape_problems(d_model: Any, n_head: Any, pe: Any) -> list[str]:
+    """How the fields fit together: heads split the width evenly, RoPE rotates pairs (judged
+    only where the widths themselves are sound; a bad one is a field problem already)."""
+    if not (_is_positive_int(d_model) and _is_positive_int(n_head)):
         return []
+    if d_model % n_head:
+        return [f"ModelConfig.n_head={n_head} must divide ModelConfig.d_model={d_model} "
+                "(each head gets d_model / n_head features)"]
+    if pe == "rope" and (d_model // n_head) % 2:
+        return [f"ModelConfig.pe='rope' needs an even head dim (d_model / n_head), got "
+                f"{d_model} / {n_head} = {d_model // n_head}"]
+    return []
+
+
+class ModelConfig(BaseModel):
+    """Every problem of a config is reported at once: building one with bad fields raises a
+    ``ValueError`` whose lines are each problem, each naming its field (``ModelConfig.<field>``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vocab_size: PositiveInt
+    n_layer: PositiveInt = 12
+    n_head: PositiveInt = 8
+    d_model: PositiveInt = 512
+    d_mlp: PositiveInt = 2048
+    dropout: Annotated[Number, Field(ge=0, lt=1)] = 0.1
+    pe: Literal[PE_KINDS] = "none"  # type: ignore[valid-type]
+    max_len: PositiveInt = 512  # longest input accepted; 50-node chains with 3-character names are ~400
+    rope_theta: Annotated[Number, Field(gt=0)] = 10000.0
+    layer_norm_eps: Annotated[Number, Field(gt=0)] = 1e-5
+    mixer: Literal[MIXERS] = "none"  # type: ignore[valid-type]  # "conv": a causal depthwise convolution before attention in each block
+    mixer_width: PositiveInt = 4  # tokens the conv mixes: the token and its width - 1 predecessors
+    embed_init: Literal[EMBED_INITS] = "gpt2"  # type: ignore[valid-type]  # "paper": N(0, 1) input embeddings, as the paper's code leaves them
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise ValueError("\n".join(_problems(err, data))) from None  # every problem, a line each
+
+    @model_validator(mode="after")
+    def _shapes_fit(self) -> "ModelConfig":
+        problems = _shape_problems(self.d_model, self.n_head, self.pe)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
     @property
     def head_dim(self) -> int:
@@ -93,17 +102,40 @@ class ModelConfig:
         return cls.from_dict({**PRESETS[name], "vocab_size": vocab_size, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
         """Inverse of :meth:`to_dict`. Unknown keys are an error: a checkpoint written by a newer
         model (or a typo in an override) must not load as a silently different network."""
-        fields = [f.name for f in dataclasses.fields(cls)]
+        fields = list(cls.model_fields)
         unknown = sorted(set(d) - set(fields))
         if unknown:
             raise ValueError(f"unknown ModelConfig field(s) {unknown}; accepted: {', '.join(fields)}")
         return cls(**d)
+
+
+def _problems(err: ValidationError, data: dict[str, Any]) -> list[str]:
+    """pydantic's errors as the config's own lines: a field's, in the order of :data:`_ORDER`,
+    then how the sound fields fit together (the model validator never ran if a field failed)."""
+    fields = ModelConfig.model_fields
+    bad: set[str] = set()
+    lines: list[str] = []
+    for e in err.errors():
+        name = str(e["loc"][0]) if e["loc"] else ""
+        if e["type"] == "extra_forbidden":
+            lines.append(f"unknown ModelConfig field(s) [{name!r}]; accepted: {', '.join(fields)}")
+        elif e["type"] == "missing":
+            lines.append(f"ModelConfig.{name} is required")
+        elif name in _ORDER:
+            bad.add(name)
+        else:  # the model validator's own lines
+            lines.extend(e["msg"].removeprefix("Value error, ").splitlines())
+    value = {name: data.get(name, fields[name].default) for name in fields}
+    field_lines = [_field_problem(name, value[name]) for name in _ORDER if name in bad]
+    if bad:
+        lines += _shape_problems(value["d_model"], value["n_head"], value["pe"])
+    return field_lines + lines
 
 
 # Sizes. "paper" is the public code's GPT-2 config; the others keep its recipe (dropout, NoPE)

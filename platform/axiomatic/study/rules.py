@@ -9,7 +9,6 @@ every problem of the file, not only those of the first check that found one.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -31,7 +30,7 @@ TRIAL_METRICS = (metric_names.VAL_ACC, metric_names.VAL_LOSS, metric_names.TRAIN
 # The keys each section accepts: the fields of what it builds plus the preset/recipe shorthand.
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("preset", *DataSpec.model_fields),
-    "model": ("preset", *(f.name for f in dataclasses.fields(ModelConfig))),
+    "model": ("preset", *ModelConfig.model_fields),
     "train": ("recipe", *TrainConfig.model_fields),
 }
 

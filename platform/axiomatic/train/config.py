@@ -109,7 +109,7 @@ def model_config(section: dict | None) -> ModelConfig:
     preset = section.pop("preset", "tiny")
     if preset not in MODEL_PRESETS:
         raise ValueError(f"preset: unknown preset {preset!r}; accepted: {', '.join(MODEL_PRESETS)}")
-    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    known = set(ModelConfig.model_fields)
     unknown = [key for key in section if key not in known]
     if unknown:
         accepted = f"accepted: preset, {', '.join(sorted(known))}"
