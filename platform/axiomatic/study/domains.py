@@ -1,4 +1,4 @@
-"""Search domains of a study and the problems a study file can have.
+"""Search domains of a study.
 
 A value of a study's ``data`` / ``model`` / ``train`` section is either a constant or a search
 domain (``{choice|grid|int|float: ..., log: ..., when: ...}``): :data:`SearchDomain`, a pydantic
@@ -6,7 +6,7 @@ union tagged by that kind key, so a malformed domain's errors carry their field 
 of the schema. :class:`Param` is one searched parameter; :func:`parameters_of` finds them all
 (``StudySpec`` calls it once), :func:`resolve_active` applies conditions,
 :func:`substitute` puts an arm's values into the sections. A :class:`Problem` is one thing wrong
-with a file (the field path and what was expected); checks collect them into :class:`InvalidStudy`.
+with a file (:mod:`axiomatic.study.problems`).
 """
 
 from __future__ import annotations
@@ -31,46 +31,13 @@ from pydantic import (
     field_validator,
 )
 
-from axiomatic.errors import UserError, field_path
+from axiomatic.errors import field_path
+from axiomatic.study.problems import InvalidStudy, Problem
 
 SECTIONS = ("data", "model", "train")
 DOMAIN_KINDS = ("choice", "grid", "int", "float")
 DOMAIN_OPTIONS = ("log", "when")
 LABEL_DIGITS = 2  # significant digits of a sampled float in an arm's label
-
-
-# ---------------------------------------------------------------- problems
-
-@dataclasses.dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a study: the field path at fault and what was expected there."""
-
-    path: str
-    message: str
-
-    def line(self) -> str:
-        return f"  {self.path}: {self.message}"
-
-
-class InvalidStudy(Exception):
-    """Problems found in one layer of checks; turned into a UserError naming the study file."""
-
-    def __init__(self, problems: list[Problem]):
-        super().__init__("\n".join(p.line() for p in problems))
-        self.problems = problems
-
-
-def problem(path: str, message: str) -> InvalidStudy:
-    return InvalidStudy([Problem(path, message)])
-
-
-def user_error(source: str, problems: list[Problem]) -> UserError:
-    return UserError(f"{source}: invalid study\n" + "\n".join(p.line() for p in problems))
-
-
-def raise_collected(problems: list[Problem]) -> None:
-    if problems:
-        raise InvalidStudy(problems)
 
 
 # ---------------------------------------------------------------- the searched parameters

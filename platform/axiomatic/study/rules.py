@@ -1,6 +1,6 @@
 """The cross-field rules of a study file, and building every arm it can produce.
 
-Each check yields every problem it sees (a :class:`~axiomatic.study.domains.Problem` naming the
+Each check yields every problem it sees (a :class:`~axiomatic.study.problems.Problem` naming the
 field path); :func:`rule_problems` runs them all, then builds the run config of every arm a grid
 can produce (or of representative values of every domain), so a bad fixed value fails when the
 file is loaded, not in a trial. A check runs whenever what it reads is sound, so one message names
@@ -19,7 +19,8 @@ from axiomatic.data import suites as suite_catalog
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.data.references import select_references
 from axiomatic.model.config import ModelConfig
-from axiomatic.study.domains import SECTIONS, Param, Problem, resolve_active, sampling_order, substitute
+from axiomatic.study.domains import SECTIONS, Param, resolve_active, sampling_order, substitute
+from axiomatic.study.problems import Problem
 from axiomatic.train.config import TrainConfig, try_build_run
 
 if TYPE_CHECKING:

@@ -42,14 +42,13 @@ from axiomatic.data import suites as suite_catalog
 from axiomatic.errors import UserError, field_path
 from axiomatic.study.domains import (
     Param,
-    Problem,
     check_assignment,
     label_value,
     parameters_of,
     resolve_active,
     substitute,
-    user_error,
 )
+from axiomatic.study.problems import Problem, user_error
 from axiomatic.study.rules import PARAMETERS, rule_problems
 from axiomatic.train.config import RunConfig, build_run
 from axiomatic.userfiles import read_yaml
