@@ -91,3 +91,37 @@ def pair_categories(adjacency: np.ndarray, reach: np.ndarray) -> np.ndarray:
         reverse,
         ~reach & ~reverse & off_diagonal,
     ])
+
+
+def d_separated(adjacency: np.ndarray, x: np.ndarray, y: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """(B,) bool: x and y are d-separated given the node set ``given`` in each graph of the batch.
+
+    adjacency (B, n, n) bool; x, y (B,) node indices; given (B, n) bool, holding neither x nor y.
+    The moral-ancestral-graph criterion, batched: keep the ancestors of {x, y} and the given set,
+    marry the parents of every common child, drop direction and the given nodes, and ask whether
+    x still reaches y. Agrees with ``networkx.is_d_separator`` (tests), without a Python loop per
+    query, which is what makes a 175k-item training set or every query of every six-node DAG cheap.
+    """
+    count, n, _ = adjacency.shape
+    rows = np.arange(count)
+    ancestral = given.copy()
+    ancestral[rows, x] = True
+    ancestral[rows, y] = True
+    for _ in range(n - 1):  # a directed path into the set has at most n - 1 edges
+        grown = ancestral | (adjacency & ancestral[:, None, :]).any(axis=2)
+        if (grown == ancestral).all():
+            break
+        ancestral = grown
+    kept = adjacency & ancestral[:, :, None] & ancestral[:, None, :]
+    as_int = kept.astype(np.uint8)
+    married = (as_int @ as_int.transpose(0, 2, 1)) > 0  # p and q share a child
+    open_nodes = ancestral & ~given
+    moral = (kept | kept.transpose(0, 2, 1) | married) & open_nodes[:, :, None] & open_nodes[:, None, :]
+    reached = np.zeros((count, n), dtype=bool)
+    reached[rows, x] = True
+    for _ in range(n - 1):
+        grown = reached | (moral & reached[:, :, None]).any(axis=1)
+        if (grown == reached).all():
+            break
+        reached = grown
+    return ~reached[rows, y]
