@@ -22,7 +22,8 @@ def add_commands(commands) -> None:
 
     gen = sub.add_parser("generate", help="generate a training set into a directory",
                          parents=[JSON_OUTPUT, *DATA_DIRS])
-    gen.add_argument("--preset", default="TS2", help="OCC, TS2 or TS1 (default TS2)")
+    gen.add_argument("--task", default="transitivity", help="transitivity (default), dseparation or corr2cause")
+    gen.add_argument("--preset", help="transitivity: OCC, TS2 or TS1 (default TS2); dseparation: DSEP")
     gen.add_argument("--perturbation", type=float, help="0 = OCC, 1 = TS2, 2 = TS1, 3 = beyond")
     gen.add_argument("--size", type=int)
     gen.add_argument("--seed", type=int, default=0)
@@ -32,6 +33,18 @@ def add_commands(commands) -> None:
     gen.add_argument("--shuffle-share", type=float)
     gen.add_argument("--hypotheses-per-premise", type=int)
     gen.add_argument("--uniform", action="store_true", help="plain uniform pair sampling (no category balance)")
+    dsep = gen.add_argument_group("dseparation")
+    dsep.add_argument("--dag-share", type=float, help="share of premises that are random DAGs")
+    dsep.add_argument("--max-given", type=int, help="largest conditioning set asked about")
+    c2c = gen.add_argument_group("corr2cause")
+    c2c.add_argument("--nodes", type=int, nargs=2, metavar=("LO", "HI"), help="variables per system, 2..8")
+    c2c.add_argument("--split", help="train, val, test or all (splits hold whole equivalence classes)")
+    c2c.add_argument("--semantics", help="exact (default) or corr2cause")
+    c2c.add_argument("--names", help="random (default) or letters")
+    c2c.add_argument("--pair-order", help="both (default) or forward")
+    c2c.add_argument("--types", nargs="+", help="hypothesis types (default: all six)")
+    c2c.add_argument("--premise", help="full (default) or minimal")
+    c2c.add_argument("--natural", action="store_true", help="the natural Yes share instead of balanced labels")
     gen.add_argument("--out", required=True, help="directory for the arrays and manifest.json")
     gen.add_argument("--jsonl", action="store_true", help="also write DIR/instances.jsonl")
     gen.set_defaults(handler=_data_generate)
@@ -52,24 +65,47 @@ def add_commands(commands) -> None:
     fetch.set_defaults(handler=_data_fetch_published)
 
 
-def _spec_from_args(args):
-    from axiomatic.data import PRESETS, DataSpec
+# the options of each task, as (option, spec field); --size, --seed and --name-length serve all
+TASK_OPTIONS = {
+    "transitivity": (("--perturbation", "perturbation"), ("--chain-lengths", "chain_lengths"),
+                     ("--flip-prob", "flip_prob"), ("--shuffle-share", "shuffle_share"),
+                     ("--hypotheses-per-premise", "hypotheses_per_premise"), ("--uniform", "balance")),
+    "corr2cause": (("--nodes", "nodes"), ("--split", "split"), ("--semantics", "semantics"),
+                   ("--names", "names"), ("--pair-order", "pair_order"), ("--types", "types"),
+                   ("--premise", "premise"), ("--natural", "balanced")),
+}
+TASK_OPTIONS["dseparation"] = (*TASK_OPTIONS["transitivity"][:4], ("--dag-share", "dag_share"),
+                               ("--max-given", "max_given"), ("--uniform", "balance"))
+DEFAULT_PRESETS = {"transitivity": "TS2", "dseparation": "DSEP"}
 
-    if args.perturbation is None and args.preset not in PRESETS:
-        raise UserError(f"--preset: unknown preset {args.preset!r}; accepted: {', '.join(PRESETS)}")
-    fields = {
-        "perturbation": args.perturbation if args.perturbation is not None else PRESETS[args.preset],
-        "size": args.size, "seed": args.seed, "chain_lengths": args.chain_lengths,
-        "name_length": args.name_length, "flip_prob": args.flip_prob,
-        "shuffle_share": args.shuffle_share, "hypotheses_per_premise": args.hypotheses_per_premise,
-    }
-    fields = {k: v for k, v in fields.items() if v is not None}
-    if args.uniform:
-        fields["balance"] = False
+
+def _spec_from_args(args):
+    from axiomatic.data import tasks
+
+    if args.task not in tasks.TASKS:
+        raise UserError(f"--task: unknown task {args.task!r}; accepted: {', '.join(tasks.TASKS)}")
+    section = {"task": args.task, "seed": args.seed}
+    for option, field in (("--size", "size"), ("--name-length", "name_length")):
+        if getattr(args, field) is not None:
+            section[field] = getattr(args, field)
+    own = dict(TASK_OPTIONS[args.task])
+    for option, field in {o: f for options in TASK_OPTIONS.values() for o, f in options}.items():
+        value = getattr(args, option[2:].replace("-", "_"))
+        if value is None or value is False:
+            continue
+        if option not in own:
+            raise UserError(f"{option}: not an option of --task {args.task} (its own: "
+                            f"{', '.join(own) or 'none'})")
+        section[field] = False if option in ("--uniform", "--natural") else value
+    preset = args.preset or (DEFAULT_PRESETS.get(args.task) if "perturbation" not in section else None)
+    if preset is not None:
+        section["preset"] = preset
     try:
-        return DataSpec(**fields)
+        return tasks.build_spec(section)
     except ValidationError as err:
         raise from_validation(err, "command line") from None
+    except ValueError as err:  # an unknown preset: "preset: ..."
+        raise UserError(f"command line: --{err}") from None
 
 
 def _data_generate(args) -> int:
@@ -77,7 +113,7 @@ def _data_generate(args) -> int:
     store = data_store(args)
     data, manifest = store.training_set(spec)
     out = Path(args.out)
-    write_directory_atomically(out, lambda tmp: _export(tmp, data, manifest, args.jsonl))
+    write_directory_atomically(out, lambda tmp: _export(tmp, data, manifest, args.jsonl, spec.task))
     if args.json:
         emit_json({"out": str(out.resolve()), "manifest": manifest})
     else:
@@ -85,26 +121,40 @@ def _data_generate(args) -> int:
     return 0
 
 
-def _export(directory: Path, data, manifest: dict, jsonl: bool) -> None:
+def _export(directory: Path, data, manifest: dict, jsonl: bool, task: str) -> None:
+    from axiomatic.data import tasks
+
     data.save(directory)
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    if jsonl:
-        with open(directory / "instances.jsonl", "w") as handle:
-            for i in range(len(data)):
-                premise, hypothesis, label = data.text(i)
-                handle.write(json.dumps({"premise": premise, "hypothesis": hypothesis, "label": label}) + "\n")
+    if not jsonl:
+        return
+    # corr2cause rows say which hypothesis type and how many variables they are about
+    types = tasks.category_names(task) if task == "corr2cause" else None
+    with open(directory / "instances.jsonl", "w") as handle:
+        for i in range(len(data)):
+            premise, hypothesis, label = data.text(i)
+            record = {"premise": premise, "hypothesis": hypothesis, "label": label}
+            if types is not None:
+                record.update(type=types[data.categories[i]], n_nodes=int(data.nodes[i]))
+            handle.write(json.dumps(record) + "\n")
 
 
 def _print_manifest(manifest: dict, out: Path) -> None:
     counts = manifest["counts"]
     table = Table(title=f"training set → {out}", show_header=False)
     spec = manifest["spec"]
-    shares = manifest["recipe"]["train"]["shares"]
     table.add_row("digest", manifest["digest"][:16])
+    table.add_row("task", spec.get("task", "transitivity"))
     table.add_row("instances", f"{counts['n']:,}  (Yes share {counts['yes_share']:.3f})")
-    table.add_row("mixture", "  ".join(f"{k} {v:.3f}" for k, v in shares.items()))
-    table.add_row("chains", f"{spec['chain_lengths'][0]}–{spec['chain_lengths'][1]} nodes, "
-                  f"flip prob {spec['flip_prob']}, names {spec['name_length'][0]}–{spec['name_length'][1]} chars")
+    if "shares" in manifest["recipe"]["train"]:
+        shares = manifest["recipe"]["train"]["shares"]
+        table.add_row("mixture", "  ".join(f"{k} {v:.3f}" for k, v in shares.items()))
+    if "chain_lengths" in spec:
+        table.add_row("chains", f"{spec['chain_lengths'][0]}–{spec['chain_lengths'][1]} nodes, "
+                      f"flip prob {spec['flip_prob']}, names {spec['name_length'][0]}–{spec['name_length'][1]} chars")
+    else:
+        table.add_row("spec", "  ".join(f"{k} {v}" for k, v in spec.items() if k not in ("task", "seed")))
+    table.add_row("graph sizes", "  ".join(f"{k}: {v:,}" for k, v in counts["nodes"].items()))
     table.add_row("categories", "  ".join(f"{k} {v:,}" for k, v in counts["categories"].items()))
     table.add_row("leakage", f"checked against {manifest['leakage']['checked_suites']} suites: "
                   f"{manifest['leakage']['dropped']} shared rows dropped, {manifest['leakage']['shared']} left")

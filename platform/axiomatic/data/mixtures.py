@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import string
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -72,6 +73,7 @@ class DataSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    task: Literal["transitivity"] = "transitivity"
     axiom: str = Field("transitivity", pattern="^transitivity$")
     size: int = Field(PAPER_SIZE, gt=0, description="instances (premise + hypothesis)")
     seed: int = 0
@@ -137,7 +139,8 @@ class DataSpec(BaseModel):
 
     def canonical(self) -> dict:
         """The spec with the mixture resolved: equal canonical forms generate equal bytes."""
-        data = self.model_dump(mode="json", exclude={"perturbation", "shares"})
+        # task is left out: it is always "transitivity" here, and digests predate it
+        data = self.model_dump(mode="json", exclude={"task", "perturbation", "shares"})
         if self.questions_per_premise == 1:
             del data["questions_per_premise"]  # absent at its default: older digests stay valid
         data["shares"] = self.resolved_shares().model_dump()

@@ -35,10 +35,11 @@ class TrainingRows:
 
 
 def premise_lengths(data: Dataset) -> np.ndarray:
-    """Tokens before each row's question, which starts after the premise's last period (no
-    question template of any axiom contains one)."""
+    """Tokens before each row's question, which starts after the premise's last period: the last
+    one before the row's final token (a Corr2Cause hypothesis is a statement ending in one; no
+    template has a period inside its question)."""
     columns = np.arange(data.tokens.shape[1])
-    periods = (data.tokens == PERIOD) & (columns[None, :] < data.lengths[:, None])
+    periods = (data.tokens == PERIOD) & (columns[None, :] < data.lengths[:, None] - 1)
     return (np.where(periods, columns, -1).max(axis=1) + 1).astype(np.int32)
 
 

@@ -15,25 +15,27 @@ from typing import Callable
 
 import numpy as np
 
-from axiomatic.data import baselines, graphs, suites, tokenizer
+from axiomatic.data import baselines, graphs, suites, tasks, tokenizer
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.locations import cache_root, published_dir
-from axiomatic.data.mixtures import DataSpec, generate
+from axiomatic.data.tasks import TaskSpec
 from axiomatic.digest import file_digest, json_digest
 from axiomatic.files import write_directory_atomically
 
 BASELINE_SAMPLE = 5000
 
 
-def describe(data: Dataset) -> dict:
-    """Counts that say what a dataset holds: labels, hypothesis categories, graph sizes, lengths."""
-    cats = np.bincount(data.categories[data.categories < len(graphs.CATEGORY_NAMES)], minlength=4)
+def describe(data: Dataset, category_names: tuple[str, ...] = graphs.CATEGORY_NAMES) -> dict:
+    """Counts that say what a dataset holds: labels, hypothesis categories (named as the task
+    names them), graph sizes, lengths."""
+    names = category_names
+    cats = np.bincount(data.categories[data.categories < len(names)], minlength=len(names))
     sizes, size_counts = np.unique(data.nodes, return_counts=True)
     return {
         "n": len(data),
         "yes": int(data.labels.sum()),
         "yes_share": round(float(data.labels.mean()), 4) if len(data) else 0.0,
-        "categories": {name: int(c) for name, c in zip(graphs.CATEGORY_NAMES, cats)},
+        "categories": {name: int(c) for name, c in zip(names, cats)},
         "nodes": {str(int(s)): int(c) for s, c in zip(sizes, size_counts)},
         "max_tokens": int(data.lengths.max()) if len(data) else 0,
     }
@@ -63,22 +65,25 @@ class Store:
             data = suites.build(name, self.published, items)
             return data, {"baselines": baselines.score(data)}
 
-        return self._get(recipe, build)
+        return self._get(recipe, build, tasks.category_names(suites.task_of_suite(name)))
 
-    def training_set(self, spec: DataSpec, check_against: list[str] | None = None) -> tuple[Dataset, dict]:
-        """A training set, checked against the suites it will be scored on (default: all)."""
-        check = sorted(check_against if check_against is not None else suites.all_names(self.published))
+    def training_set(self, spec: TaskSpec, check_against: list[str] | None = None) -> tuple[Dataset, dict]:
+        """A training set, checked against the suites it will be scored on (default: every suite
+        of its task: a row of one task never equals a row of another)."""
+        if check_against is None:
+            check_against = suites.task_suites(spec.task, self.published)
+        check = sorted(check_against)
         recipe = {"train": spec.canonical(), "tokenizer": tokenizer.VERSION,
                   "checked_against": json_digest({"suites": check})}
 
         def build():
-            data = generate(spec)
+            data = tasks.generate(spec)
             data, leakage = self.remove_leakage(data, check)
             sample = data.subset(slice(0, BASELINE_SAMPLE))
             return data, {"spec": spec.model_dump(mode="json"), "leakage": leakage,
                           "baselines": baselines.score(sample), "baseline_rows": len(sample)}
 
-        return self._get(recipe, build)
+        return self._get(recipe, build, tasks.category_names(spec.task))
 
     def remove_leakage(self, data: Dataset, suite_names: list[str]) -> tuple[Dataset, dict]:
         """Drop training rows whose (premise, question) appears in any evaluation suite."""
@@ -97,14 +102,15 @@ class Store:
 
     # -------------------------------------------------------------- cache mechanics
 
-    def _get(self, recipe: dict, build: Callable[[], tuple[Dataset, dict]]) -> tuple[Dataset, dict]:
+    def _get(self, recipe: dict, build: Callable[[], tuple[Dataset, dict]],
+             category_names: tuple[str, ...]) -> tuple[Dataset, dict]:
         key = json_digest(recipe)
         final = self.root / key[:2] / key
         if (final / "manifest.json").is_file():
             return Dataset.load(final), json.loads((final / "manifest.json").read_text())
         started = time.perf_counter()
         data, extra = build()
-        manifest = {"digest": key, "recipe": recipe, "counts": describe(data),
+        manifest = {"digest": key, "recipe": recipe, "counts": describe(data, category_names),
                     "tokenizer": tokenizer.VERSION, "seconds": round(time.perf_counter() - started, 3),
                     **extra}
         self._write(final, data, manifest)

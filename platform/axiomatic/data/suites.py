@@ -3,6 +3,9 @@
 Every suite has a stable name, ``<family>/len=N`` for chains or ``<family>/n=N`` for DAGs, and
 the published files appear as ``published/<axiom>/<family>/len=N``. A generated suite's seed is
 derived from its name, so a suite is the same 500 items on every machine and in every trial.
+Transitivity families are named bare (``flipped_chain``), those of another task after it
+(``dseparation/flipped_chain``); :func:`task_suites` lists what a task's training sets are
+checked for leakage against.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from axiomatic.data import graphs
-from axiomatic.data.axioms import transitivity
+from axiomatic.data.axioms import corr2cause, dseparation, transitivity
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.locations import PUBLISHED_ENV, published_dir  # noqa: F401 (suites.published_dir, as callers name it)
 from axiomatic.data.mixtures import ALPHANUMERICS
@@ -23,6 +26,7 @@ from axiomatic.data.mixtures import ALPHANUMERICS
 SUITE_VERSION = "suites-2"  # 2: shuffled chains never keep chain order
 DEFAULT_ITEMS = 500
 LONG_CHAINS = (*range(7, 16), 20, 50)
+DSEPARATION_MAX_GIVEN = 4  # conditioning sets of 0..4 nodes, the range of the published files
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Family:
     name_length: tuple[int, int] = (1, 3)
     edges_per_node: float = 0.0
     description: str = ""
+    task: str = "transitivity"  # the axiom its questions ask about
 
 
 FAMILIES = {f.name: f for f in (
@@ -54,11 +59,20 @@ FAMILIES = {f.name: f for f in (
            description="random DAGs with int(1.4 n) edges, sentences in random order"),
     Family("branching_bf2.0", (5, 8, 10, 12), "n", "dag", order="shuffled", edges_per_node=2.0,
            description="random DAGs with 2 n edges, sentences in random order"),
+    Family("dseparation/flipped_chain", tuple(range(7, 16)), "len", "flipped", task="dseparation",
+           description="d-separation on flipped chains in chain order; given sets of 0-4 nodes"),
+    Family("dseparation/branching_bf1.4", (5, 8, 10, 12), "n", "dag", order="shuffled",
+           edges_per_node=1.4, task="dseparation",
+           description="d-separation on random DAGs with int(1.4 n) edges, random order; "
+                       "given sets of 0-4 nodes (0-3 at n=5)"),
 )}
 
 
-def generated_names() -> list[str]:
-    return [f"{f.name}/{f.size_key}={size}" for f in FAMILIES.values() for size in f.sizes]
+def generated_names(task: str | None = "transitivity") -> list[str]:
+    """The generated suites of one task (of every task with None)."""
+    names = [f"{f.name}/{f.size_key}={size}" for f in FAMILIES.values() if task in (None, f.task)
+             for size in f.sizes]
+    return names + (corr2cause.suite_names() if task in (None, "corr2cause") else [])
 
 
 def split_name(name: str) -> tuple[str, int]:
@@ -70,14 +84,24 @@ def split_name(name: str) -> tuple[str, int]:
     return family, int(value)
 
 
-def build_generated(name: str, items: int = DEFAULT_ITEMS) -> Dataset:
+def family_of(name: str) -> Family:
+    """The family of a generated suite's name; ValueError for a name no family has."""
     family_name, size = split_name(name)
     family = FAMILIES.get(family_name)
     if family is None or size not in family.sizes or name != f"{family_name}/{family.size_key}={size}":
         raise unknown_suite(name)
+    return family
+
+
+def build_generated(name: str, items: int = DEFAULT_ITEMS) -> Dataset:
+    if corr2cause.is_suite_name(name):
+        return corr2cause.build_suite(name, items)
+    family, size = family_of(name), split_name(name)[1]
     rng = np.random.default_rng(_seed(name, items))
     batch = _structures(rng, family, size, items)
     group = transitivity.Group(batch, family.name_length)
+    if family.task == "dseparation":
+        return dseparation.ask(rng, [group], ALPHANUMERICS, DSEPARATION_MAX_GIVEN)
     return transitivity.generate(rng, [group], ALPHANUMERICS, hypotheses_per_premise=1, balance=True)
 
 
@@ -167,13 +191,37 @@ def _record(path: Path, number: int, line: str) -> tuple[str, str, str]:
 # ---------------------------------------------------------------- one entry point
 
 def all_names(directory: Path | None = None) -> list[str]:
-    return generated_names() + list(published_files(published_dir(directory)))
+    """Every suite: the generated ones of every task, then the published files."""
+    return generated_names(None) + list(published_files(published_dir(directory)))
+
+
+def task_suites(task: str, directory: Path | None = None) -> list[str]:
+    """The suites a training set of ``task`` is checked for leakage against: the task's generated
+    suites and its published files (none for a task that has neither). Transitivity keeps every
+    published file, as it did before other tasks had suites, so the cache keys of its training
+    sets stay what they were."""
+    published = list(published_files(published_dir(directory)))
+    if task != "transitivity":
+        published = [name for name in published if name.startswith(f"published/{task}/")]
+    return generated_names(task) + published
+
+
+def task_of_suite(name: str) -> str:
+    """The task a suite's questions belong to: its family's, or the axiom a published name holds."""
+    if name.startswith("published/"):
+        return name.split("/")[1]
+    if corr2cause.is_suite_name(name):
+        if name not in corr2cause.suite_names():
+            raise unknown_suite(name)
+        return "corr2cause"
+    return family_of(name).task
 
 
 def unknown_suite(name: str) -> ValueError:
     families = ", ".join(f"{f.name}/{f.size_key}=({','.join(map(str, f.sizes))})" for f in FAMILIES.values())
-    return ValueError(f"unknown suite {name!r}; generated suites: {families}; "
-                      "published suites: published/<axiom>/<family>/len=N (see 'platform data suites')")
+    return ValueError(f"unknown suite {name!r}; generated suites: {families}, "
+                      "corr2cause/(n=4..8|type=T|all), corr2cause_minimal/(n=4..6|type=T|all), "
+                      "corr2cause_natural/all; published suites: published/<axiom>/<family>/len=N (see 'platform data suites')")
 
 
 def build(name: str, directory: Path | None = None, items: int = DEFAULT_ITEMS) -> Dataset:

@@ -140,29 +140,47 @@ def _pick_pairs(rng, masks, labels, wanted, k):
     return x, y, picked
 
 
+# ---------------------------------------------------------------- rendering, shared by the axioms
+
+Piece = tuple[np.ndarray, np.ndarray]  # token ids and the mask of the slots in use, same shape
+
+
+def spell(chars: np.ndarray, name_lengths: np.ndarray, node: np.ndarray) -> Piece:
+    """The name of node ``node[b, ...]`` of row b, as (B, ..., W) character ids and mask."""
+    rows = np.arange(len(node)).reshape((-1,) + (1,) * (node.ndim - 1))
+    return chars[rows, node], np.arange(chars.shape[-1]) < name_lengths[rows, node][..., None]
+
+
+def word(token: int, shape: tuple[int, ...]) -> Piece:
+    """One token in every slot of ``shape``: (*shape, 1)."""
+    return np.full(shape + (1,), token, np.uint8), np.ones(shape + (1,), bool)
+
+
+def join(pieces: list[Piece]) -> Piece:
+    """Pieces side by side along their last axis."""
+    return np.concatenate([p[0] for p in pieces], axis=-1), np.concatenate([p[1] for p in pieces], axis=-1)
+
+
+def premise(edges: np.ndarray, chars: np.ndarray, name_lengths: np.ndarray) -> Piece:
+    """``A causes B .`` for every edge, in premise order: (B, E, 2W + 2)."""
+    shape = edges.shape[:2]
+    return join([spell(chars, name_lengths, edges[..., 0]), word(CAUSES, shape),
+                 spell(chars, name_lengths, edges[..., 1]), word(PERIOD, shape)])
+
+
+def assemble(pieces: list[Piece]) -> tuple[np.ndarray, np.ndarray]:
+    """Right-padded token rows (B, T) and lengths: each piece flattened per row, laid end to end."""
+    count = len(pieces[0][0])
+    values = np.concatenate([p[0].reshape(count, -1) for p in pieces], axis=1)
+    mask = np.concatenate([p[1].reshape(count, -1) for p in pieces], axis=1)
+    return _compact(values, mask)
+
+
 def render(edges, chars, name_lengths, x, y) -> tuple[np.ndarray, np.ndarray]:
     """Token rows ``A causes B . ... Does X cause Y ?`` for a batch, right-padded."""
-    count, n_edges, _ = edges.shape
-    rows = np.arange(count)
-    width = chars.shape[-1]
-    live = np.arange(width) < name_lengths[..., None]  # (B, n, W)
-
-    def name(node):  # node: (B, ...) indices -> chars and masks (B, ..., W)
-        r = rows.reshape((count,) + (1,) * (node.ndim - 1))
-        return chars[r, node], live[r, node]
-
-    def word(token, shape):
-        return np.full(shape + (1,), token, np.uint8), np.ones(shape + (1,), bool)
-
-    src, dst = name(edges[..., 0]), name(edges[..., 1])
-    sentence_shape = (count, n_edges)
-    premise = [src, word(CAUSES, sentence_shape), dst, word(PERIOD, sentence_shape)]
-    values = np.concatenate([p[0] for p in premise], axis=-1).reshape(count, -1)
-    mask = np.concatenate([p[1] for p in premise], axis=-1).reshape(count, -1)
-    question = [word(DOES, (count,)), name(x), word(CAUSE, (count,)), name(y), word(QUESTION, (count,))]
-    values = np.concatenate([values] + [q[0] for q in question], axis=1)
-    mask = np.concatenate([mask] + [q[1] for q in question], axis=1)
-    return _compact(values, mask)
+    shape = (len(edges),)
+    return assemble([premise(edges, chars, name_lengths), word(DOES, shape), spell(chars, name_lengths, x),
+                     word(CAUSE, shape), spell(chars, name_lengths, y), word(QUESTION, shape)])
 
 
 def _compact(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,73 @@
+"""The tasks a data section can hold, and the one place that maps a section to its spec.
+
+``data.task`` picks the generator: ``transitivity`` (the default, so files written before tasks
+existed mean what they meant), ``dseparation`` or ``corr2cause``. Each task's module owns a
+pydantic spec with a ``task`` field, ``canonical()``/``digest()`` and a ``generate(spec)``; this
+module only dispatches, so a run file, a study file and a curriculum stage name a task alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+from axiomatic.data import graphs, mixtures
+from axiomatic.data.axioms import corr2cause, dseparation
+from axiomatic.data.dataset import Dataset
+
+TASKS = ("transitivity", "dseparation", "corr2cause")
+DEFAULT_TASK = "transitivity"
+# tasks whose evaluations add the Yes class's precision, recall and F1 to accuracy: Yes is the
+# rarer, more telling answer there (a majority-class predictor scores well on accuracy alone)
+YES_CLASS_TASKS = ("corr2cause",)
+
+TaskSpec = Union[mixtures.DataSpec, dseparation.DSeparationSpec, corr2cause.Corr2CauseSpec]
+
+_SPECS = {"transitivity": mixtures.DataSpec, "dseparation": dseparation.DSeparationSpec,
+          "corr2cause": corr2cause.Corr2CauseSpec}
+_GENERATORS = {"transitivity": mixtures.generate, "dseparation": dseparation.generate,
+               "corr2cause": corr2cause.generate}
+# a preset name -> the fields it stands for, per task that has presets
+_PRESETS = {"transitivity": {name: {"perturbation": value} for name, value in mixtures.PRESETS.items()},
+            "dseparation": dseparation.PRESETS}
+
+
+def task_of(section: dict[str, Any]) -> str:
+    """The task a section names; ValueError "task: ..." for an unknown one."""
+    task = section.get("task", DEFAULT_TASK)
+    if task not in TASKS:
+        raise ValueError(f"task: unknown task {task!r}; accepted: {', '.join(TASKS)}")
+    return task
+
+
+def build_spec(section: dict[str, Any] | None) -> TaskSpec:
+    """A section's spec, its ``preset`` (if any) expanded under the fields it states itself."""
+    section = dict(section or {})
+    task = task_of(section)
+    preset = section.pop("preset", None)
+    if preset is not None:
+        presets = _PRESETS.get(task, {})
+        if preset not in presets:
+            accepted = ", ".join(presets) or f"none (task {task} has no presets)"
+            raise ValueError(f"preset: unknown preset {preset!r}; accepted: {accepted}")
+        if "shares" not in section:  # explicit shares replace the preset's mixture
+            section = {**presets[preset], **section}
+    return _SPECS[task](**section)
+
+
+def generate(spec: TaskSpec) -> Dataset:
+    """Same spec, same bytes, whatever the task."""
+    return _GENERATORS[spec.task](spec)
+
+
+def category_names(task: str) -> tuple[str, ...]:
+    """What ``Dataset.categories`` holds for a task's rows, by index."""
+    return {"transitivity": graphs.CATEGORY_NAMES, "dseparation": dseparation.CATEGORY_NAMES,
+            "corr2cause": corr2cause.TYPES}[task]
+
+
+def section_keys() -> tuple[str, ...]:
+    """Every key some task's data section accepts (``preset`` included), for spelling checks."""
+    keys = ["preset"]
+    for spec in _SPECS.values():
+        keys += [key for key in spec.model_fields if key not in keys]
+    return tuple(keys)
