@@ -3,6 +3,8 @@
     val/acc, val/loss            the held-out validation split
     train/loss                   mean training loss since the last report
     suite/<suite>/acc            accuracy on an evaluation suite (suite names hold "/" themselves)
+    suite/<suite>/f1             the Yes class's F1 (and .../precision, .../recall) on a suite of
+    val/f1                       a task scored that way (corr2cause), and on its validation split
     reach/<threshold>/step       the step, and the seconds (``.../seconds``), at which validation
     reach/<threshold>/seconds    accuracy first reached the threshold ("0.90")
 
@@ -11,6 +13,7 @@ name their objective by them: changing one changes every file already written.
 """
 
 VAL_ACC = "val/acc"
+VAL_F1 = "val/f1"
 VAL_LOSS = "val/loss"
 TRAIN_LOSS = "train/loss"
 
@@ -19,11 +22,26 @@ REACH_PREFIX = "reach/"
 PREFIXES = ("val/", "train/", SUITE_PREFIX, REACH_PREFIX)  # every metric's name starts with one
 ACC_SUFFIX = "/acc"
 LOSS_SUFFIX = "/loss"
+YES_CLASS_MEASURES = ("f1", "precision", "recall")
+SCORES = ("acc", *YES_CLASS_MEASURES)  # each a share in [0, 1] that higher is better
 
 
 def suite_acc(suite: str) -> str:
     """The name of a suite's accuracy."""
     return f"{SUITE_PREFIX}{suite}{ACC_SUFFIX}"
+
+
+def suite_metric(suite: str, measure: str) -> str:
+    """The name of a suite's ``measure`` (one of SCORES)."""
+    return f"{SUITE_PREFIX}{suite}/{measure}"
+
+
+def suite_and_measure(metric: str) -> tuple[str, str] | None:
+    """(suite, measure) of any suite metric, or None."""
+    if not metric.startswith(SUITE_PREFIX):
+        return None
+    suite, _, measure = metric[len(SUITE_PREFIX) :].rpartition("/")
+    return (suite, measure) if suite and measure in SCORES else None
 
 
 def suite_of(metric: str) -> str | None:
@@ -35,6 +53,11 @@ def suite_of(metric: str) -> str | None:
 
 def is_accuracy(metric: str) -> bool:
     return metric.endswith(ACC_SUFFIX)
+
+
+def is_score(metric: str) -> bool:
+    """An accuracy or a Yes-class measure: a share in [0, 1], higher is better."""
+    return any(metric.endswith("/" + measure) for measure in SCORES)
 
 
 def is_loss(metric: str) -> bool:

@@ -90,12 +90,17 @@ def _finish(spec, ledger, store, formats, as_json: bool) -> int:
 
     report = summary.build(spec, ledger, store)
     paper_table = summary.table(report, spec)
-    written = summary.write(report, paper_table, ledger, formats)
+    yes_class = summary.yes_class_tables(report, spec)
+    written = summary.write(report, paper_table, ledger, formats, yes_class)
     if as_json:
         emit_json({**report.to_json(), "files": [str(p) for p in written]})
         return 0
     for rich_table in rendering.to_rich(paper_table):
         console.print(rich_table)
+    for measure, measure_table in yes_class.items():
+        console.print(f"[bold]Yes class: {measure}[/]")
+        for rich_table in rendering.to_rich(measure_table):
+            console.print(rich_table)
     if report.reaches:
         console.print(reach.to_rich(report.reaches))
     for note in report.departures:
@@ -191,8 +196,10 @@ def _calibrate(run, store, steps: int = 5) -> float:
 
     from axiomatic.train import Trainer, Worker, load_data, resolve_device
 
-    small = dataclasses.replace(run, suites=(), curriculum=(), data=run.data.model_copy(
-        update={"size": max(run.train.batch_size * 2 * (steps + 1), 2000)}))
+    size = max(run.train.batch_size * 2 * (steps + 1), 2000)
+    if run.data.size is not None:  # never more than the run's own (a corr2cause split is finite)
+        size = min(size, run.data.size)
+    small = dataclasses.replace(run, suites=(), curriculum=(), data=run.data.model_copy(update={"size": size}))
     trainer = Trainer(small, load_data(small, store), Worker(device=resolve_device(run.train.device)))
     phase = trainer.phases[-1]
     batches = trainer.batches(phase, 0)

@@ -103,20 +103,26 @@ def _suite_scores(metrics: dict, store) -> dict[str, dict]:
     return scores
 
 
+SCORE_COLUMNS = (("accuracy", "accuracy"), ("precision", "Yes precision"), ("recall", "Yes recall"),
+                 ("f1", "Yes F1"))
+
+
 def _print_scores(scores: dict[str, dict]) -> None:
+    from axiomatic.data import baselines
+
     if not scores:
         return
-    table = Table(title="accuracy per suite, beside the shortcut baselines")
+    table = Table(title="scores per suite, beside the shortcut baselines (accuracy)")
     # a long --jsonl path is folded over lines; kept on one line it squeezes the numbers to nothing
     short_names = all(len(name) <= 40 for name in scores)
-    for column in ("suite", "n", "accuracy", "mention order", "direct edge", "majority"):
-        table.add_column(column, justify="left" if column == "suite" else "right",
-                         no_wrap=column == "suite" and short_names,
-                         overflow="fold" if column == "suite" else "ellipsis")
+    measures = [(key, title) for key, title in SCORE_COLUMNS if any(key in s for s in scores.values())]
+    rules = [key for key in baselines.NAMES if any(s.get(key) is not None for s in scores.values())]
+    table.add_column("suite", no_wrap=short_names, overflow="fold")
+    for column in ["n", *(title for _, title in measures), *(r.replace("_", " ") for r in rules)]:
+        table.add_column(column, justify="right")
     for name, s in scores.items():
-        cells = [s.get(k) for k in ("mention_order", "direct_edge", "majority")]
-        table.add_row(name, str(s["n"]), f"[bold]{s['accuracy']:.3f}[/]",
-                      *("–" if c is None else f"{c:.3f}" for c in cells))
+        numbers = [f"[bold]{s[key]:.3f}[/]" for key, _ in measures]
+        table.add_row(name, str(s["n"]), *numbers, *("–" if s.get(r) is None else f"{s[r]:.3f}" for r in rules))
     console.print(table)
 
 
@@ -152,7 +158,8 @@ def _eval(args) -> int:
             raise UserError(f"{name}: inputs of up to {int(data.lengths.max())} tokens exceed the "
                             f"model's max_len={run.model.max_len}")
         result = evaluate(model, data, device)
-        scores[name] = {"accuracy": result["acc"], "n": result["n"], **base}
+        scores[name] = {"accuracy": result["acc"], "n": result["n"], **base,
+                        **{key: result[key] for key in ("precision", "recall", "f1")}}
     if args.json:
         emit_json(scores)
     else:

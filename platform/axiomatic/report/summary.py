@@ -54,6 +54,13 @@ def departures(spec: StudySpec, records: list[dict]) -> list[str]:
         "train.aux_loss > 0 (a next-token loss on premise and question tokens besides the answer)":
             any(r.train.aux_loss > 0 for r in runs),
         "a curriculum before the main data": any(r.curriculum for r in runs),
+        "train.init_from (the model starts from another run's weights)":
+            any(r.train.init_from is not None for r in runs),
+        "corr2cause data.premise: minimal (each independent pair's minimal separating sets only, "
+        "not every conditional independence Corr2Cause lists)":
+            any(getattr(r.data, "premise", None) == "minimal" for r in runs),
+        "corr2cause data.semantics: corr2cause (the published data's labels, not the exact "
+        "Markov-equivalence semantics)": any(getattr(r.data, "semantics", None) == "corr2cause" for r in runs),
     }
     return [note for note, applies in notes.items() if applies]
 
@@ -123,25 +130,45 @@ def table(report: StudyReport, spec: StudySpec) -> tables.Table:
     return tables.build_table(report.arms, report.baselines, select_references(spec.references), report.suites)
 
 
+def yes_class_tables(report: StudyReport, spec: StudySpec) -> dict[str, tables.Table]:
+    """measure -> the table of the Yes class's F1, precision and recall, for the suites that
+    report them (the correlation-to-causation task's); empty when no arm has any."""
+    out = {}
+    for measure in metric_names.YES_CLASS_MEASURES:
+        suites = tables.measured_suites(report.arms, measure)
+        if suites:
+            out[measure] = tables.build_table(report.arms, report.baselines,
+                                              select_references(spec.references, measure), suites, measure)
+    return out
+
+
 def write(report: StudyReport, paper_table: tables.Table, ledger: Ledger,
-          formats=("md", "latex", "csv")) -> list[Path]:
-    """Write the tables, comparisons and plots into runs/<study>/report/."""
+          formats=("md", "latex", "csv"), yes_class: dict[str, tables.Table] | None = None) -> list[Path]:
+    """Write the tables, comparisons and plots into runs/<study>/report/; the Yes-class tables
+    (``yes_class``) go into the Markdown report and a CSV each."""
     out = ledger.root / "report"
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in formats:
         text = RENDERERS[fmt](paper_table)
         if fmt == "md":
-            text = markdown_extras(report, text)
+            text = markdown_extras(report, text, yes_class or {})
         path = out / f"table.{SUFFIX[fmt]}"
         path.write_text(text)
+        written.append(path)
+    for measure, measure_table in (yes_class or {}).items():
+        path = out / f"yes_{measure}.csv"
+        path.write_text(rendering.to_csv(measure_table))
         written.append(path)
     written += plots.write_plots(report.records, report.arms, report.baselines, out)
     return written
 
 
-def markdown_extras(report: StudyReport, table_text: str) -> str:
+def markdown_extras(report: StudyReport, table_text: str,
+                    yes_class: dict[str, tables.Table] | None = None) -> str:
     parts = [f"# Study {report.study}\n", table_text]
+    for measure, measure_table in (yes_class or {}).items():
+        parts += [f"\n## Yes class: {measure}\n", rendering.to_markdown(measure_table)]
     if report.departures:
         parts += ["\n## Departures from the paper's model and recipe\n",
                   "\n".join(f"- {note}" for note in report.departures) + "\n"]

@@ -11,8 +11,10 @@ the paper's tables group them and ordered by size (len=7 before len=10). Rows, t
   how many there were ("pe=none (1 of 3 seeds stopped early, not averaged)");
 - "chance (majority class)": accuracy of always answering the suite's more frequent label
   (0.50 on balanced suites, and where no baseline was computed);
-- "mention order", "direct edge": the shortcut rules' accuracies (PAPER.md "Shortcuts"); an arm
-  that does not beat them has not shown it applies the axiom;
+- "mention order", "direct edge" (transitivity) and "no edge", "blocked between", "nonempty
+  given", "skeleton cut" (d-separation): the shortcut rules' accuracies (PAPER.md "Shortcuts",
+  data.baselines); an arm that does not beat them has not shown it applies the axiom;
+- on a Yes-class table (f1, precision, recall) one baseline instead: "always Yes";
 - one per reference row, as given;
 - "Δ best arm - <first reference>": per column, the best arm's mean minus that reference.
 
@@ -37,6 +39,10 @@ GENERATED_FAMILIES = (
     ("name_shift", "Name shift"),
     ("branching_bf1.4", "Branching bf1.4"),
     ("branching_bf2.0", "Branching bf2.0"),
+    ("dseparation/flipped_chain", "d-separation, flipped chains"),
+    ("dseparation/branching_bf1.4", "d-separation, branching bf1.4"),
+    ("corr2cause", "Corr2Cause (balanced test split)"),
+    ("corr2cause_natural", "Corr2Cause (natural Yes share)"),
 )
 FAMILY_ORDER = tuple(family for family, _ in GENERATED_FAMILIES)
 FAMILY_TITLES = dict(GENERATED_FAMILIES)
@@ -46,8 +52,13 @@ PUBLISHED_TITLE = "Published files"
 OTHER_TITLE = "Other"
 
 SIZE_COMPONENT = re.compile(r"^(len|n)=(\d+)$")
+# a Corr2Cause suite's last component when it is not a size: the whole split, or one hypothesis type
+SELECTOR_COMPONENT = re.compile(r"^(all|type=[a-z]+)$")
 CHANCE_LABEL = "chance (majority class)"
-SHORTCUT_LABELS = (("mention_order", "mention order"), ("direct_edge", "direct edge"))
+ALWAYS_YES_LABEL = "always Yes"
+SHORTCUT_LABELS = (("mention_order", "mention order"), ("direct_edge", "direct edge"),
+                   ("no_edge", "no edge"), ("blocked_between", "blocked between"),
+                   ("nonempty_given", "nonempty given"), ("skeleton_cut", "skeleton cut"))
 
 
 @dataclass(frozen=True)
@@ -93,8 +104,11 @@ class Table:
 
 
 def split_suite(suite: str) -> tuple[str, int | None]:
-    """("flipped_chain", 9) for "flipped_chain/len=9"; (suite, None) when it has no size."""
+    """("flipped_chain", 9) for "flipped_chain/len=9"; ("corr2cause", None) for "corr2cause/all"
+    or "corr2cause/type=collider"; (suite, None) when it has neither."""
     family, _, last = suite.rpartition("/")
+    if family in FAMILY_TITLES and SELECTOR_COMPONENT.match(last):
+        return family, None
     match = SIZE_COMPONENT.match(last)
     if not family or not match:
         return suite, None
@@ -118,8 +132,9 @@ def _family_rank(family: str) -> tuple[int, int, int]:
 
 
 def suite_sort_key(suite: str) -> tuple:
+    # within a family: "all" first, then sizes, then hypothesis types by name
     family, size = split_suite(suite)
-    return (_family_rank(family), family, -1 if size is None else size)
+    return (_family_rank(family), family, -1 if size is None else size, suite)
 
 
 def group_title(suite: str) -> str:
@@ -133,9 +148,10 @@ def group_title(suite: str) -> str:
 
 
 def column_label(suite: str) -> str:
-    """The header of a suite within its group: its size ("len=9"), or the whole name if none."""
-    family, size = split_suite(suite)
-    return suite if size is None else suite[len(family) + 1 :]
+    """The header of a suite within its group: its size ("len=9") or selector ("all"), or the
+    whole name if none."""
+    family, _ = split_suite(suite)
+    return suite if family == suite else suite[len(family) + 1 :]
 
 
 def group_columns(suites: Sequence[str]) -> tuple[ColumnGroup, ...]:
@@ -146,19 +162,19 @@ def group_columns(suites: Sequence[str]) -> tuple[ColumnGroup, ...]:
     )
 
 
-def measured_suites(summaries: Sequence[ArmSummary]) -> list[str]:
-    """Every suite some arm has an accuracy for, in table order."""
-    measured = {metric_names.suite_of(name) for s in summaries for name in s.metrics} - {None}
-    return sorted(measured, key=suite_sort_key)
+def measured_suites(summaries: Sequence[ArmSummary], measure: str = "acc") -> list[str]:
+    """Every suite some arm has a ``measure`` for, in table order."""
+    located = [metric_names.suite_and_measure(name) for s in summaries for name in s.metrics]
+    return sorted({found[0] for found in located if found and found[1] == measure}, key=suite_sort_key)
 
 
 # --- rows ----------------------------------------------------------------------------------
 
 
-def _arm_row(summary: ArmSummary, suites: Sequence[str]) -> Row:
+def _arm_row(summary: ArmSummary, suites: Sequence[str], measure: str = "acc") -> Row:
     cells = {}
     for suite in suites:
-        interval = summary.metrics.get(metric_names.suite_acc(suite))
+        interval = summary.metrics.get(metric_names.suite_metric(suite, measure))
         if interval is not None:
             cells[suite] = TableCell(**{**interval, "values": tuple(interval["values"])})
     return Row(summary.arm, "arm", cells, stopped_note(summary))
@@ -174,6 +190,14 @@ def stopped_note(summary: ArmSummary) -> str:
 def _chance_row(baselines: Mapping[str, dict], suites: Sequence[str]) -> Row:
     cells = {s: TableCell(baselines.get(s, {}).get("majority", 0.5)) for s in suites}
     return Row(CHANCE_LABEL, "baseline", cells)
+
+
+def _always_yes_row(baselines: Mapping[str, dict], suites: Sequence[str], measure: str) -> Row:
+    """What answering Yes to everything scores on a Yes-class measure: precision = the Yes
+    share q, recall 1, F1 2q / (1 + q). (Always No scores 0 on all three.)"""
+    shares = {s: baselines[s]["yes_share"] for s in suites if "yes_share" in baselines.get(s, {})}
+    value = {"precision": lambda q: q, "recall": lambda q: 1.0, "f1": lambda q: 2 * q / (1 + q)}[measure]
+    return Row(ALWAYS_YES_LABEL, "baseline", {s: TableCell(value(q)) for s, q in shares.items()})
 
 
 def _shortcut_row(
@@ -202,15 +226,19 @@ def build_table(
     baselines: Mapping[str, dict] | None,
     references: Mapping[str, Mapping[str, float]] | None,
     suites: Sequence[str] | None = None,
+    measure: str = "acc",
 ) -> Table:
-    """The paper-style table; suites=None shows every suite any arm has a result for."""
-    groups = group_columns(measured_suites(summaries) if suites is None else suites)
+    """The paper-style table of a ``measure`` (accuracy, or the Yes class's f1 / precision /
+    recall); suites=None shows every suite any arm has that measure for."""
+    groups = group_columns(measured_suites(summaries, measure) if suites is None else suites)
     columns = [suite for group in groups for suite in group.suites]
     baselines = baselines or {}
-    arm_rows = [_arm_row(summary, columns) for summary in summaries]
-    baseline_rows = [_chance_row(baselines, columns)] + [
-        _shortcut_row(key, label, baselines, columns) for key, label in SHORTCUT_LABELS
-    ]
+    arm_rows = [_arm_row(summary, columns, measure) for summary in summaries]
+    if measure == "acc":
+        baseline_rows = [_chance_row(baselines, columns)] + [
+            _shortcut_row(key, label, baselines, columns) for key, label in SHORTCUT_LABELS]
+    else:
+        baseline_rows = [_always_yes_row(baselines, columns, measure)]
     reference_rows = [
         _reference_row(label, accuracies, columns)
         for label, accuracies in (references or {}).items()

@@ -61,8 +61,8 @@ def _finite(value) -> bool:
 
 
 def metric_bounds(name: str) -> tuple[float, float] | None:
-    """The range a metric can take, when it has one: accuracies lie in [0, 1]."""
-    return (0.0, 1.0) if metric_names.is_accuracy(name) else None
+    """The range a metric can take, when it has one: accuracies and Yes-class scores lie in [0, 1]."""
+    return (0.0, 1.0) if metric_names.is_score(name) else None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from axiomatic import metric_names
 from axiomatic.data import suites as suite_catalog
-from axiomatic.data.mixtures import DataSpec
+from axiomatic.data import tasks
+from axiomatic.data.tasks import YES_CLASS_TASKS
 from axiomatic.data.references import select_references
 from axiomatic.model.config import ModelConfig
 from axiomatic.study.domains import SECTIONS, Param, resolve_active, sampling_order, substitute
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 TRIAL_METRICS = (metric_names.VAL_ACC, metric_names.VAL_LOSS, metric_names.TRAIN_LOSS)
 # The keys each section accepts: the fields of what it builds plus the preset/recipe shorthand.
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
-    "data": ("preset", *DataSpec.model_fields),
+    "data": tasks.section_keys(),
     "model": ("preset", *ModelConfig.model_fields),
     "train": ("recipe", *TrainConfig.model_fields),
 }
@@ -224,8 +225,13 @@ def _expand_suites(patterns: list[str], published: Path) -> tuple[list[str], lis
 
 def _objective_problems(objective: ObjectiveSpec, expanded: list[str], published: Path) -> Iterator[Problem]:
     metric = objective.metric
-    suite = metric_names.suite_of(metric)
-    if metric not in TRIAL_METRICS and suite not in expanded:
+    located = metric_names.suite_and_measure(metric)
+    suite = located[0] if located else None
+    if suite is not None and located[1] != "acc" and suite_catalog.task_of_suite(suite) not in YES_CLASS_TASKS:
+        yield Problem("objective.metric", f"{metric!r}: the Yes-class measures ({', '.join(metric_names.YES_CLASS_MEASURES)}) "
+                                          f"are reported for the suites of the tasks {', '.join(YES_CLASS_TASKS)} only; "
+                                          f"use {metric_names.suite_acc(suite)}")
+    elif metric not in TRIAL_METRICS and suite not in expanded:
         example = f"e.g. {metric_names.suite_acc(expanded[0])}" if expanded else "none: the study lists no suites"
         accepted = (f"accepted: {', '.join(TRIAL_METRICS)}, or {metric_names.suite_acc('<name>')} "
                     f"for a suite of the study's suites ({example})")
@@ -236,8 +242,8 @@ def _objective_problems(objective: ObjectiveSpec, expanded: list[str], published
             yield Problem("objective.metric", f"{metric!r} is not reported by every trial; {accepted}")
     elif metric_names.is_loss(metric) and objective.mode == "max":
         yield Problem("objective.mode", f"{metric} is a loss: mode max would pick the worst arm; use mode: min")
-    elif metric_names.is_accuracy(metric) and objective.mode == "min":
-        yield Problem("objective.mode", f"{metric} is an accuracy: mode min would pick the worst arm; use mode: max")
+    elif metric_names.is_score(metric) and objective.mode == "min":
+        yield Problem("objective.mode", f"{metric} is a score (higher is better): mode min would pick the worst arm; use mode: max")
 
 
 # ---------------------------------------------------------------- building the arms

@@ -76,10 +76,36 @@ def read_run(directory: str | Path) -> tuple[RunConfig, dict]:
         raise UserError(f"{Path(directory) / STATE}: field 'run' does not describe a valid run: {err}") from None
 
 
+def weights_of(path: str | Path) -> Path:
+    """The checkpoint ``train.init_from`` names: the directory itself, or a run directory's
+    ``checkpoint`` (its latest); checked to read as a checkpoint of this tokenizer."""
+    path = Path(path)
+    for candidate in (path, path / "checkpoint"):
+        if (candidate / STATE).is_file():
+            read_meta(candidate)
+            return candidate
+    raise UserError(f"{path}: no checkpoint there (expected {STATE} in it or in its 'checkpoint' directory)")
+
+
+def load_weights(directory: str | Path, model: torch.nn.Module) -> None:
+    """Only the weights of a checkpoint: a run that starts from another run's model."""
+    directory = Path(directory)
+    read_meta(directory)
+    _load_model(directory, model)
+
+
 def restore(directory: str | Path, model: torch.nn.Module, optimizer=None) -> TrainingState:
     """Load weights (and optimizer + RNG when given) into built objects; returns the position."""
     directory = Path(directory)
     meta = read_meta(directory)
+    _load_model(directory, model)
+    if optimizer is not None:
+        optimizer.load_state_dict(_load_tensors(directory / "optimizer.pt"))
+        torch.set_rng_state(_load_tensors(directory / "rng.pt"))
+    return TrainingState(**{f.name: meta[f.name] for f in fields(TrainingState) if f.name in meta})
+
+
+def _load_model(directory: Path, model: torch.nn.Module) -> None:
     weights = _load_tensors(directory / "model.pt")
     try:
         model.load_state_dict(weights)
@@ -88,10 +114,6 @@ def restore(directory: str | Path, model: torch.nn.Module, optimizer=None) -> Tr
         details = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
         raise UserError(f"{directory / 'model.pt'}: weights do not fit the model described by "
                         f"{STATE} field 'run.model': {details[0] if details else err}") from None
-    if optimizer is not None:
-        optimizer.load_state_dict(_load_tensors(directory / "optimizer.pt"))
-        torch.set_rng_state(_load_tensors(directory / "rng.pt"))
-    return TrainingState(**{f.name: meta[f.name] for f in fields(TrainingState) if f.name in meta})
 
 
 def _load_tensors(path: Path):

@@ -22,9 +22,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from axiomatic.data import tokenizer
-from axiomatic.data.mixtures import PRESETS as DATA_PRESETS
-from axiomatic.data.mixtures import DataSpec
+from axiomatic.data import tasks, tokenizer
+from axiomatic.data.tasks import TaskSpec
 from axiomatic.errors import UserError, invalid_input, validation_problems
 from axiomatic.userfiles import read_yaml
 from axiomatic.model.config import PRESETS as MODEL_PRESETS
@@ -38,7 +37,9 @@ class TrainConfig(BaseModel):
 
     lr: float = Field(1e-4, gt=0)
     batch_size: int = Field(128, gt=0)
-    epochs: int = Field(100, gt=0)
+    epochs: int = Field(100, ge=0, description="passes over the main data after the curriculum (0: "
+                                               "none: the model is asked the task as the curriculum "
+                                               "or init_from left it)")
     max_steps: int | None = Field(None, gt=0, description="stop after this many optimiser steps")
     weight_decay: float = Field(0.0, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)
@@ -61,8 +62,14 @@ class TrainConfig(BaseModel):
                                                        "curriculum stage drawn from earlier stages")
     gate_window: int = Field(100, gt=0, description="steps of training accuracy a stage's "
                                                     "until_acc is judged on")
+    init_from: str | None = Field(None, min_length=1, description="start from this run's or "
+                                  "checkpoint's weights (not its optimiser or position); '{seed}' "
+                                  "in the path stands for the run's seed")
     use_curriculum: bool = Field(True, description="false: train the main data only, skipping the "
                                                    "curriculum (an ablation a study can search)")
+    stages: str | None = Field(None, min_length=1, description="the named curriculum stages to "
+                               "train, joined by '+' ('transitivity+dseparation'), or 'none' "
+                               "(default: every stage); a study can search which axiom comes first")
 
 
 RECIPES: dict[str, dict] = {
@@ -93,15 +100,8 @@ def train_config(section: dict | None) -> TrainConfig:
     return TrainConfig(**{**RECIPES[recipe], **section})
 
 
-def data_spec(section: dict | None) -> DataSpec:
-    section = dict(section or {})
-    preset = section.pop("preset", None)
-    if preset is not None:
-        if preset not in DATA_PRESETS:
-            raise ValueError(f"preset: unknown preset {preset!r}; accepted: {', '.join(DATA_PRESETS)}")
-        if "shares" not in section:
-            section.setdefault("perturbation", DATA_PRESETS[preset])
-    return DataSpec(**section)
+def data_spec(section: dict | None) -> TaskSpec:
+    return tasks.build_spec(section)
 
 
 def model_config(section: dict | None) -> ModelConfig:
@@ -135,7 +135,7 @@ class Stage:
     ``train.gate_window`` steps reaches that share."""
 
     steps: int
-    data: DataSpec
+    data: TaskSpec
     until_acc: float | None = None
 
     def to_dict(self) -> dict:
@@ -144,14 +144,14 @@ class Stage:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Stage":
-        return cls(int(d["steps"]), DataSpec(**d["data"]), d.get("until_acc"))
+        return cls(int(d["steps"]), tasks.build_spec(d["data"]), d.get("until_acc"))
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """One training run. ``to_dict`` is what checkpoints and Tune trials carry."""
 
-    data: DataSpec
+    data: TaskSpec
     model: ModelConfig
     train: TrainConfig
     suites: tuple[str, ...] = ()
@@ -175,12 +175,13 @@ class RunConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
         curriculum = tuple(Stage.from_dict(stage) for stage in d.get("curriculum", ()))
-        return cls(DataSpec(**d["data"]), ModelConfig.from_dict(d["model"]), TrainConfig(**d["train"]),
+        return cls(tasks.build_spec(d["data"]), ModelConfig.from_dict(d["model"]), TrainConfig(**d["train"]),
                    tuple(d.get("suites", ())), int(d.get("seed", 0)), curriculum)
 
 
 class _StageFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
     steps: int = Field(gt=0)
     until_acc: float | None = Field(None, gt=0, le=1)
     data: dict = Field(default_factory=dict)
@@ -230,13 +231,53 @@ def try_build_run(sections: dict) -> tuple[RunConfig | None, Problems]:
     if built["data"] is not None:  # a stage lays its fields over the main data, so needs it
         stages = [_stage(raw, k, built["data"]) for k in range(len(raw.curriculum))]
         problems += [problem for _, found in stages for problem in found]
+    if not problems and built["train"].init_from is not None:
+        built["train"], problems = _starting_weights(built["train"], built["model"], raw.seed)
+    chosen, found = _chosen_stages(raw.curriculum, built["train"])
+    problems += found
     if problems:
         return None, problems
-    curriculum = tuple(stage for stage, _ in stages)
-    if not built["train"].use_curriculum:
-        curriculum = ()  # checked all the same: the arm that does use it must build
+    # every stage is checked all the same: the arm that does use it must build
+    curriculum = tuple(stage for k, (stage, _) in enumerate(stages) if k in chosen)
     return RunConfig(built["data"], built["model"], built["train"], tuple(raw.suites), raw.seed,
                      curriculum), []
+
+
+def _chosen_stages(curriculum: list[_StageFile], train: TrainConfig | None) -> tuple[set[int], Problems]:
+    """The indices of the stages this run trains: all, none (``use_curriculum: false``), or those
+    ``train.stages`` names."""
+    if train is None or not train.use_curriculum:
+        return set(), []
+    if train.stages is None:
+        return set(range(len(curriculum))), []
+    if train.stages == "none":
+        return set(), []
+    names = [stage.name for stage in curriculum]
+    wanted = train.stages.split("+")
+    unknown = [name for name in wanted if name not in names]
+    if unknown:
+        known = ", ".join(n for n in names if n) or "none (give stages a 'name')"
+        return set(), [("train.stages", f"no curriculum stage named {', '.join(map(repr, unknown))}; "
+                                        f"the named stages: {known}; or 'none'")]
+    return {names.index(name) for name in wanted}, []
+
+
+def _starting_weights(train: TrainConfig, model: ModelConfig, seed: int) -> tuple[TrainConfig, Problems]:
+    """``train`` with ``init_from`` made absolute and its seed filled in (workers run elsewhere),
+    or the problem: no checkpoint there, another tokenizer, or a model of another shape."""
+    from axiomatic.train import checkpoint  # imports torch: only runs that start from weights pay
+
+    path = Path(train.init_from.replace("{seed}", str(seed))).expanduser().resolve()
+    try:
+        found = checkpoint.weights_of(path)
+        trained = ModelConfig.from_dict(checkpoint.read_meta(found)["run"]["model"])
+    except UserError as err:
+        return train, [("train.init_from", str(err))]
+    differ = [f"{key} {getattr(trained, key)!r} (this run: {getattr(model, key)!r})"
+              for key in ModelConfig.model_fields if key != "dropout" and getattr(trained, key) != getattr(model, key)]
+    if differ:
+        return train, [("train.init_from", f"{found}: its model differs from this run's: {'; '.join(differ)}")]
+    return train.model_copy(update={"init_from": str(found)}), []
 
 
 def _build_section(prefix: str, build, section):
@@ -257,12 +298,14 @@ def _located(prefix: str, line: str) -> tuple[str, str]:
     return f"{prefix}.{field}", message
 
 
-def _stage(raw: _RunFile, k: int, main: DataSpec) -> tuple[Stage | None, Problems]:
-    """Stage k's data: the main ``data`` section with the stage's fields laid over it. Its seed
+def _stage(raw: _RunFile, k: int, main: TaskSpec) -> tuple[Stage | None, Problems]:
+    """Stage k's data: the main ``data`` section with the stage's fields laid over it, or, for a
+    stage of another task (an axiom before the transfer task), the stage's fields alone. Its seed
     defaults to the main seed + 1 + k, so no stage replays the main data's rows."""
     stage = raw.curriculum[k]
-    section = {**raw.data, "seed": main.seed + 1 + k, **stage.data}
-    if "shares" in stage.data or "perturbation" in stage.data:
+    own_task = stage.data.get("task", main.task) != main.task
+    section = {**({} if own_task else raw.data), "seed": main.seed + 1 + k, **stage.data}
+    if not own_task and ("shares" in stage.data or "perturbation" in stage.data):
         # a stage that states its mixture replaces the main one instead of clashing with it
         for key in ("shares", "perturbation", "preset"):
             if key not in stage.data:

@@ -28,6 +28,8 @@ import torch
 
 from axiomatic import metric_names
 from axiomatic.data import packing
+from axiomatic.data.suites import task_of_suite
+from axiomatic.data.tasks import YES_CLASS_TASKS
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.store import Store
 from axiomatic.errors import Diverged, UserError
@@ -140,6 +142,8 @@ class Trainer:
         self.state = TrainingState()
         if resume_from is not None:
             self.state = checkpoint.restore(resume_from, self.model, self.optimizer)
+        elif run.train.init_from is not None:
+            checkpoint.load_weights(run.train.init_from, self.model)
         if self.state.stage is None:  # a checkpoint from before gated stages: every stage ran its steps
             self.state.stage = int(np.searchsorted(run.stage_ends, self.state.step, side="right"))
             self.state.stage_start = ([0] + run.stage_ends)[self.state.stage]
@@ -157,8 +161,22 @@ class Trainer:
             if per_epoch == 0:
                 raise UserError(f"train.batch_size={self.cfg.batch_size} exceeds the {len(phase)} "
                                 f"training rows of {name}; lower it or raise {name}.size")
+        self._check_lengths(names)
         self.total_steps = total_steps(run, len(self.phases[-1]), worker.world)
         self._plan: tuple[tuple[int, int], list[np.ndarray]] | None = None
+
+    def _check_lengths(self, phase_names: list[str]) -> None:
+        """Refuse, before the first step, data the model cannot read: a Corr2Cause premise
+        grows fast with its variables, and a row past max_len would fail mid-run."""
+        limit = self.run.model.max_len
+        named = {**dict(zip(phase_names, [*self.data.stages, self.data.train])), "validation split": self.data.val,
+                 **{f"suite {name}": suite for name, suite in self.data.suites.items()}}
+        for name, dataset in named.items():
+            longest = int(dataset.lengths.max()) if len(dataset) else 0
+            if longest > limit:
+                raise UserError(f"{name}: rows of up to {longest} tokens exceed model.max_len={limit}; "
+                                "raise model.max_len, or shorten the premises (corr2cause: data.premise: "
+                                "minimal, or fewer data.nodes)")
 
     def batches(self, phase: Phase, epoch: int) -> list[np.ndarray]:
         return epoch_batches(phase.lengths_np, phase.batch_rows, self.run.seed, epoch,
@@ -250,9 +268,14 @@ class Trainer:
         device, size = self.worker.device, self.cfg.eval_batch_size
         val = evaluate(self.model, self.data.val, device, size, self.autocast)
         metrics = {metric_names.VAL_ACC: val["acc"], metric_names.VAL_LOSS: val["loss"]}
+        if self.run.data.task in YES_CLASS_TASKS:
+            metrics[metric_names.VAL_F1] = val["f1"]
         for name, suite in self.data.suites.items():
             scored = evaluate(self.model, suite, device, size, self.autocast)
             metrics[metric_names.suite_acc(name)] = scored["acc"]
+            if task_of_suite(name) in YES_CLASS_TASKS:
+                for measure in metric_names.YES_CLASS_MEASURES:
+                    metrics[metric_names.suite_metric(name, measure)] = scored[measure]
         return metrics
 
     def fit(self, report: Report) -> dict:
