@@ -292,6 +292,18 @@ def test_plan_counts_the_steps_the_trainer_takes(sections, tmp_path, capsys):
     assert planned == Trainer(run, load_data(run, store), Worker()).total_steps
 
 
+def test_plan_gives_the_range_of_steps_when_arms_pick_different_stages(tmp_path, capsys):
+    study = tmp_path / "study.yaml"
+    study.write_text(yaml.safe_dump({
+        "name": "stages", "data": {"size": 300, "chain_lengths": [3, 4]}, "model": {"preset": "tiny"},
+        "curriculum": [{"name": "short", "steps": 5, "data": {"chain_lengths": [2, 2]}}],
+        "train": {"batch_size": 32, "epochs": 2, "stages": {"grid": ["none", "short"]}}}))
+    assert cli.main(["plan", str(study), "--json", "--no-calibrate"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["steps_per_cell_range"] == [16, 21]  # 2 epochs of 8 batches, + 5 curriculum steps
+    assert plan["steps_per_cell"] == round((16 + 21) / 2)
+
+
 # ---------------------------------------------------------------- batch order and schedule
 
 def test_epoch_batches_depend_only_on_seed_and_epoch_and_split_across_ranks():

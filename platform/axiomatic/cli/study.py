@@ -140,8 +140,13 @@ def _plan(args) -> int:
     n_arms = arm_count(spec)
     cells = n_arms * len(spec.seeds)
     slots = _local_slots(spec)
-    first = spec.run_config(arms[0] if arms else spec.representative_arm(), spec.seeds[0])
-    steps = total_steps(first, expected_training_rows(first))
+    runs = [spec.run_config(arm, spec.seeds[0]) for arm in arms] if arms else [
+        spec.run_config(spec.representative_arm(), spec.seeds[0])]
+    first = runs[0]
+    # arms may differ in steps (a curriculum stage picked or not, epochs, data size): the wall
+    # estimate takes their mean, the table their range
+    each = [total_steps(run, expected_training_rows(run)) for run in runs]
+    steps = round(sum(each) / len(each))
     params = _parameter_count(first)
     skipped = ("--no-calibrate" if args.no_calibrate else _calibration_impossible(spec, first))
     step_seconds = None if skipped else _calibrate(first, store)
@@ -151,7 +156,8 @@ def _plan(args) -> int:
     plan = {"study": spec.name, "algorithm": spec.search.algorithm, "arms": n_arms,
             "arm_names": [spec.arm_name(a) for a in arms] if arms else None, "seeds": list(spec.seeds),
             "cells": cells, "resources_per_cell": spec.resources.model_dump(), "concurrency": slots,
-            "scheduler": spec.scheduler.type, "steps_per_cell": steps, "parameters": params,
+            "scheduler": spec.scheduler.type, "steps_per_cell": steps,
+            "steps_per_cell_range": [min(each), max(each)], "parameters": params,
             "seconds_per_step": step_seconds, "estimated_seconds_per_cell": per_cell,
             "estimated_wall_seconds": wall, "calibrated_on": _device(first) if step_seconds else None,
             "calibration_skipped": skipped,
@@ -239,7 +245,9 @@ def _print_plan(plan: dict) -> None:
     table.add_row("resources per cell", f"{r['workers']} worker(s) x cpu {r['cpu']}, gpu {r['gpu']}")
     table.add_row("concurrency here", str(plan["concurrency"]) if plan["concurrency"]
                   else "0: this machine lacks the resources of one cell (run it on a cluster)")
-    table.add_row("model", f"{plan['parameters']:,} parameters, {plan['steps_per_cell']:,} steps per cell")
+    low, high = plan["steps_per_cell_range"]
+    spread = f" (arms: {low:,} to {high:,})" if low != high else ""
+    table.add_row("model", f"{plan['parameters']:,} parameters, {plan['steps_per_cell']:,} steps per cell{spread}")
     if plan["calibration_skipped"]:
         table.add_row("calibration", f"none: {plan['calibration_skipped']}")
     if plan["seconds_per_step"]:
