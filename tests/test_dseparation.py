@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from axiomatic.data import baselines, mixtures, suites, text
+from axiomatic.data import baselines, mixtures, packing, suites, text
 from axiomatic.data.axioms import corr2cause, dseparation
 from axiomatic.data.axioms.dseparation import DSeparationSpec
 from axiomatic.data.dataset import Dataset
@@ -66,6 +66,21 @@ def test_labels_equal_networkx_d_separation():
     data = dseparation.generate(MIXED)
     assert len(data) == 1500 and data.categories.dtype == np.uint8
     assert_rows_are_d_separation(data)
+
+
+def test_several_questions_per_premise_share_its_names_and_pack_into_one_row():
+    spec = MIXED.model_copy(update={"questions_per_premise": 4, "size": 1498})
+    data = dseparation.generate(spec)
+    assert len(data) == 1498
+    assert_rows_are_d_separation(data)
+    groups = packing.premise_groups(data)
+    assert np.bincount(groups).max() == 4 and len(np.unique(groups)) == 375  # ceil(1498 / 4)
+    rows = packing.by_premise(data, 4)
+    assert len(rows) == 375 and (rows.labels != packing.ABSENT).sum() == 1498
+    assert abs(data.labels.mean() - 0.5) < 0.02
+    # one question per premise is what it was: the k = 1 bytes do not move
+    assert digest(dseparation.generate(MIXED)) == digest(dseparation.generate(
+        MIXED.model_copy(update={"questions_per_premise": 1})))
 
 
 def test_labels_balanced_within_every_set_size():
@@ -127,7 +142,7 @@ def test_spec_digest_and_presets():
     ({"edges_per_node": 3.0}, "edges_per_node"),  # 5 nodes hold at most 10 edges, not 15
     ({"max_given": 9}, "max_given"),
     ({"dag_share": 1.5}, "dag_share"),
-    ({"questions_per_premise": 2}, "questions_per_premise"),
+    ({"questions_per_premise": 0}, "questions_per_premise"),
     ({"alphabet": "ab-"}, "alphabet"),
     ({"task": "transitivity"}, "task"),
     ({"colour": "blue"}, "colour"),

@@ -75,7 +75,8 @@ class DSeparationSpec(BaseModel):
     edges_per_node: float = Field(1.4, gt=0, description="a DAG of n nodes has int(n * this) edges")
     max_given: int = Field(4, ge=0, le=MAX_GIVEN, description="largest conditioning set asked about")
     balance: bool = True
-    questions_per_premise: Literal[1] = 1
+    questions_per_premise: int = Field(1, ge=1, le=16, description="questions asked of each premise "
+                                                                   "(packed into one training row when > 1)")
 
     @field_validator("chain_lengths", "name_length", "dag_nodes")
     @classmethod
@@ -136,9 +137,13 @@ def preset(name: str, **overrides) -> DSeparationSpec:
 
 
 def generate(spec: DSeparationSpec) -> Dataset:
-    """Generate a training set: same spec, same bytes."""
+    """Generate a training set: same spec, same bytes. With ``questions_per_premise`` k, each
+    premise is asked k independent questions (rows with equal premise tokens, which training packs
+    into one row), and the set holds ceil(size / k) premises cut to ``size`` rows."""
     rng = np.random.default_rng(spec.seed)
-    chain_count, dag_count = mixtures.allocate(spec.size, [1 - spec.dag_share, spec.dag_share])
+    k = spec.questions_per_premise
+    premises = -(-spec.size // k)
+    chain_count, dag_count = mixtures.allocate(premises, [1 - spec.dag_share, spec.dag_share])
     groups = []
     lengths = np.arange(spec.chain_lengths[0], spec.chain_lengths[1] + 1)
     kind_counts = mixtures.allocate(int(chain_count), spec.resolved_shares().as_array())
@@ -151,13 +156,16 @@ def generate(spec: DSeparationSpec) -> Dataset:
         if count:
             dags = graphs.random_dags(rng, int(count), int(n), int(spec.edges_per_node * n))
             groups.append(Group(graphs.shuffle_order(rng, dags), spec.name_length))
-    data = ask(rng, groups, spec.alphabet, spec.max_given, spec.balance)
-    return data.subset(rng.permutation(len(data)))
+    data = ask(rng, groups, spec.alphabet, spec.max_given, spec.balance, k)
+    return data.subset(rng.permutation(len(data))[: spec.size])
 
 
 def ask(rng: np.random.Generator, groups: list[Group], alphabet: str, max_given: int,
-        balance: bool = True) -> Dataset:
-    """One labelled question for every premise of every group, as token rows (see the module)."""
+        balance: bool = True, questions_per_premise: int = 1) -> Dataset:
+    """``questions_per_premise`` labelled questions for every premise of every group, as token
+    rows (see the module); the k rows of a premise state it with the same names."""
+    k = questions_per_premise
+    groups = [Group(_repeated(g.graphs, k), g.name_length) for g in groups]
     width = max(g.graphs.nodes for g in groups)
     nodes = np.concatenate([np.full(g.graphs.count, g.graphs.nodes) for g in groups])
     adjacency = np.concatenate([_padded(g.graphs.adjacency, width) for g in groups])
@@ -167,13 +175,21 @@ def ask(rng: np.random.Generator, groups: list[Group], alphabet: str, max_given:
     parts, start = [], 0
     for g in groups:
         n, stop = g.graphs.nodes, start + g.graphs.count
-        chars, name_lengths = names.sample_names(rng, g.graphs.count, n, g.name_length, alphabet_ids)
+        chars, name_lengths = names.sample_names(rng, g.graphs.count // k, n, g.name_length, alphabet_ids)
+        chars, name_lengths = np.repeat(chars, k, axis=0), np.repeat(name_lengths, k, axis=0)
         tokens, lengths = render(g.graphs.edges, chars, name_lengths, x[start:stop], y[start:stop],
                                  given[start:stop, :n])
         parts.append(Dataset(tokens, lengths, labels[start:stop].astype(np.uint8),
                              sizes[start:stop].astype(np.uint8), np.full(g.graphs.count, n, np.int32)))
         start = stop
     return Dataset.concat(parts)
+
+
+def _repeated(batch: graphs.GraphBatch, k: int) -> graphs.GraphBatch:
+    """Each premise k times in a row (the batch itself for k = 1)."""
+    if k == 1:
+        return batch
+    return graphs.GraphBatch(np.repeat(batch.adjacency, k, axis=0), np.repeat(batch.edges, k, axis=0))
 
 
 def _padded(adjacency: np.ndarray, width: int) -> np.ndarray:
