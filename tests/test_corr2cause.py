@@ -368,9 +368,11 @@ def test_suites():
     assert set(typed.categories.tolist()) == {TYPES.index("confounder")}
     test_keys = set(corr2cause.class_keys(corr2cause.suite_spec("corr2cause/all", 60)).tolist())
     assert all(corr2cause.split_of_class(k) == "test" for k in test_keys)
-    with pytest.raises(ValueError, match="no class in the test split"):
-        corr2cause.build_suite("corr2cause/n=2")
-    with pytest.raises(ValueError, match="accepted: corr2cause/n=4"):
+    with pytest.raises(ValueError, match="too few for a suite"):
+        corr2cause.build_suite("corr2cause/n=4")
+    minimal = corr2cause.build_suite("corr2cause_minimal/n=5", items=40)
+    assert minimal.labels.mean() == 0.5 and minimal.lengths.max() < balanced.lengths.max()
+    with pytest.raises(ValueError, match="accepted: corr2cause/n=5"):
         corr2cause.build_suite("corr2cause/bogus")
 
 

@@ -220,7 +220,7 @@ def task_of_suite(name: str) -> str:
 def unknown_suite(name: str) -> ValueError:
     families = ", ".join(f"{f.name}/{f.size_key}=({','.join(map(str, f.sizes))})" for f in FAMILIES.values())
     return ValueError(f"unknown suite {name!r}; generated suites: {families}, "
-                      "corr2cause/(n=4..8|type=T|all), corr2cause_minimal/(n=4..6|type=T|all), "
+                      "corr2cause/(n=5..8|type=T|all), corr2cause_minimal/(n=5|6|type=T|all), "
                       "corr2cause_natural/all; published suites: published/<axiom>/<family>/len=N (see 'platform data suites')")
 
 

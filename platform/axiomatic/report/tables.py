@@ -43,6 +43,7 @@ GENERATED_FAMILIES = (
     ("dseparation/branching_bf1.4", "d-separation, branching bf1.4"),
     ("corr2cause", "Corr2Cause (balanced test split)"),
     ("corr2cause_natural", "Corr2Cause (natural Yes share)"),
+    ("corr2cause_minimal", "Corr2Cause (minimal premise, balanced test split)"),
 )
 FAMILY_ORDER = tuple(family for family, _ in GENERATED_FAMILIES)
 FAMILY_TITLES = dict(GENERATED_FAMILIES)

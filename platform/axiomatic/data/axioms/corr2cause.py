@@ -726,11 +726,12 @@ def premise_tokens_by_size(naming: str = "random", seed: int = 0,
 
 # ---------------------------------------------------------------- evaluation suites
 
-SUITE_NODES = tuple(range(4, NODES[1] + 1))  # N = 2, 3 hold no test class (2 and 5 classes in all)
+# N = 2, 3 hold no test class (2 and 5 classes in all), N = 4 two (12 items at half Yes)
+SUITE_NODES = tuple(range(5, NODES[1] + 1))
 EXHAUSTIVE_NODES = (2, 6)
 # the minimal premise (one statement per pair) for models whose context cannot hold a full
 # six-node premise; its family name carries the form into every report
-MINIMAL_NODES = (4, 5, 6)
+MINIMAL_NODES = (5, 6)
 SUITE_FAMILIES = ("corr2cause", "corr2cause_minimal", "corr2cause_natural")
 
 
@@ -754,7 +755,8 @@ def suite_spec(name: str, items: int = 500) -> Corr2CauseSpec:
     family, _, which = name.partition("/")
     key, _, value = which.partition("=")
     if name not in suite_names():
-        hint = (f"; N = 2 and 3 have no class in the test split" if key == "n" and value in ("2", "3") else "")
+        hint = ("; N = 2..4 have 0, 0 and 2 classes in the test split, too few for a suite"
+                if key == "n" and value in ("2", "3", "4") else "")
         raise ValueError(f"unknown Corr2Cause suite {name!r}{hint}; accepted: {', '.join(suite_names())}")
     if family == "corr2cause_minimal":
         base["premise"] = "minimal"
@@ -765,7 +767,7 @@ def suite_spec(name: str, items: int = 500) -> Corr2CauseSpec:
     else:
         fields = dict(nodes=EXHAUSTIVE_NODES, balanced=family != "corr2cause_natural")
     spec = Corr2CauseSpec(**base, **fields)
-    return spec.model_copy(update={"size": min(items, available(spec))})
+    return spec.model_copy(update={"size": min(items, available(spec, spec.balanced))})
 
 
 def build_suite(name: str, items: int = 500) -> Dataset:
@@ -773,6 +775,8 @@ def build_suite(name: str, items: int = 500) -> Dataset:
     return generate(suite_spec(name, items))
 
 
-def available(spec: Corr2CauseSpec) -> int:
-    """Items the spec's selection holds (what ``size`` may ask for at most)."""
-    return int(_pool(spec, np.random.default_rng([spec.seed, 0])).labels.size)
+def available(spec: Corr2CauseSpec, balanced: bool = False) -> int:
+    """Items the spec's selection holds (what ``size`` may ask for at most); with ``balanced``,
+    the most it holds at half Yes (twice the rarer label's items)."""
+    labels = _pool(spec, np.random.default_rng([spec.seed, 0])).labels
+    return 2 * int(min(labels.sum(), (~labels).sum())) if balanced else int(labels.size)
