@@ -69,7 +69,8 @@ class TrainConfig(BaseModel):
                                                    "curriculum (an ablation a study can search)")
     stages: str | None = Field(None, min_length=1, description="the named curriculum stages to "
                                "train, joined by '+' ('transitivity+dseparation'), or 'none' "
-                               "(default: every stage); a study can search which axiom comes first")
+                               "(default: every stage); they train in curriculum order, so a study "
+                               "searches which axioms a run sees, not their order")
 
 
 RECIPES: dict[str, dict] = {
