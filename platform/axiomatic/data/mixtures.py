@@ -68,6 +68,23 @@ def shares_at(perturbation: float) -> Shares:
     return Shares(sequential=mix[0], flipped=mix[1], reversed=max(0.0, 1.0 - mix[0] - mix[1]))
 
 
+def check_range(v: tuple[int, int], lowest: int) -> tuple[int, int]:
+    """An inclusive [lo, hi] range field of a data spec, or the ValueError pydantic reports."""
+    if v[0] < lowest or v[0] > v[1]:
+        raise ValueError(f"expected [lo, hi] with {lowest} <= lo <= hi, got {list(v)}")
+    return v
+
+
+def check_alphabet(v: str) -> str:
+    """A names alphabet: distinct alphanumerics, the characters the tokenizer spells names with."""
+    bad = sorted(set(v) - set(ALPHANUMERICS))
+    if bad:
+        raise ValueError(f"alphabet may only use the 62 alphanumerics [0-9A-Za-z], got {bad}")
+    if len(set(v)) != len(v):
+        raise ValueError("alphabet repeats a character")
+    return v
+
+
 class DataSpec(BaseModel):
     """Everything that determines a transitivity training set; its hash names the cached arrays."""
 
@@ -92,20 +109,12 @@ class DataSpec(BaseModel):
     @field_validator("chain_lengths", "name_length")
     @classmethod
     def _ordered_range(cls, v, info):
-        lowest = 2 if info.field_name == "chain_lengths" else 1
-        if v[0] < lowest or v[0] > v[1]:
-            raise ValueError(f"expected [lo, hi] with {lowest} <= lo <= hi, got {list(v)}")
-        return v
+        return check_range(v, 2 if info.field_name == "chain_lengths" else 1)
 
     @field_validator("alphabet")
     @classmethod
     def _alphanumeric(cls, v):
-        bad = sorted(set(v) - set(ALPHANUMERICS))
-        if bad:
-            raise ValueError(f"alphabet may only use the 62 alphanumerics [0-9A-Za-z], got {bad}")
-        if len(set(v)) != len(v):
-            raise ValueError("alphabet repeats a character")
-        return v
+        return check_alphabet(v)
 
     @field_validator("questions_per_premise")
     @classmethod

@@ -82,20 +82,12 @@ class DSeparationSpec(BaseModel):
     @classmethod
     def _ordered_range(cls, v, info):
         # a chain or DAG needs a third node for X and Y to be anything but adjacent
-        lowest = 1 if info.field_name == "name_length" else 3
-        if v[0] < lowest or v[0] > v[1]:
-            raise ValueError(f"expected [lo, hi] with {lowest} <= lo <= hi, got {list(v)}")
-        return v
+        return mixtures.check_range(v, 1 if info.field_name == "name_length" else 3)
 
     @field_validator("alphabet")
     @classmethod
     def _alphanumeric(cls, v):
-        bad = sorted(set(v) - set(mixtures.ALPHANUMERICS))
-        if bad:
-            raise ValueError(f"alphabet may only use the 62 alphanumerics [0-9A-Za-z], got {bad}")
-        if len(set(v)) != len(v):
-            raise ValueError("alphabet repeats a character")
-        return v
+        return mixtures.check_alphabet(v)
 
     @field_validator("edges_per_node")
     @classmethod
