@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from axiomatic.data import graphs, text, tokenizer
 from axiomatic.data.axioms import corr2cause
 from axiomatic.data.axioms.corr2cause import TYPES, Corr2CauseSpec
-from axiomatic.data.causal import dags, equivalence
+from axiomatic.data.causal import classes, dags, equivalence
 
 LETTERS = "ABCDEFGH"
 
@@ -161,7 +161,7 @@ def test_published_example_premise_verbatim():
 
 def test_minimal_premise_keeps_only_minimal_separating_sets():
     table = corr2cause.class_table(5)
-    full, small = table.separated, corr2cause.minimal(table.separated)
+    full, small = table.separated, classes.minimal(table.separated)
     assert (small <= full).all() and small.sum() < full.sum()
     for k, p, z in np.argwhere(full)[::37].tolist():
         subsets = [s for s in range(2**5) if s & z == s and s != z]
@@ -333,16 +333,16 @@ def test_published_semantics_reproduces_audited_gold_labels():
 
 def test_published_descendant_bug_changes_twenty_six_node_dags():
     candidates = dags.all_dags(6)
-    true = corr2cause.separations(candidates)
-    changed = [i for i in np.flatnonzero(corr2cause._descendants_differ(candidates))
-               if (corr2cause._path_separations(candidates[i], corr2cause._published_descendants(candidates[i]))
+    true = classes.separations(candidates)
+    changed = [i for i in np.flatnonzero(classes._descendants_differ(candidates))
+               if (classes._path_separations(candidates[i], classes._published_descendants(candidates[i]))
                    != true[i]).any()]
     assert len(changed) == 20
     # the path criterion with true descendants is d-separation itself
     index = changed[0]
     reach = graphs.transitive_closure(candidates[index : index + 1])[0] | np.eye(6, dtype=bool)
     masks = [int((row * (1 << np.arange(6))).sum()) for row in reach]
-    assert (corr2cause._path_separations(candidates[index], masks) == true[index]).all()
+    assert (classes._path_separations(candidates[index], masks) == true[index]).all()
 
 
 def test_published_semantics_agrees_on_small_graphs_and_differs_on_larger():
