@@ -4,7 +4,11 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean system-packages
+
+# tests/test_cluster_launcher.py runs `ray up` over SSH to 127.0.0.1: it needs an SSH server and
+# rsync, from Debian's packages, installed here when missing (the test fails without them).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,7 +22,13 @@ demo: $(STAMP)
 	$(VENV)/bin/platform data suites
 	$(VENV)/bin/platform study studies/quickstart.yaml
 
-test: $(STAMP)
+system-packages:
+	@test -x /usr/sbin/sshd && command -v ssh >/dev/null && command -v rsync >/dev/null || { \
+	  echo "installing openssh-server, openssh-client, rsync (Debian packages) for the cluster tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends openssh-server openssh-client rsync >/dev/null; }
+
+test: $(STAMP) system-packages
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)

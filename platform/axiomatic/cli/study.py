@@ -22,7 +22,8 @@ def add_commands(commands) -> None:
                                 parents=[JSON_OUTPUT, *DATA_DIRS])
     study.add_argument("file")
     study.add_argument("--runs-dir", default="runs", help="parent of runs/<study> (default runs)")
-    study.add_argument("--address", help="join a running Ray cluster (default: embedded local Ray)")
+    study.add_argument("--address", help="join a running Ray cluster: host:port, or auto for the one 'ray start' "
+                       "started here (default: RAY_ADDRESS if set, else an embedded Ray on this machine)")
     study.add_argument("--new", action="store_true", help="archive an incompatible existing run, start afresh")
     study.set_defaults(handler=_study)
 
@@ -43,6 +44,7 @@ def add_commands(commands) -> None:
 # ---------------------------------------------------------------- study
 
 def _study(args) -> int:
+    from axiomatic.ray_session import check_cluster
     from axiomatic.report.console import LiveConsole
     from axiomatic.study import CellStatus, Ledger, load_study
     from axiomatic.study.runner import run_study, study_lock
@@ -52,6 +54,7 @@ def _study(args) -> int:
     root = Path(args.runs_dir).resolve() / spec.name
     ledger = Ledger(root)
     fingerprint = _jsonable(spec.fingerprint())
+    check_cluster(args.address)  # a cluster that does not answer or refuses us: nothing written
     with study_lock(root):  # before --new may archive the directory another runner is using
         if ledger.exists() and ledger.fingerprint() != fingerprint:
             if not args.new:

@@ -36,6 +36,7 @@ def add_commands(commands) -> None:
 
 def _train(args) -> int:
     from axiomatic.data import suites
+    from axiomatic.ray_session import check_cluster
     from axiomatic.train import launch, load_run
 
     store = data_store(args)
@@ -48,6 +49,8 @@ def _train(args) -> int:
         run = _with_train(run, device=args.device)
     if args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
+    if args.workers > 1:
+        check_cluster(args.address)  # before anything is written
     out = Path(args.out or Path("runs") / "train" / Path(args.config).stem).resolve()
     out.mkdir(parents=True, exist_ok=True)
     progress = _Progress(quiet=args.json)
