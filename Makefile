@@ -6,8 +6,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench clean system-packages
 
-# tests/test_cluster_launcher.py runs `ray up` over SSH to 127.0.0.1: it needs an SSH server and
-# rsync, from Debian's packages, installed here when missing (the test fails without them).
+# Servers the tests start for themselves, from Debian's packages, installed here when missing
+# (the tests fail without them): an SSH server and rsync for tests/test_cluster_launcher.py
+# (`ray up` over SSH to 127.0.0.1), PostgreSQL for tests/test_postgres_storage.py.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
@@ -23,10 +24,11 @@ demo: $(STAMP)
 	$(VENV)/bin/platform study studies/quickstart.yaml
 
 system-packages:
-	@test -x /usr/sbin/sshd && command -v ssh >/dev/null && command -v rsync >/dev/null || { \
-	  echo "installing openssh-server, openssh-client, rsync (Debian packages) for the cluster tests"; \
+	@test -x /usr/sbin/sshd && command -v ssh >/dev/null && command -v rsync >/dev/null \
+	  && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing openssh-server, openssh-client, rsync, postgresql (Debian packages) for the tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends openssh-server openssh-client rsync >/dev/null; }
+	    --no-install-recommends openssh-server openssh-client rsync postgresql >/dev/null; }
 
 test: $(STAMP) system-packages
 	$(PY) -m pytest -q tests

@@ -169,12 +169,13 @@ def test_an_arm_is_told_to_optuna_only_when_every_seed_has_finished(tmp_path):
     import optuna
 
     from axiomatic.study.ledger import Ledger
+    from axiomatic.study import storage
     from axiomatic.study.runner import ArmSearcher, optuna_study
     from axiomatic.study.trial import describe_error
 
     spec, ledger = small_spec(), Ledger(tmp_path / "told")
     ledger.initialise("", spec.fingerprint())
-    study = optuna_study(spec, ledger)
+    study = optuna_study(spec, storage.of_run(ledger.root, spec.name))
     searcher = ArmSearcher(spec, ledger, study)
     searcher.suggest("t0")
     second = searcher.suggest("t1")
@@ -190,7 +191,7 @@ def test_an_arm_is_told_to_optuna_only_when_every_seed_has_finished(tmp_path):
     (trial,) = study.trials
     assert trial.state == optuna.trial.TrialState.RUNNING  # not the surviving seed's 0.8
 
-    rerun = ArmSearcher(spec, ledger, optuna_study(spec, ledger))  # the next 'platform study'
+    rerun = ArmSearcher(spec, ledger, optuna_study(spec, storage.of_run(ledger.root, spec.name)))  # the next 'platform study'
     again = rerun.suggest("t2")
     assert again["cell"] == second["cell"]
     rerun.on_trial_complete("t2", {"val/acc": 0.6, "finished": 1})

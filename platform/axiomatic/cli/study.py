@@ -25,6 +25,9 @@ def add_commands(commands) -> None:
     study.add_argument("--address", help="join a running Ray cluster: host:port, or auto for the one 'ray start' "
                        "started here (default: RAY_ADDRESS if set, else an embedded Ray on this machine)")
     study.add_argument("--new", action="store_true", help="archive an incompatible existing run, start afresh")
+    study.add_argument("--optuna-storage", metavar="URL",
+                       help="database for the Optuna trials, e.g. postgresql://user@host/db (default: the "
+                            "study file's optuna_storage, else runs/<study>/optuna.db)")
     study.set_defaults(handler=_study)
 
     plan = commands.add_parser("plan", help="dry run: arms x seeds, resources, time and disk estimates",
@@ -36,6 +39,8 @@ def add_commands(commands) -> None:
     report = commands.add_parser("report", help="tables, comparisons and plots of a study run",
                                  parents=[JSON_OUTPUT, *DATA_DIRS])
     report.add_argument("run_dir")
+    report.add_argument("--optuna-storage", metavar="URL",
+                        help="the run's Optuna database with its password (default: the one it recorded)")
     report.add_argument("--format", choices=("md", "latex", "csv"), action="append",
                         help="table formats to write (default all three); the first is printed")
     report.set_defaults(handler=_report)
@@ -47,6 +52,7 @@ def _study(args) -> int:
     from axiomatic.ray_session import check_cluster
     from axiomatic.report.console import LiveConsole
     from axiomatic.study import CellStatus, Ledger, load_study
+    from axiomatic.study import storage as optuna_storage
     from axiomatic.study.runner import run_study, study_lock
 
     store = data_store(args)
@@ -55,6 +61,9 @@ def _study(args) -> int:
     ledger = Ledger(root)
     fingerprint = _jsonable(spec.fingerprint())
     check_cluster(args.address)  # a cluster that does not answer or refuses us: nothing written
+    resuming = ledger.exists() and ledger.fingerprint() == fingerprint
+    storage = optuna_storage.for_study(root, spec.name, args.optuna_storage or spec.optuna_storage,
+                                       existing=resuming, source=args.file)
     with study_lock(root):  # before --new may archive the directory another runner is using
         if ledger.exists() and ledger.fingerprint() != fingerprint:
             if not args.new:
@@ -66,16 +75,18 @@ def _study(args) -> int:
             os.rename(root, archive)
             notices.print(f"archived the previous run to {archive}")  # stderr: --json owns stdout
         ledger.initialise(Path(args.file).read_text(), fingerprint)
+        optuna_storage.record(root, storage)
         live = LiveConsole(spec, console, enabled=not args.json)
         with live:
-            searcher = run_study(spec, ledger, address=args.address, console_callback=live, store=store)
+            searcher = run_study(spec, ledger, address=args.address, console_callback=live, store=store,
+                                 storage=storage)
     if not searcher.complete():
         finished = sum(c.finished or c.status is CellStatus.FAILED for c in searcher.cells.values())
         notices.print(f"[yellow]interrupted[/]: {finished} of {searcher.total_cells()} cells have ended; "
                       f"rerun 'platform study {args.file}' to resume (finished cells do not run again), "
                       f"or 'platform report {root}' for the partial tables")
         return INTERRUPTED
-    return _finish(spec, ledger, store, ("md", "latex", "csv"), args.json)
+    return _finish(spec, ledger, store, ("md", "latex", "csv"), args.json, storage)
 
 
 def _jsonable(obj):
@@ -88,15 +99,17 @@ def _diff(old: dict, new: dict) -> str:
     return "\n".join(lines)
 
 
-def _finish(spec, ledger, store, formats, as_json: bool) -> int:
+def _finish(spec, ledger, store, formats, as_json: bool, storage) -> int:
     from axiomatic.report import reach, rendering, summary
+    from axiomatic.study import storage as optuna_storage
 
-    report = summary.build(spec, ledger, store)
+    report = summary.build(spec, ledger, store, storage)
     paper_table = summary.table(report, spec)
     yes_class = summary.yes_class_tables(report, spec)
     written = summary.write(report, paper_table, ledger, formats, yes_class)
     if as_json:
-        emit_json({**report.to_json(), "files": [str(p) for p in written]})
+        optuna = {"storage": optuna_storage.without_password(storage.url), "study": storage.study_name}
+        emit_json({**report.to_json(), "files": [str(p) for p in written], "optuna": optuna})
         return 0
     for rich_table in rendering.to_rich(paper_table):
         console.print(rich_table)
@@ -122,13 +135,15 @@ def _finish(spec, ledger, store, formats, as_json: bool) -> int:
 
 def _report(args) -> int:
     from axiomatic.study import Ledger, load_study
+    from axiomatic.study import storage as optuna_storage
 
     store = data_store(args)
     ledger = Ledger(Path(args.run_dir))
     if not ledger.exists():
         raise UserError(f"{args.run_dir}: not a study run directory (no fingerprint.json)")
     spec = load_study(ledger.root / "study.yaml", store.published)
-    return _finish(spec, ledger, store, tuple(args.format or ("md", "latex", "csv")), args.json)
+    storage = optuna_storage.of_run(ledger.root, spec.name, args.optuna_storage)
+    return _finish(spec, ledger, store, tuple(args.format or ("md", "latex", "csv")), args.json, storage)
 
 
 # ---------------------------------------------------------------- plan

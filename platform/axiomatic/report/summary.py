@@ -16,8 +16,10 @@ from axiomatic.data.references import select_references
 from axiomatic.data.store import Store
 from axiomatic.report import plots, reach, rendering, tables
 from axiomatic.study import results
+from axiomatic.study import storage as optuna_storage
 from axiomatic.study.ledger import Ledger
 from axiomatic.study.spec import StudySpec
+from axiomatic.study.storage import OptunaStorage
 
 RENDERERS = {"md": rendering.to_markdown, "latex": rendering.to_latex, "csv": rendering.to_csv}
 SUFFIX = {"md": "md", "latex": "tex", "csv": "csv"}
@@ -27,11 +29,11 @@ def suite_baselines(suite_names: list[str], store: Store) -> dict[str, dict]:
     return {name: store.suite(name)[1]["baselines"] for name in suite_names}
 
 
-def importances(spec: StudySpec, ledger: Ledger) -> dict[str, float]:
+def importances(spec: StudySpec, storage: OptunaStorage) -> dict[str, float]:
     """Optuna's parameter importances, for search studies with enough finished arms."""
     if spec.search.algorithm == "grid":
         return {}
-    study = optuna.load_study(study_name=spec.name, storage=ledger.storage_url)
+    study = optuna.load_study(study_name=storage.study_name, storage=storage.url)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if len(complete) < 2:
         return {}
@@ -106,10 +108,13 @@ class StudyReport:
         }
 
 
-def build(spec: StudySpec, ledger: Ledger, store: Store | None = None) -> StudyReport:
+def build(spec: StudySpec, ledger: Ledger, store: Store | None = None,
+          storage: OptunaStorage | None = None) -> StudyReport:
     """The report of the study as its ledger stands. The suites' shortcut baselines come from
-    ``store`` (the command line's cache and published dir)."""
+    ``store`` (the command line's cache and published dir); Optuna's trials from ``storage``
+    (None: the run's own)."""
     store = store or Store(published=spec.published_dir)
+    storage = storage or optuna_storage.of_run(ledger.root, spec.name)
     records = ledger.records()
     summaries = results.aggregate_arms(records)
     suites = sorted({s for summary in summaries for m in summary.metrics
@@ -121,7 +126,7 @@ def build(spec: StudySpec, ledger: Ledger, store: Store | None = None) -> StudyR
     return StudyReport(
         study=spec.name, objective=spec.objective.model_dump(), arms=summaries, baseline_arm=base,
         comparisons=comparisons, reaches=results.time_to_accuracy(records),
-        importances=importances(spec, ledger), departures=departures(spec, records),
+        importances=importances(spec, storage), departures=departures(spec, records),
         failed=[FailedCell(r["arm"], r["seed"], r["error"]) for r in results.failed_trials(records)],
         records=records, suites=suites, baselines=suite_baselines(suites, store))
 

@@ -3,7 +3,8 @@
     runs/<study>/
       study.yaml          the spec as last run (for humans and for the compatibility check)
       fingerprint.json    what defines an existing arm; a change to it is refused unless --new
-      optuna.db           Optuna storage: one Optuna trial per arm
+      optuna.db           Optuna storage: one Optuna trial per arm (or, for a database server,
+                          optuna_storage.json: its URL and study name; study/storage.py)
       cells/<cell>/       cell.json (arm, params, seed, status, final metrics, error),
                           metrics.jsonl (one line per evaluation) and its TensorBoard events,
                           attempts.jsonl (one line per start), checkpoint/ (latest)

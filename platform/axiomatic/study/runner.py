@@ -30,10 +30,12 @@ from axiomatic.data.store import Store
 from axiomatic.errors import UserError
 from axiomatic.ray_session import ray_session
 from axiomatic.study import space
+from axiomatic.study import storage as optuna_storage
 from axiomatic.study.cell_task import CellTask
 from axiomatic.study.ledger import Cell, CellStatus, Ledger, arm_id, cell_id
 from axiomatic.study.progress import SearchProgress, search_progress
 from axiomatic.study.spec import StudySpec
+from axiomatic.study.storage import OptunaStorage
 from axiomatic.study.trial import run_cell
 from axiomatic.train import launch
 
@@ -247,9 +249,9 @@ def study_lock(root: Path):
         yield
 
 
-def optuna_study(spec: StudySpec, ledger: Ledger) -> optuna.Study:
+def optuna_study(spec: StudySpec, storage: OptunaStorage) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=spec.name, storage=ledger.storage_url, load_if_exists=True,
+    study = optuna.create_study(study_name=storage.study_name, storage=storage.url, load_if_exists=True,
                                 sampler=space.make_sampler(spec),
                                 direction="maximize" if spec.objective.mode == "max" else "minimize")
     if spec.search.algorithm == "grid":
@@ -352,11 +354,12 @@ def scheduler(spec: StudySpec):
 
 
 def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, console_callback=None,
-              store: Store | None = None) -> ArmSearcher:
+              store: Store | None = None, storage: OptunaStorage | None = None) -> ArmSearcher:
     """Run every missing cell of the study, its cells reading and writing data where ``store``
-    says; returns the searcher (for its final state)."""
+    says and its Optuna trials where ``storage`` says (None: the run's own); returns the searcher
+    (for its final state)."""
     ledger.root.mkdir(parents=True, exist_ok=True)
-    study = optuna_study(spec, ledger)
+    study = optuna_study(spec, storage or optuna_storage.of_run(ledger.root, spec.name))
     quiet_environment(ledger.root / "logs")
     with ray_session(address, num_cpus=os.cpu_count() or 2, num_gpus=_local_gpus(),
                      log_to_driver=False, logging_level=logging.WARNING):

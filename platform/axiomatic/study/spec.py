@@ -119,6 +119,7 @@ class StudySpec(BaseModel):
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     baseline: dict[str, Any] | None = None
     references: list[str] = Field(default_factory=list)
+    optuna_storage: str | None = None  # a database URL; None: runs/<study>/optuna.db (study/storage.py)
 
     _source: str = PrivateAttr("study")
     _published: Path | None = PrivateAttr(None)  # None: the default place (suites.published_dir)

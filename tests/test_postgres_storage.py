@@ -1,0 +1,110 @@
+"""A study whose Optuna trials live in a real PostgreSQL server (`optuna_storage:` in the study
+file, or `--optuna-storage`): it runs, `optuna.load_study` reads it back, it resumes, and
+`platform report` finds it again. A database that does not connect is exit 2 with nothing written.
+
+The server is this test's own: `initdb` into a temporary folder (as the postgres user when run as
+root: PostgreSQL refuses to run as root), on a free port of 127.0.0.1, stopped afterwards.
+PostgreSQL comes from Debian's packages: `make test` installs it when missing. The test fails,
+never skips, without it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import optuna
+import pytest
+
+from axiomatic.study.ledger import Ledger
+from test_cluster_auth import free_port
+from test_study_run import attempts, local_ray, run, study_file  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.slow
+
+
+def postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL server missing: `make test` installs Debian's postgresql package when it can")
+    return found[-1].parent
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """The URL of an empty database on a PostgreSQL server of this test's own."""
+    bin_dir = postgres_bin()
+    root = Path(tempfile.mkdtemp(prefix="axpg", dir="/tmp"))  # short: the server's socket lives here
+    as_postgres = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    run_as = lambda *cmd: subprocess.run([*as_postgres, *map(str, cmd)], check=True, capture_output=True,
+                                         timeout=120)
+    run_as(bin_dir / "initdb", "-D", root / "data", "-A", "trust", "-U", "axiomatic", "-E", "UTF8", "--no-sync")
+    run_as(bin_dir / "pg_ctl", "-D", root / "data", "-l", root / "server.log", "-w", "-o",
+           f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off", "start")
+    try:
+        run_as(bin_dir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "axiomatic", "studies")
+        yield f"postgresql://axiomatic@127.0.0.1:{port}/studies"
+    finally:
+        run_as(bin_dir / "pg_ctl", "-D", root / "data", "-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_study_keeps_its_trials_in_postgresql_and_resumes(postgres, tmp_path, capsys, local_ray):
+    runs = tmp_path / "runs"
+    path = study_file(tmp_path, name="pg", optuna_storage=postgres)
+    code, report, err = run(["study", path, "--runs-dir", str(runs), "--json"], capsys)
+    assert code == 0, err
+    assert report["optuna"]["storage"] == postgres and report["optuna"]["study"].startswith("pg.")
+    assert not (runs / "pg" / "optuna.db").exists()
+
+    study = optuna.load_study(study_name=report["optuna"]["study"], storage=postgres)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(t.params["model.pe"] for t in complete) == ["none", "rope"]  # one trial per arm
+    assert all(0.0 <= t.value <= 1.0 for t in complete)
+
+    ledger = Ledger(runs / "pg")
+    before = attempts(ledger)
+    code, again, err = run(["study", path, "--runs-dir", str(runs), "--json"], capsys)
+    assert code == 0, err
+    assert attempts(ledger) == before  # resumed from PostgreSQL and the ledger: nothing reran
+    assert again["optuna"]["study"] == report["optuna"]["study"]
+    assert len(optuna.load_study(study_name=again["optuna"]["study"], storage=postgres).trials) == 2
+
+    code, reported, err = run(["report", str(runs / "pg"), "--json"], capsys)
+    assert code == 0, err
+    assert reported["optuna"] == report["optuna"]
+
+
+def test_the_command_line_names_the_database_too(postgres, tmp_path, capsys, local_ray):
+    runs = tmp_path / "runs"
+    path = study_file(tmp_path, name="pgflag", seeds=[0])
+    code, report, err = run(["study", path, "--runs-dir", str(runs), "--optuna-storage", postgres, "--json"],
+                            capsys)
+    assert code == 0, err
+    assert len(optuna.load_study(study_name=report["optuna"]["study"], storage=postgres).trials) == 2
+    # the run remembers where its trials are: a resume without the flag finds them, another
+    # database is refused rather than splitting the trials over two
+    code, _, err = run(["study", path, "--runs-dir", str(runs), "--json"], capsys)
+    assert code == 0, err
+    code, _, err = run(["study", path, "--runs-dir", str(runs), "--optuna-storage",
+                        "postgresql://axiomatic@127.0.0.1:1/other"], capsys)
+    assert code == 2 and "differs from the storage of the run" in " ".join(err.split())
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("postgresql://axiomatic@127.0.0.1:{port}/studies", "cannot connect"),
+    ("not a url", "is not a database URL"),
+])
+def test_a_database_that_does_not_connect_is_exit_2_and_writes_nothing(tmp_path, capsys, url, expected):
+    runs = tmp_path / "runs"
+    path = study_file(tmp_path, name="nodb", optuna_storage=url.format(port=free_port()))
+    code, _, err = run(["study", path, "--runs-dir", str(runs)], capsys)
+    assert code == 2 and expected in " ".join(err.split())
+    assert not runs.exists()
