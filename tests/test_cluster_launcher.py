@@ -171,6 +171,7 @@ def test_ray_up_then_a_study_through_ray_exec_and_ray_job_submit(launched, axiom
                         f"{remote / 'auth_token'} && {' '.join(command)}"], env)
     assert exec_run.returncode == 0, exec_run.stdout + exec_run.stderr
     assert "val/acc" in exec_run.stdout  # the report's table, printed on the head
+    assert f"Ray dashboard: http://127.0.0.1:{dashboard_port}" in exec_run.stdout
     assert (remote / "runs-exec" / "joined" / "report" / "table.md").is_file()
     assert drivers() - before, "the study did not run on the cluster"
     before = drivers()

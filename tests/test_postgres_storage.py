@@ -10,10 +10,14 @@ never skips, without it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import optuna
@@ -56,6 +60,26 @@ def postgres():
         shutil.rmtree(root, ignore_errors=True)
 
 
+def dashboard_json(storage: str, path: str, timeout: float = 60.0):
+    """GET ``path`` from an optuna-dashboard serving ``storage`` on a free port of 127.0.0.1."""
+    port = free_port()
+    server = subprocess.Popen([Path(sys.executable).parent / "optuna-dashboard", storage, "--host", "127.0.0.1",
+                               "--port", str(port), "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+                    return json.loads(reply.read())
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.3)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def test_a_study_keeps_its_trials_in_postgresql_and_resumes(postgres, tmp_path, capsys, local_ray):
     runs = tmp_path / "runs"
     path = study_file(tmp_path, name="pg", optuna_storage=postgres)
@@ -80,6 +104,13 @@ def test_a_study_keeps_its_trials_in_postgresql_and_resumes(postgres, tmp_path, 
     code, reported, err = run(["report", str(runs / "pg"), "--json"], capsys)
     assert code == 0, err
     assert reported["optuna"] == report["optuna"]
+
+    # optuna-dashboard on the same database shows the study and its arms
+    summaries = dashboard_json(postgres, "/api/studies")["study_summaries"]
+    (shown,) = [s for s in summaries if s["study_name"] == report["optuna"]["study"]]
+    trials = dashboard_json(postgres, f"/api/studies/{shown['study_id']}?after=0")["trials"]
+    arms = sorted(attr["value"] for t in trials for attr in t["user_attrs"] if attr["key"] == "arm")
+    assert arms == ["pe=none", "pe=rope"] and all(t["state"] == "Complete" for t in trials)
 
 
 def test_the_command_line_names_the_database_too(postgres, tmp_path, capsys, local_ray):

@@ -89,20 +89,24 @@ def _check_credentials(bootstrap: str, named: str, found_by_auto: bool) -> None:
 
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: float | None = None, num_gpus: int | None = None,
-                **init_options) -> Iterator[None]:
+                **init_options) -> Iterator[str | None]:
     """``num_cpus`` / ``num_gpus`` size a private Ray (None: what Ray detects); a joined cluster
-    keeps its own. ``init_options`` go to ``ray.init`` (``log_to_driver``, ``logging_level``)."""
+    keeps its own. ``init_options`` go to ``ray.init`` (``log_to_driver``, ``logging_level``).
+    Yields the joined cluster's dashboard URL, if it has one (None for a private Ray)."""
     if ray.is_initialized():
-        yield
+        yield None
         return
     joined = check_cluster(address)
+    dashboard = None
     if joined:
-        ray.init(address=joined, **init_options)
+        context = ray.init(address=joined, **init_options)
+        url = getattr(context, "dashboard_url", None)
+        dashboard = (url if "://" in url else f"http://{url}") if url else None
     else:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # 2.60 would write ~/.ray/auth_token and warn
         ray.init(address="local", include_dashboard=False, num_cpus=num_cpus, num_gpus=num_gpus,
                  **init_options)
     try:
-        yield
+        yield dashboard
     finally:
         ray.shutdown()

@@ -30,6 +30,7 @@ class LiveConsole(tune.Callback):
         self.console = console or Console()
         self.enabled = enabled
         self.snapshot: Callable[[], SearchProgress] | None = None  # the searcher's progress()
+        self.caption: str | None = None
         self.latest: dict[str, dict] = {}  # cell id -> last reported metrics while running
         self.started: dict[str, float] = {}
         self.durations: list[float] = []
@@ -46,8 +47,10 @@ class LiveConsole(tune.Callback):
 
     # ---------------------------------------------------------------- lifecycle
 
-    def attach(self, snapshot: Callable[[], SearchProgress]) -> None:
+    def attach(self, snapshot: Callable[[], SearchProgress], caption: str | None = None) -> None:
+        """Show the searcher's progress; ``caption`` goes under the table (a cluster's dashboard)."""
         self.snapshot = snapshot
+        self.caption = caption
         self.refresh()
 
     def __enter__(self):
@@ -87,7 +90,8 @@ class LiveConsole(tune.Callback):
 
     def table(self, snapshot: SearchProgress) -> Table:
         metric = self.spec.objective.metric
-        table = Table(title=f"{self.spec.name}: {metric} ({self.spec.objective.mode})", expand=False)
+        table = Table(title=f"{self.spec.name}: {metric} ({self.spec.objective.mode})", expand=False,
+                      caption=self.caption)
         for column in ("arm", "seeds done/run/total", f"{metric} mean ± CI", "best", "status", "ETA"):
             table.add_column(column, justify="left" if column in ("arm", "status") else "right")
         for arm in snapshot.arms:

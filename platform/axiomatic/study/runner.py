@@ -362,11 +362,11 @@ def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, conso
     study = optuna_study(spec, storage or optuna_storage.of_run(ledger.root, spec.name))
     quiet_environment(ledger.root / "logs")
     with ray_session(address, num_cpus=os.cpu_count() or 2, num_gpus=_local_gpus(),
-                     log_to_driver=False, logging_level=logging.WARNING):
+                     log_to_driver=False, logging_level=logging.WARNING) as dashboard:
         searcher = ArmSearcher(spec, ledger, study,
                                on_cell=console_callback.cell_changed if console_callback else None, store=store)
         if console_callback:
-            console_callback.attach(searcher.progress)
+            console_callback.attach(searcher.progress, caption=f"Ray dashboard: {dashboard}" if dashboard else None)
         slots = concurrency(spec)
         tuner = tune.Tuner(
             tune.with_resources(run_cell, trial_resources(spec)),
