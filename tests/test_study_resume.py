@@ -113,3 +113,50 @@ def test_ctrl_c_says_interrupted_and_exits_130(tmp_path):
     assert runner.returncode == 130, output[-3000:]
     assert "interrupted" in output and "rerun 'platform study" in output
     assert not any(c.status == "done" and c.metrics.get("epoch", 0) < 40 for c in ledger.cells())
+
+
+def _trainer_pids(runner_pid: int) -> list[int]:
+    """The Ray actors under the runner that train a cell (Ray names them ray::ImplicitFunc...)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline.startswith("ray::ImplicitFunc") and os.getsid(int(entry)) == os.getsid(runner_pid):
+            pids.append(int(entry))
+    return pids
+
+
+def test_sigkill_of_a_training_worker_mid_cell_resumes_it_from_its_checkpoint(tmp_path):
+    """A crash of the process that trains a cell (not of the runner): Tune tries the cell again,
+    the new attempt starts from the cell's newest checkpoint, and the study completes."""
+    spec = {**STUDY, "name": "worker_killed", "model": {**STUDY["model"], "pe": "rope"}, "seeds": [0],
+            "data": {**STUDY["data"], "size": 2000},
+            "train": {**STUDY["train"], "epochs": 6, "eval_every": 20}}
+    path = tmp_path / "worker_killed.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    ledger = Ledger(tmp_path / "runs" / "worker_killed")
+    runner = platform(["study", str(path), "--json"], tmp_path, start_new_session=True)
+    deadline, killed = time.time() + 420, None
+    while time.time() < deadline and runner.poll() is None and killed is None:
+        cells = ledger.cells()
+        step = _checkpoint_step(ledger, cells[0].id) if cells else None
+        if step and not cells[0].finished:
+            killed, trainers = step, _trainer_pids(runner.pid)
+            assert trainers, "no training actor found under the runner"
+            for pid in trainers:
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+    assert killed, "the cell finished before a worker could be killed"
+    output = runner.communicate(timeout=600)[0].decode()
+    assert runner.returncode == 0, output[-3000:]
+
+    (cell,) = ledger.cells()
+    assert cell.status.value == "done"
+    first, *retries = ledger.attempts(cell.id)
+    assert first["resumed_from_step"] == 0 and retries
+    assert retries[-1]["resumed_from_step"] >= killed  # not from step 0
