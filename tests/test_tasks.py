@@ -72,6 +72,13 @@ def test_train_stages_picks_named_stages_in_curriculum_order():
     assert "'dsep'" in found["train.stages"] and "transitivity, long" in found["train.stages"]
 
 
+def test_two_stages_of_one_name_are_refused():
+    twice = [{"name": "axiom", "steps": 5, "data": {"chain_lengths": [3, 3]}},
+             {"name": "axiom", "steps": 5, "data": {"chain_lengths": [4, 4]}}]
+    found = problems_of(sections(curriculum=twice, train={**TRAIN, "stages": "axiom"}))
+    assert "repeated: axiom" in found["curriculum"]
+
+
 # ---------------------------------------------------------------- init_from
 
 @pytest.fixture(scope="module")

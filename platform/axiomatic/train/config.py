@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from axiomatic.data import tasks, tokenizer
 from axiomatic.data.tasks import TaskSpec
@@ -203,6 +203,17 @@ class _RunFile(BaseModel):
         if not isinstance(v, dict):
             raise ValueError("expected a mapping with sections data, model, train, suites, seed")
         return v
+
+    @field_validator("curriculum")
+    @classmethod
+    def _distinct_stage_names(cls, stages: list[_StageFile]) -> list[_StageFile]:
+        # train.stages picks stages by name: two of one name would leave it to list order
+        names = [stage.name for stage in stages if stage.name]
+        repeated = sorted({name for k, name in enumerate(names) if name in names[:k]})
+        if repeated:
+            raise ValueError(f"curriculum stage names must be distinct (train.stages picks stages by "
+                             f"name); repeated: {', '.join(repeated)}")
+        return stages
 
 
 Problems = list[tuple[str, str]]  # (field path, message)
