@@ -87,6 +87,14 @@ def _check_credentials(bootstrap: str, named: str, found_by_auto: bool) -> None:
                         f"To join it, set RAY_AUTH_MODE=token and give {TOKEN_PLACES}.") from None
 
 
+def alive_nodes(bootstrap: str) -> int:
+    """How many nodes of the cluster at ``bootstrap`` (a ``check_cluster`` result) are alive."""
+    from ray._raylet import GcsClient  # private, as in _check_credentials: no public call before ray.init
+
+    nodes = GcsClient(address=bootstrap).get_all_node_info(timeout=CONNECT_TIMEOUT_S)
+    return sum(info.state == 0 for info in nodes.values())  # 0: GcsNodeInfo.ALIVE
+
+
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: float | None = None, num_gpus: int | None = None,
                 **init_options) -> Iterator[str | None]:

@@ -49,8 +49,9 @@ def add_commands(commands) -> None:
 # ---------------------------------------------------------------- study
 
 def _study(args) -> int:
-    from axiomatic.ray_session import check_cluster
+    from axiomatic.ray_session import alive_nodes, check_cluster
     from axiomatic.report.console import LiveConsole
+    from axiomatic.shared_storage import require_shared
     from axiomatic.study import CellStatus, Ledger, load_study
     from axiomatic.study import storage as optuna_storage
     from axiomatic.study.runner import run_study, study_lock
@@ -60,7 +61,9 @@ def _study(args) -> int:
     root = Path(args.runs_dir).resolve() / spec.name
     ledger = Ledger(root)
     fingerprint = _jsonable(spec.fingerprint())
-    check_cluster(args.address)  # a cluster that does not answer or refuses us: nothing written
+    cluster = check_cluster(args.address)  # a cluster that does not answer or refuses us: nothing written
+    if cluster and not cluster.startswith("ray://"):
+        require_shared(Path(args.runs_dir), alive_nodes(cluster), cluster)
     resuming = ledger.exists() and ledger.fingerprint() == fingerprint
     storage = optuna_storage.for_study(root, spec.name, args.optuna_storage or spec.optuna_storage,
                                        existing=resuming, source=args.file)
