@@ -151,6 +151,17 @@ def ray_cli(args, env) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
+def submit_job(dashboard_port: int, entrypoint: list[str], env, patience_s: float = 120.0):
+    """`ray job submit`, again while the head's job agent has not registered yet: on a loaded
+    machine the dashboard answers before it, with "No available agent ... try again later"."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        job = ray_cli(["job", "submit", "--address", f"http://127.0.0.1:{dashboard_port}", "--", *entrypoint], env)
+        if "No available agent to submit job" not in job.stdout + job.stderr or time.monotonic() > deadline:
+            return job
+        time.sleep(3)
+
+
 def study_command(remote: Path, runs: str, cache: Path) -> list[str]:
     """The study as a user runs it on the head, from the project that `ray up` synced there."""
     return ["env", f"AXIOMATIC_CACHE={cache}", f"PYTHONPATH={remote / 'axiomatic' / 'platform'}",
@@ -177,8 +188,7 @@ def test_ray_up_then_a_study_through_ray_exec_and_ray_job_submit(launched, axiom
     before = drivers()
 
     # ray job submit: the job's driver finds the cluster through RAY_ADDRESS, which Ray sets.
-    job = ray_cli(["job", "submit", "--address", f"http://127.0.0.1:{dashboard_port}", "--",
-                   *study_command(remote, "runs-job", axiomatic_cache), "--json"], env)
+    job = submit_job(dashboard_port, study_command(remote, "runs-job", axiomatic_cache) + ["--json"], env)
     assert job.returncode == 0, job.stdout + job.stderr
     assert "succeeded" in job.stdout
     assert (remote / "runs-job" / "joined" / "report" / "table.md").is_file()
