@@ -107,10 +107,14 @@ def derived_config(root: Path, ssh_port: int, key: Path, gcs_port: int, dashboar
     config["file_mounts"] = {str(remote / "axiomatic"): str(REPO), str(remote / "study"): str(root / "study"),
                              str(remote / "auth_token"): str(root / "auth_token")}
     config["setup_commands"] = [f"test -x {venv}/bin/platform"]
+    # Ports of its own: any other Ray on this machine (a study beside the tests) holds the default
+    # ones, and a job agent that cannot bind its port leaves `ray job submit` without an agent.
+    agent_ports = (f"--dashboard-agent-listen-port={free_port()} --dashboard-agent-grpc-port={free_port()} "
+                   f"--runtime-env-agent-port={free_port()} --metrics-export-port={free_port()}")
     config["head_start_ray_commands"] = [
         f"RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH={remote / 'auth_token'} {venv}/bin/ray start --head "
         f"--port={gcs_port} --num-cpus=2 --include-dashboard=true --dashboard-host=127.0.0.1 "
-        f"--dashboard-port={dashboard_port} --disable-usage-stats "
+        f"--dashboard-port={dashboard_port} {agent_ports} --disable-usage-stats "
         "--autoscaling-config=~/ray_bootstrap_config.yaml"]
     config["worker_start_ray_commands"] = []
     return config
@@ -189,7 +193,7 @@ def test_ray_up_then_a_study_through_ray_exec_and_ray_job_submit(launched, axiom
 
     # ray job submit: the job's driver finds the cluster through RAY_ADDRESS, which Ray sets.
     job = submit_job(dashboard_port, study_command(remote, "runs-job", axiomatic_cache) + ["--json"], env)
-    assert job.returncode == 0, job.stdout + job.stderr
+    assert job.returncode == 0, (job.stdout + job.stderr)[-2500:]
     assert "succeeded" in job.stdout
     assert (remote / "runs-job" / "joined" / "report" / "table.md").is_file()
     assert drivers() - before, "the job's study started a Ray of its own instead of joining"
