@@ -195,7 +195,7 @@ def test_an_arm_is_told_to_optuna_only_when_every_seed_has_finished(tmp_path):
     again = rerun.suggest("t2")
     assert again["cell"] == second["cell"]
     rerun.on_trial_complete("t2", {"val/acc": 0.6, "finished": 1})
-    (trial,) = optuna.load_study(study_name="told", storage=ledger.storage_url).trials
+    (trial,) = optuna.load_study(study_name="told", storage=storage.of_run(ledger.root, "told").url).trials
     assert trial.state == optuna.trial.TrialState.COMPLETE and trial.value == pytest.approx(0.7)
     assert all(c.status == "done" and c.error is None for c in ledger.cells())
 

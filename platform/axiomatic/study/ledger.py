@@ -92,10 +92,6 @@ class Ledger:
     def cells_dir(self) -> Path:
         return self.root / "cells"
 
-    @property
-    def storage_url(self) -> str:
-        return f"sqlite:///{self.root / 'optuna.db'}"
-
     def exists(self) -> bool:
         return (self.root / "fingerprint.json").is_file()
 
