@@ -39,6 +39,7 @@ def saved_checkpoint(tmp_path_factory) -> Path:
 DAMAGE = {
     "model.pt truncated": ("model.pt", lambda p: p.write_bytes(p.read_bytes()[:100])),
     "model.pt empty": ("model.pt", lambda p: p.write_bytes(b"")),
+    "model.pt garbage": ("model.pt", lambda p: p.write_bytes(b"cut")),  # read as a legacy pickle: UnpicklingError
     "state.json cut short": ("state.json", lambda p: p.write_text(p.read_text()[:50])),
     "state.json a list": ("state.json", lambda p: p.write_text("[1, 2, 3]")),
 }
@@ -175,7 +176,7 @@ def test_an_arm_is_told_to_optuna_only_when_every_seed_has_finished(tmp_path):
 
     spec, ledger = small_spec(), Ledger(tmp_path / "told")
     ledger.initialise("", spec.fingerprint())
-    study = optuna_study(spec, storage.of_run(ledger.root, spec.name))
+    study = optuna_study(spec, storage.of_run(ledger, spec.name))
     searcher = ArmSearcher(spec, ledger, study)
     searcher.suggest("t0")
     second = searcher.suggest("t1")
@@ -191,11 +192,11 @@ def test_an_arm_is_told_to_optuna_only_when_every_seed_has_finished(tmp_path):
     (trial,) = study.trials
     assert trial.state == optuna.trial.TrialState.RUNNING  # not the surviving seed's 0.8
 
-    rerun = ArmSearcher(spec, ledger, optuna_study(spec, storage.of_run(ledger.root, spec.name)))  # the next 'platform study'
+    rerun = ArmSearcher(spec, ledger, optuna_study(spec, storage.of_run(ledger, spec.name)))  # the next 'platform study'
     again = rerun.suggest("t2")
     assert again["cell"] == second["cell"]
     rerun.on_trial_complete("t2", {"val/acc": 0.6, "finished": 1})
-    (trial,) = optuna.load_study(study_name="told", storage=storage.of_run(ledger.root, "told").url).trials
+    (trial,) = optuna.load_study(study_name="told", storage=storage.of_run(ledger, "told").url).trials
     assert trial.state == optuna.trial.TrialState.COMPLETE and trial.value == pytest.approx(0.7)
     assert all(c.status == "done" and c.error is None for c in ledger.cells())
 

@@ -385,7 +385,7 @@ def ledger_with_a_stopped_seed(tmp_path):
                 "status": status, "metrics": {"val/acc": accuracy, REVERSED_3: accuracy,
                                               "epoch": 2 if status == "stopped" else 4},
                 "error": None, "optuna_trial": None}
-        path = ledger.cell_dir(cell_id(cell["arm_id"], seed)) / "cell.json"
+        path = ledger.cell_dir(cell_id(cell["arm_id"], seed)).local_path / "cell.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(cell))
     return spec, ledger
@@ -426,9 +426,9 @@ def test_a_stopped_cell_stays_stopped_on_disk_and_is_never_rescheduled(tmp_path)
     # final: a scheduler's decision is not undone by a rerun
     assert stopped.status is CellStatus.STOPPED and stopped.finished
     ledger.save(stopped)
-    on_disk = json.loads((ledger.cell_dir(stopped.id) / "cell.json").read_text())
+    on_disk = json.loads((ledger.cell_dir(stopped.id).local_path / "cell.json").read_text())
     assert on_disk["status"] == "stopped"
-    searcher = ArmSearcher(spec, ledger, optuna_study(spec, storage.of_run(ledger.root, spec.name)))
+    searcher = ArmSearcher(spec, ledger, optuna_study(spec, storage.of_run(ledger, spec.name)))
     assert searcher.queue == [] and searcher.complete()
 
 

@@ -58,7 +58,7 @@ def test_a_cell_task_travels_as_the_plain_json_config_trials_always_had(ledger):
     spec = grid_spec()
     config = ArmSearcher(spec, ledger, in_memory_study(spec)).suggest("t0")
     assert set(config) == {"cell", "cell_dir", "run", "workers", "cpu_per_worker", "gpu_per_worker",
-                           "cache", "published"}
+                           "cache", "published", "custom_per_worker"}
     assert json.loads(json.dumps(config)) == config  # Tune saves it with the trial as JSON
     assert CellTask.from_config(config).to_config() == config
 
@@ -71,7 +71,7 @@ def test_an_arm_is_asked_once_and_queued_as_one_cell_per_seed(ledger):
 
     first = suggested(searcher, "t0")
     assert first.cell == cell_id(arm_id(NONE), 0)
-    assert first.run.seed == 0 and first.cell_dir == ledger.cell_dir(first.cell)
+    assert first.run.seed == 0 and first.cell_dir.uri == ledger.cell_dir(first.cell).uri
     assert (first.cache, first.published) == (searcher.store.root, searcher.store.published)
     assert states(study) == [TrialState.RUNNING, TrialState.WAITING]
     # every seed of the arm is in the ledger at once; the first runs, the others wait their turn

@@ -154,7 +154,7 @@ def test_new_archives_an_incompatible_run(tmp_path, capsys, local_ray, tensorboa
     rows = ledger.history(cell.id)
     assert {"seconds", "stage"} <= set(cell.metrics)
     # the cell's TensorBoard events hold its history; Tune's end-of-run analysis found its files
-    assert tensorboard_scalars(ledger.cell_dir(cell.id))["val/acc"] == pytest.approx(val_acc_by_step(rows))
+    assert tensorboard_scalars(ledger.cell_dir(cell.id).local_path)["val/acc"] == pytest.approx(val_acc_by_step(rows))
     assert "Failed to fetch metrics" not in (runs / "renew" / "logs" / "driver.log").read_text()
     cell.status = "running"
     ledger.save(cell)
@@ -177,10 +177,10 @@ def test_two_worker_cells_run_under_ray_train(tmp_path, capsys, local_ray, tenso
     assert cell.status == "done" and cell.metrics["finished"] == 1
     history = ledger.history(cell.id)
     assert [row["epoch"] for row in history] == [1, 2]  # rank 0 kept every evaluation
-    assert tensorboard_scalars(ledger.cell_dir(cell.id))["val/acc"] == pytest.approx(val_acc_by_step(history))
-    assert len(list(ledger.cell_dir(cell.id).glob("events.out.tfevents.*"))) == 1  # rank 0's only
-    assert (ledger.cell_dir(cell.id) / "checkpoint" / "state.json").is_file()
-    assert (ledger.cell_dir(cell.id) / "ray").is_dir()  # the cell's own Ray Train run
+    assert tensorboard_scalars(ledger.cell_dir(cell.id).local_path)["val/acc"] == pytest.approx(val_acc_by_step(history))
+    assert len(list(ledger.cell_dir(cell.id).local_path.glob("events.out.tfevents.*"))) == 1  # rank 0's only
+    assert (ledger.cell_dir(cell.id).local_path / "checkpoint" / "state.json").is_file()
+    assert (ledger.cell_dir(cell.id).local_path / "ray").is_dir()  # the cell's own Ray Train run
 
 
 def test_a_diverged_cell_is_failed_not_a_result(tmp_path, capsys, local_ray):

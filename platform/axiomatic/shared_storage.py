@@ -1,9 +1,10 @@
-"""Whether a run directory can serve a cluster of several nodes.
+"""Whether a local run directory can serve a cluster of several nodes.
 
-Cells write their history and checkpoints into ``runs/<study>/cells/`` on the node that runs them,
-and the driver reads them there to report and to resume. On several nodes that folder must be the
-same storage everywhere (an NFS/EFS mount at one path): on a disk local to one node, a cell on
-another node would write where the driver never looks. A study is refused before it starts when
+A study kept in a local directory has its cells write their history and checkpoints into
+``runs/<study>/cells/`` on the node that runs them, and the driver reads them there to report and
+to resume. On several nodes that folder must be the same storage everywhere (an NFS/EFS mount at
+one path): on a disk local to one node, a cell on another node would write where the driver never
+looks. (A study kept in object storage, ``--storage s3://...``, needs no such mount.) A study is refused before it starts when
 its run directory lies on a filesystem type that is always node-local; an unknown type (a FUSE
 mount, a cluster filesystem) is taken at its word.
 """
@@ -44,10 +45,11 @@ def require_shared(runs: Path, nodes: int, cluster: str) -> None:
     if found and found[1] in NODE_LOCAL:
         point, kind = found
         raise UserError(
-            f"--runs-dir {runs}: on a filesystem local to this node ({kind} mounted at {point}), but the "
+            f"run directory {runs}: on a filesystem local to this node ({kind} mounted at {point}), but the "
             f"cluster at {cluster} has {nodes} nodes: cells on the others would write their history and "
-            "checkpoints to their own disks, where this driver never reads them. Mount shared storage "
-            "(NFS, EFS) at the same path on every node and give --runs-dir there (docs/cluster.md).")
+            "checkpoints to their own disks, where this driver never reads them. Keep the study in object "
+            "storage (--storage s3://bucket/prefix), or mount shared storage (NFS, EFS) at the same path on "
+            "every node and give --storage (or --runs-dir) there (docs/cluster.md).")
 
 
 def _within(path: Path, mount_point: str) -> bool:

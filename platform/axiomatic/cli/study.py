@@ -21,7 +21,10 @@ def add_commands(commands) -> None:
     study = commands.add_parser("study", help="run (or resume, or extend) a study YAML",
                                 parents=[JSON_OUTPUT, *DATA_DIRS])
     study.add_argument("file")
-    study.add_argument("--runs-dir", default="runs", help="parent of runs/<study> (default runs)")
+    study.add_argument("--runs-dir", default="runs", help="this machine's parent of runs/<study> (default runs)")
+    study.add_argument("--storage", metavar="URI",
+                       help="where the study is kept: a directory (shared by every node) or object storage, "
+                            "e.g. s3://bucket/studies (default: the study file's storage, else --runs-dir)")
     study.add_argument("--address", help="join a running Ray cluster: host:port, or auto for the one 'ray start' "
                        "started here (default: RAY_ADDRESS if set, else an embedded Ray on this machine)")
     study.add_argument("--new", action="store_true", help="archive an incompatible existing run, start afresh")
@@ -38,7 +41,8 @@ def add_commands(commands) -> None:
 
     report = commands.add_parser("report", help="tables, comparisons and plots of a study run",
                                  parents=[JSON_OUTPUT, *DATA_DIRS])
-    report.add_argument("run_dir")
+    report.add_argument("run_dir", help="the study's run directory: runs/<study>, or its storage URI "
+                        "(s3://bucket/studies/<study>)")
     report.add_argument("--optuna-storage", metavar="URL",
                         help="the run's Optuna database with its password (default: the one it recorded)")
     report.add_argument("--format", choices=("md", "latex", "csv"), action="append",
@@ -51,34 +55,33 @@ def add_commands(commands) -> None:
 def _study(args) -> int:
     from axiomatic.ray_session import alive_nodes, check_cluster
     from axiomatic.report.console import LiveConsole
-    from axiomatic.shared_storage import require_shared
-    from axiomatic.study import CellStatus, Ledger, load_study
+    from axiomatic.study import CellStatus, load_study
     from axiomatic.study import storage as optuna_storage
     from axiomatic.study.runner import run_study, study_lock
 
     store = data_store(args)
     spec = load_study(args.file, store.published)
-    root = Path(args.runs_dir).resolve() / spec.name
-    ledger = Ledger(root)
+    ledger = _study_ledger(args, spec)
     fingerprint = _jsonable(spec.fingerprint())
     cluster = check_cluster(args.address)  # a cluster that does not answer or refuses us: nothing written
-    if cluster and not cluster.startswith("ray://"):
-        require_shared(Path(args.runs_dir), alive_nodes(cluster), cluster)
+    if cluster and not cluster.startswith("ray://") and ledger.root.is_local:
+        from axiomatic.shared_storage import require_shared
+
+        require_shared(ledger.root.local_path, alive_nodes(cluster), cluster)
     resuming = ledger.exists() and ledger.fingerprint() == fingerprint
-    storage = optuna_storage.for_study(root, spec.name, args.optuna_storage or spec.optuna_storage,
+    storage = optuna_storage.for_study(ledger, spec.name, args.optuna_storage or spec.optuna_storage,
                                        existing=resuming, source=args.file)
-    with study_lock(root):  # before --new may archive the directory another runner is using
+    with study_lock(ledger.work):  # before --new may archive the directory another runner is using
         if ledger.exists() and ledger.fingerprint() != fingerprint:
             if not args.new:
                 raise UserError(f"{args.file}: this study's data/model/train/suites/objective differ from "
-                                f"the existing run in {root}; its finished arms would mean something else.\n"
-                                f"{_diff(ledger.fingerprint(), fingerprint)}\n"
+                                f"the existing run in {ledger.root}; its finished arms would mean something "
+                                f"else.\n{_diff(ledger.fingerprint(), fingerprint)}\n"
                                 "Rerun with --new to archive that run and start afresh, or use another name.")
-            archive = root.with_name(f"{root.name}.{time.strftime('%Y%m%d-%H%M%S')}")
-            os.rename(root, archive)
-            notices.print(f"archived the previous run to {archive}")  # stderr: --json owns stdout
+            notices.print(f"archived the previous run to {_archive(ledger)}")  # stderr: --json owns stdout
+        optuna_storage.pull(ledger)  # a run in object storage: its SQLite file, under the lock
         ledger.initialise(Path(args.file).read_text(), fingerprint)
-        optuna_storage.record(root, storage)
+        optuna_storage.record(ledger, storage)
         live = LiveConsole(spec, console, enabled=not args.json)
         with live:
             searcher = run_study(spec, ledger, address=args.address, console_callback=live, store=store,
@@ -87,9 +90,59 @@ def _study(args) -> int:
         finished = sum(c.finished or c.status is CellStatus.FAILED for c in searcher.cells.values())
         notices.print(f"[yellow]interrupted[/]: {finished} of {searcher.total_cells()} cells have ended; "
                       f"rerun 'platform study {args.file}' to resume (finished cells do not run again), "
-                      f"or 'platform report {root}' for the partial tables")
+                      f"or 'platform report {ledger.root}' for the partial tables")
         return INTERRUPTED
     return _finish(spec, ledger, store, ("md", "latex", "csv"), args.json, storage)
+
+
+def _study_ledger(args, spec):
+    """The study's ledger: kept under --storage (or the file's ``storage``, or --runs-dir), with
+    this machine's files under --runs-dir; checked to be writable before anything is written."""
+    from axiomatic.digest import json_digest
+    from axiomatic.location import Location
+    from axiomatic.study import Ledger
+
+    runs = Path(args.runs_dir).resolve()
+    where = args.storage or spec.storage
+    if where is None:
+        return Ledger(runs / spec.name)
+    source = "--storage" if args.storage else f"{args.file}: storage"
+    root = Location(where) / spec.name
+    probe_writable(root, source)
+    if root.is_local:
+        return Ledger(root)
+    # named after the storage too: never the directory of a local run of the same name
+    return Ledger(root, runs / f"{spec.name}.{root.fs.type_name}-{json_digest(root.uri)[:8]}")
+
+
+def probe_writable(root, source: str) -> None:
+    """Write and remove one small object, so storage that cannot be written fails now (exit 2)."""
+    from axiomatic.location import without_query
+
+    name = f".probe-{os.getpid()}"
+    try:
+        root.write_text(name, "")
+        root.delete(name)
+    except OSError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{source}: storage {without_query(root.uri)} is not writable ({reason})") from None
+
+
+def _archive(ledger) -> str:
+    """Move an incompatible run aside as <name>.<time> (copied, then removed, in object storage)."""
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    if ledger.root.is_local:
+        archive = ledger.root.local_path.with_name(f"{ledger.root.name}.{stamp}")
+        os.rename(ledger.root.local_path, archive)
+        return str(archive)
+    from axiomatic.location import Location
+
+    parent = ledger.root.uri.split("?", 1)[0].rsplit("/", 1)[0]
+    query = ledger.root.uri[len(ledger.root.uri.split("?", 1)[0]):]
+    archive = Location(f"{parent}/{ledger.root.name}.{stamp}{query}")
+    ledger.root.copy_to(archive)
+    ledger.root.delete("")
+    return str(archive)
 
 
 def _jsonable(obj):
@@ -130,23 +183,41 @@ def _finish(spec, ledger, store, formats, as_json: bool, storage) -> int:
         console.print(rendering.importances_markdown(report.importances))
     for failed in report.failed:
         console.print(f"[red]failed[/] {failed.arm} seed {failed.seed}: {summary.first_line(failed.error)}")
-    console.print(f"report files: {ledger.root / 'report'}")
+    console.print(f"report files: {ledger.work / 'report'}"
+                  + ("" if ledger.root.is_local else f" (and {ledger.root / 'report'})"))
     return 0
 
 
 # ---------------------------------------------------------------- report
 
 def _report(args) -> int:
-    from axiomatic.study import Ledger, load_study
+    import tempfile
+
+    from axiomatic.location import Location
+    from axiomatic.study import Ledger
     from axiomatic.study import storage as optuna_storage
 
     store = data_store(args)
-    ledger = Ledger(Path(args.run_dir))
+    root = Location(args.run_dir)
+    # a run in object storage is read from there alone; this machine only holds a working copy
+    ledger = Ledger(root, None if root.is_local else Path(tempfile.mkdtemp(prefix="axiomatic-report-")))
     if not ledger.exists():
         raise UserError(f"{args.run_dir}: not a study run directory (no fingerprint.json)")
-    spec = load_study(ledger.root / "study.yaml", store.published)
-    storage = optuna_storage.of_run(ledger.root, spec.name, args.optuna_storage)
+    spec = _stored_spec(ledger, store)
+    storage = optuna_storage.of_run(ledger, spec.name, args.optuna_storage)
+    optuna_storage.pull(ledger)
     return _finish(spec, ledger, store, tuple(args.format or ("md", "latex", "csv")), args.json, storage)
+
+
+def _stored_spec(ledger, store):
+    """The study file the run was last started with, as its run directory keeps it."""
+    from axiomatic.location import without_query
+    from axiomatic.study import load_study, validate_study
+
+    if ledger.root.is_local:
+        return load_study(ledger.root.local_path / "study.yaml", store.published)
+    source = f"{without_query(ledger.root.uri)}/study.yaml"
+    return validate_study(yaml.safe_load(ledger.root.read_text("study.yaml")), source, store.published)
 
 
 # ---------------------------------------------------------------- plan

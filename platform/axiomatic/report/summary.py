@@ -114,7 +114,7 @@ def build(spec: StudySpec, ledger: Ledger, store: Store | None = None,
     ``store`` (the command line's cache and published dir); Optuna's trials from ``storage``
     (None: the run's own)."""
     store = store or Store(published=spec.published_dir)
-    storage = storage or optuna_storage.of_run(ledger.root, spec.name)
+    storage = storage or optuna_storage.of_run(ledger, spec.name)
     records = ledger.records()
     summaries = results.aggregate_arms(records)
     suites = sorted({s for summary in summaries for m in summary.metrics
@@ -149,9 +149,10 @@ def yes_class_tables(report: StudyReport, spec: StudySpec) -> dict[str, tables.T
 
 def write(report: StudyReport, paper_table: tables.Table, ledger: Ledger,
           formats=("md", "latex", "csv"), yes_class: dict[str, tables.Table] | None = None) -> list[Path]:
-    """Write the tables, comparisons and plots into runs/<study>/report/; the Yes-class tables
-    (``yes_class``) go into the Markdown report and a CSV each."""
-    out = ledger.root / "report"
+    """Write the tables, comparisons and plots into runs/<study>/report/ (a run kept in object
+    storage gets a copy there too); the Yes-class tables (``yes_class``) go into the Markdown
+    report and a CSV each."""
+    out = ledger.work / "report"
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in formats:
@@ -166,6 +167,8 @@ def write(report: StudyReport, paper_table: tables.Table, ledger: Ledger,
         path.write_text(rendering.to_csv(measure_table))
         written.append(path)
     written += plots.write_plots(report.records, report.arms, report.baselines, out)
+    if not ledger.root.is_local:
+        ledger.root.upload(out, "report")
     return written
 
 

@@ -1,15 +1,16 @@
 """The study directory: what every cell (arm x seed) is, how far it got, and what it scored.
 
-    runs/<study>/
+    runs/<study>/         (or its --storage URI: object storage, location.py)
       study.yaml          the spec as last run (for humans and for the compatibility check)
       fingerprint.json    what defines an existing arm; a change to it is refused unless --new
       optuna.db           Optuna storage: one Optuna trial per arm (or, for a database server,
                           optuna_storage.json: its URL and study name; study/storage.py)
       cells/<cell>/       cell.json (arm, params, seed, status, final metrics, error),
                           metrics.jsonl (one line per evaluation) and its TensorBoard events,
-                          attempts.jsonl (one line per start), checkpoint/ (latest)
+                          attempts.jsonl (one line per start), error.txt (last failure),
+                          checkpoint/ (latest; in object storage two slots, train/run_files.py)
       tune/               Ray Tune's own experiment directories, one per invocation
-      logs/               Ray and Tune logs
+      logs/               Ray and Tune logs (on the driver's machine: runs/<study>/logs)
       report/             tables and plots
 
 The ledger, not Tune's experiment state, is the source of truth for resume: a cell whose
@@ -29,7 +30,9 @@ from enum import Enum
 from pathlib import Path
 
 from axiomatic.digest import json_digest
-from axiomatic.files import read_jsonl_rows, write_json_atomically
+from axiomatic.location import Location
+from axiomatic.train.history import HISTORY
+from axiomatic.train.run_files import ATTEMPTS, ERROR
 
 
 class CellStatus(str, Enum):
@@ -85,45 +88,52 @@ class Cell:
 
 
 class Ledger:
-    def __init__(self, root: Path):
-        self.root = Path(root).resolve()
+    """A study's run directory, kept at ``root`` (a local directory or object storage, see
+    :class:`~axiomatic.location.Location`). ``work`` is this machine's directory for what only
+    the driver touches (Ray's and Tune's logs, the lock, a working copy of an SQLite Optuna
+    database kept in object storage); for a local root it is the root itself."""
+
+    def __init__(self, root: Location | str | Path, work: Path | None = None):
+        self.root = root if isinstance(root, Location) else Location(root)
+        self.work = Path(work).resolve() if work is not None else self.root.local_path
 
     @property
-    def cells_dir(self) -> Path:
+    def cells_dir(self) -> Location:
         return self.root / "cells"
 
     def exists(self) -> bool:
-        return (self.root / "fingerprint.json").is_file()
+        return self.root.is_file("fingerprint.json")
 
     def fingerprint(self) -> dict | None:
-        path = self.root / "fingerprint.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+        return self.root.read_json("fingerprint.json") if self.exists() else None
 
     def initialise(self, spec_text: str, fingerprint: dict) -> None:
-        for sub in ("cells", "tune", "logs", "report"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
-        (self.root / "study.yaml").write_text(spec_text)
-        write_json_atomically(self.root / "fingerprint.json", fingerprint)
+        for sub in ("tune", "logs", "report"):
+            (self.work / sub).mkdir(parents=True, exist_ok=True)
+        self.root.write_text("study.yaml", spec_text)
+        self.root.write_json("fingerprint.json", fingerprint)
 
-    def cell_dir(self, cell: str) -> Path:
+    def cell_dir(self, cell: str) -> Location:
         return self.cells_dir / cell
 
     def save(self, cell: Cell) -> None:
-        write_json_atomically(self.cell_dir(cell.id) / "cell.json", asdict(cell))
+        self.root.write_json(f"cells/{cell.id}/cell.json", asdict(cell))
 
     def cells(self) -> list[Cell]:
-        if not self.cells_dir.is_dir():
-            return []
-        out = []
-        for path in sorted(self.cells_dir.glob("*/cell.json")):
-            out.append(Cell(**json.loads(path.read_text())))
-        return out
+        cells = self.cells_dir
+        return [Cell(**cells.read_json(f"{name}/cell.json")) for name in cells.subdirectories()
+                if cells.is_file(f"{name}/cell.json")]
 
     def history(self, cell: str) -> list[dict]:
-        return read_jsonl_rows(self.cell_dir(cell) / "metrics.jsonl")
+        return self.root.read_jsonl(f"cells/{cell}/{HISTORY}")
 
     def attempts(self, cell: str) -> list[dict]:
-        return read_jsonl_rows(self.cell_dir(cell) / "attempts.jsonl")
+        return self.root.read_jsonl(f"cells/{cell}/{ATTEMPTS}")
+
+    def error(self, cell: str) -> str | None:
+        """The exception the cell's trainable recorded for its last failure, if any."""
+        name = f"cells/{cell}/{ERROR}"
+        return self.root.read_text(name) if self.root.is_file(name) else None
 
     def records(self) -> list[dict]:
         """Trial records in the shape study/results.py and the report expect; a STOPPED cell

@@ -54,9 +54,11 @@ class ArmSearcher(Searcher):
     """Tune searcher over arms x seeds, backed by an Optuna study and the ledger."""
 
     def __init__(self, spec: StudySpec, ledger: Ledger, study: optuna.Study, on_cell=None,
-                 store: Store | None = None):
+                 store: Store | None = None, keep_trials=None):
         super().__init__(metric=spec.objective.metric, mode=spec.objective.mode)
         self.spec, self.ledger, self.study = spec, ledger, study
+        # called after each change to the Optuna trials (an SQLite file in object storage is put back)
+        self.keep_trials = keep_trials or (lambda: None)
         # The cache and published dir the command line resolved; each cell is handed both
         self.store = store or Store(published=spec.published_dir)
         self.sample = space.define_by_run(spec)
@@ -72,12 +74,13 @@ class ArmSearcher(Searcher):
             self._enqueue_missing_seeds(arm)
             self._maybe_tell(arm)  # a runner killed between an arm's last seed and its tell
         self._adopt_orphans()
+        self.keep_trials()
 
     def __getstate__(self):
         # Tune pickles its experiment state, this searcher included. Our real state lives in the
         # ledger and the Optuna storage; the driver-only handles (a DB engine, the console hook)
         # are left out of the pickle.
-        return {k: (None if k in ("study", "on_cell") else v) for k, v in self.__dict__.items()}
+        return {k: (None if k in ("study", "on_cell", "keep_trials") else v) for k, v in self.__dict__.items()}
 
     def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
         """Nothing to save: the ledger and the Optuna storage are this searcher's state, and the
@@ -132,6 +135,7 @@ class ArmSearcher(Searcher):
         if any(c.arm_id == arm_id(params) for c in self.cells.values()):
             # the sampler proposed a known arm (a repeat): close it, no new cells
             self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            self.keep_trials()
             return None
         trial.set_user_attr("arm", self.spec.arm_name(params))
         return self._add_arm(params, trial.number)
@@ -139,6 +143,7 @@ class ArmSearcher(Searcher):
     def _add_arm(self, params: dict, trial_number: int) -> str:
         arm = arm_id(params)
         first = Cell(arm, self.spec.arm_name(params), params, self.spec.seeds[0], optuna_trial=trial_number)
+        self.keep_trials()  # the trial is kept before any cell names it
         self.cells[first.id] = first
         self.ledger.save(first)
         self._enqueue_missing_seeds(arm)
@@ -178,7 +183,7 @@ class ArmSearcher(Searcher):
         resources = self.spec.resources
         return CellTask(key, self.ledger.cell_dir(key), self.spec.run_config(cell.params, cell.seed),
                         resources.workers, resources.cpu, resources.gpu, self.store.root,
-                        self.store.published).to_config()
+                        self.store.published, resources.custom).to_config()
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         key = self.running.pop(trial_id, None)
@@ -210,6 +215,7 @@ class ArmSearcher(Searcher):
             self.study.tell(number, state=optuna.trial.TrialState.FAIL)
         else:
             self.study.tell(number, value)
+        self.keep_trials()
 
 
 def _trial_name(trial) -> str:
@@ -223,11 +229,9 @@ def _metrics_only(result: dict) -> dict:
 
 def _last_error(ledger: Ledger, key: str) -> str:
     """The cell's own exception as its trainable recorded it (trial.py writes error.txt)."""
-    path = ledger.cell_dir(key) / "error.txt"
-    if path.is_file():
-        return path.read_text()
-    return (f"the cell's process ended without recording an exception (killed, or out of memory?); "
-            f"see {ledger.root / 'logs'} and {ledger.root / 'tune'}")
+    return ledger.error(key) or (
+        f"the cell's process ended without recording an exception (killed, or out of memory?); "
+        f"see {ledger.work / 'logs'} and {ledger.root / 'tune'}")
 
 
 # -------------------------------------------------------------------- driver
@@ -290,10 +294,13 @@ def concurrency(spec: StudySpec) -> int:
     slots = [resources.get("CPU", 1) // max(per.cpu * per.workers, 1e-9)]
     if per.gpu:
         slots.append(resources.get("GPU", 0) // (per.gpu * per.workers))
+    slots += [resources.get(name, 0) // (amount * per.workers) for name, amount in per.custom.items()]
     fit = int(max(min(slots), 0))
     if fit == 0:
-        raise UserError(f"resources: a cell needs {per.workers} x (cpu {per.cpu}, gpu {per.gpu}) but the "
-                        f"cluster has CPU {resources.get('CPU', 0)}, GPU {resources.get('GPU', 0)}")
+        custom = "".join(f", {name} {amount}" for name, amount in per.custom.items())
+        has = "".join(f", {name} {resources.get(name, 0)}" for name in per.custom)
+        raise UserError(f"resources: a cell needs {per.workers} x (cpu {per.cpu}, gpu {per.gpu}{custom}) but "
+                        f"the cluster has CPU {resources.get('CPU', 0)}, GPU {resources.get('GPU', 0)}{has}")
     return min(fit, spec.search.max_concurrent or fit)
 
 
@@ -303,7 +310,7 @@ DRIVER_MEMORY = 64 * 2**20
 def trial_resources(spec: StudySpec) -> dict:
     per = spec.resources
     if per.workers == 1:
-        return {"cpu": per.cpu, "gpu": per.gpu}
+        return {"cpu": per.cpu, "gpu": per.gpu, **per.custom}  # keys beyond these are custom resources
     # The trial only drives a TorchTrainer, whose workers reserve their own placement group. Any
     # CPU held by the driver (even 0.01) would leave a 2-CPU machine unable to place 2 one-CPU
     # workers; Ray needs a non-empty bundle, so the driver holds a token amount of memory.
@@ -358,13 +365,15 @@ def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, conso
     """Run every missing cell of the study, its cells reading and writing data where ``store``
     says and its Optuna trials where ``storage`` says (None: the run's own); returns the searcher
     (for its final state)."""
-    ledger.root.mkdir(parents=True, exist_ok=True)
-    study = optuna_study(spec, storage or optuna_storage.of_run(ledger.root, spec.name))
-    quiet_environment(ledger.root / "logs")
+    ledger.work.mkdir(parents=True, exist_ok=True)
+    storage = storage or optuna_storage.of_run(ledger, spec.name)
+    study = optuna_study(spec, storage)
+    quiet_environment(ledger.work / "logs")
     with ray_session(address, num_cpus=os.cpu_count() or 2, num_gpus=_local_gpus(),
                      log_to_driver=False, logging_level=logging.WARNING) as dashboard:
         searcher = ArmSearcher(spec, ledger, study,
-                               on_cell=console_callback.cell_changed if console_callback else None, store=store)
+                               on_cell=console_callback.cell_changed if console_callback else None, store=store,
+                               keep_trials=lambda: optuna_storage.push(ledger, storage))
         if console_callback:
             console_callback.attach(searcher.progress, caption=f"Ray dashboard: {dashboard}" if dashboard else None)
         slots = concurrency(spec)
@@ -377,7 +386,8 @@ def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, conso
                                         reuse_actors=True,
                                         trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
-                name=f"session-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(ledger.root / "tune"),
+                name=f"session-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=(ledger.root / "tune").path,
+                storage_filesystem=ledger.root.fs,
                 verbose=0, callbacks=tune_callbacks(console_callback),
                 failure_config=tune.FailureConfig(max_failures=1)),
         )

@@ -91,6 +91,9 @@ class ResourcesSpec(_Section):
     cpu: float = Field(1.0, gt=0)
     gpu: float = Field(0.0, ge=0)
     workers: PositiveInt = 1
+    # Ray custom resources each worker of a cell holds: {gpu_node: 1} places cells only on the
+    # nodes started with --resources '{"gpu_node": N}' (at most N cells at once on each)
+    custom: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
 
 
 NESTED_SPECS: dict[str, type[BaseModel]] = {
@@ -120,6 +123,7 @@ class StudySpec(BaseModel):
     baseline: dict[str, Any] | None = None
     references: list[str] = Field(default_factory=list)
     optuna_storage: str | None = None  # a database URL; None: runs/<study>/optuna.db (study/storage.py)
+    storage: str | None = None  # where runs/<study> is kept: a directory or a URI (location.py); None: runs
 
     _source: str = PrivateAttr("study")
     _published: Path | None = PrivateAttr(None)  # None: the default place (suites.published_dir)

@@ -7,19 +7,23 @@ several drivers, ``optuna-dashboard`` and ``optuna.load_study`` can reach from o
 There the Optuna study is named ``<study>.<start time>``, so a run started afresh with ``--new``
 never finds the trials of the run it archived; the run directory records the URL (without its
 password: give that through ``PGPASSWORD`` or ``~/.pgpass``) and the name, for resume and reports.
+
+A run kept in object storage (``--storage s3://...``) works on its SQLite file in the driver's
+local directory (``runs/<study>/optuna.db``, :attr:`Ledger.work`): it is fetched from the storage
+when a run starts and put back after every change to the trials (an arm asked for, an arm's value
+told), so the storage alone holds the whole run. One driver per study, as everywhere.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from axiomatic.errors import UserError
-from axiomatic.files import write_json_atomically
+from axiomatic.study.ledger import Ledger
 
 RECORD = "optuna_storage.json"
+SQLITE = "optuna.db"
 CONNECT_TIMEOUT_S = 5
 
 
@@ -29,43 +33,60 @@ class OptunaStorage:
     study_name: str
 
 
-def default(root: Path, study: str) -> OptunaStorage:
-    return OptunaStorage(f"sqlite:///{Path(root) / 'optuna.db'}", study)
+def default(ledger: Ledger, study: str) -> OptunaStorage:
+    return OptunaStorage(f"sqlite:///{ledger.work / SQLITE}", study)
 
 
-def recorded(root: Path) -> OptunaStorage | None:
-    path = Path(root) / RECORD
-    return OptunaStorage(**json.loads(path.read_text())) if path.is_file() else None
+def recorded(ledger: Ledger) -> OptunaStorage | None:
+    return OptunaStorage(**ledger.root.read_json(RECORD)) if ledger.root.is_file(RECORD) else None
 
 
-def of_run(root: Path, study: str, url: str | None = None, source: str = "--optuna-storage") -> OptunaStorage:
+def of_run(ledger: Ledger, study: str, url: str | None = None, source: str = "--optuna-storage") -> OptunaStorage:
     """The storage of an existing run. ``url`` (a user's, password and all) replaces the recorded
     one when it names the same database, and is refused when it names another: the run's trials
     are where it recorded them."""
-    kept = recorded(root) or default(root, study)
+    kept = recorded(ledger) or default(ledger, study)
     if url and without_password(parse(url, source)) != without_password(kept.url):
         raise UserError(f"{source}: optuna_storage {without_password(url)} differs from the storage of "
-                        f"the run in {root} ({without_password(kept.url)}), which holds its trials; "
+                        f"the run in {ledger.root} ({without_password(kept.url)}), which holds its trials; "
                         "drop the setting, or run the study under another name or --runs-dir.")
     return OptunaStorage(url or kept.url, kept.study_name)
 
 
-def for_study(root: Path, study: str, requested: str | None, existing: bool, source: str) -> OptunaStorage:
+def for_study(ledger: Ledger, study: str, requested: str | None, existing: bool, source: str) -> OptunaStorage:
     """The storage a ``platform study`` uses: the existing run's, or for a new run the requested
     one (checked to connect) or the default."""
     if existing:
-        return of_run(root, study, requested, source)
+        return of_run(ledger, study, requested, source)
     if not requested:
-        return default(root, study)
+        return default(ledger, study)
     check(requested, source)
     return OptunaStorage(requested, f"{study}.{time.strftime('%Y%m%d-%H%M%S')}")
 
 
-def record(root: Path, storage: OptunaStorage) -> None:
+def record(ledger: Ledger, storage: OptunaStorage) -> None:
     """Remember a server storage in the run directory (the default needs no record)."""
-    if storage != default(root, storage.study_name):
-        write_json_atomically(Path(root) / RECORD,
-                              asdict(OptunaStorage(without_password(storage.url), storage.study_name)))
+    if storage != default(ledger, storage.study_name):
+        ledger.root.write_json(RECORD, asdict(OptunaStorage(without_password(storage.url), storage.study_name)))
+
+
+def pull(ledger: Ledger) -> None:
+    """For a run kept in object storage, make the driver's SQLite file the stored one: fetched
+    when there is one, removed when there is none (a new run, or one archived by --new)."""
+    if ledger.root.is_local:
+        return
+    copy = ledger.work / SQLITE
+    copy.unlink(missing_ok=True)
+    if ledger.root.is_file(SQLITE):
+        ledger.work.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(ledger.root.read_bytes(SQLITE))
+
+
+def push(ledger: Ledger, storage: OptunaStorage) -> None:
+    """Put the driver's SQLite file back into object storage (where the run is kept locally,
+    or its trials are on a server, there is nothing to do)."""
+    if not ledger.root.is_local and storage == default(ledger, storage.study_name):
+        ledger.root.upload(ledger.work / SQLITE, SQLITE)
 
 
 def without_password(url: str) -> str:

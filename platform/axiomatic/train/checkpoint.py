@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -122,7 +123,7 @@ def _load_tensors(path: Path):
         raise UserError(f"{path}: missing from the checkpoint")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
         first = str(err).strip().split(". ")[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: not a readable tensor file (cut short or corrupted: {first})") from None
 

@@ -1,0 +1,42 @@
+"""An S3-compatible server on 127.0.0.1 (moto's server mode, in a thread of the test process),
+with one bucket; what a study needs to keep its run there through pyarrow, as on AWS."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@contextmanager
+def s3_bucket(bucket: str = "studies"):
+    """Yield the URI prefix of ``bucket`` on a fresh server (``s3://bucket?endpoint_override=...``).
+    The credentials go into os.environ for the duration: a Ray started inside passes them on."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    saved = {name: os.environ.get(name) for name in CREDENTIALS}
+    os.environ.update(CREDENTIALS)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket=bucket)
+        yield f"s3://{bucket}?endpoint_override={host}:{port}&scheme=http"
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def under(bucket_uri: str, path: str) -> str:
+    """``s3://bucket/path?query`` from ``s3://bucket?query``."""
+    base, query = bucket_uri.split("?", 1)
+    return f"{base}/{path}?{query}"
