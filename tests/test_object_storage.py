@@ -162,3 +162,20 @@ def _files(location: Location) -> list[str]:
 
 def _arm_metrics(report: dict) -> dict:
     return {arm["arm"]: arm["metrics"] for arm in report["arms"]}
+
+
+def test_a_two_worker_cell_keeps_its_files_in_s3(bucket, local_ray, tmp_path, capsys):
+    storage = under(bucket, "ddp")
+    path = study_file(tmp_path, name="s3ddp", seeds=[0], baseline=None, train={
+        "lr": 3e-3, "batch_size": 64, "epochs": 2, "device": "cpu"},
+        model={"preset": "tiny", "n_layer": 1, "d_model": 32, "n_head": 2, "d_mlp": 64, "pe": "rope"},
+        resources={"cpu": 1, "gpu": 0, "workers": 2})
+    code, report, err = run(["study", path, "--storage", storage, "--runs-dir", str(tmp_path / "runs"), "--json"],
+                            capsys)
+    assert code == 0, err
+    ledger = Ledger(Location(storage) / "s3ddp", tmp_path / "reader")
+    (cell,) = ledger.cells()
+    assert cell.status is CellStatus.DONE
+    assert [row["epoch"] for row in ledger.history(cell.id)] == [1, 2]  # rank 0's reports, mirrored
+    kept = ledger.cell_dir(cell.id)
+    assert kept.is_file(f"{SLOTS[0]}/{checkpoint.STATE}") and kept.exists("ray")  # Ray Train's own run too
