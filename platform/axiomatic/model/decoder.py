@@ -227,11 +227,13 @@ class Decoder(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def _check_tokens(self, tokens: torch.Tensor) -> None:
+    def _check_tokens(self, tokens: torch.Tensor, layout: Layout | None = None) -> None:
         if tokens.dim() != 2:
             raise ValueError(f"tokens must be (batch, time), got shape {tuple(tokens.shape)}")
         T = tokens.size(1)
-        if T > self.config.max_len:
+        # a packed row may be wider than max_len: only positions, which restart at each instance,
+        # must stay below it (the Trainer checks every instance's length before the first step)
+        if layout is None and T > self.config.max_len:
             raise ValueError(
                 f"input of {T} tokens exceeds max_len={self.config.max_len} of this model; "
                 "raise model.max_len"
@@ -255,7 +257,7 @@ class Decoder(nn.Module):
 
     def hidden_states(self, tokens: torch.Tensor, layout: Layout | None = None) -> torch.Tensor:
         """Final-LayerNorm output at every position, (B, T, d_model): for probing and tests."""
-        self._check_tokens(tokens)
+        self._check_tokens(tokens, layout)
         return self.ln_f(self._trunk(tokens, layout))
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None,
@@ -271,7 +273,7 @@ class Decoder(nn.Module):
             position (B, K, vocab), and with ``every_position`` also at every position (the
             auxiliary next-token loss). One method, so a DDP-wrapped model serves both.
         """
-        self._check_tokens(tokens)
+        self._check_tokens(tokens, layout)
         if layout is None:
             if lengths is None or lengths.shape != tokens.shape[:1]:
                 raise ValueError(f"lengths must be (batch,) = ({tokens.size(0)},), got "
