@@ -31,9 +31,12 @@ fi
 export AXIOMATIC_CACHE
 export PYTHONPATH="$repo/platform${PYTHONPATH:+:$PYTHONPATH}"
 export GPU_REPRODUCE_COMMAND="bash bench/gpu_reproduce.sh $out${*:+ $*}"
+throughput=(--run-file "$repo/configs/gpu_reproduce.yaml" --rows 20000 --pack-length 1024 --rounds 3 --steps 10)
 if [[ " $* " == *" --tiny "* ]]; then
     export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # the CPU smoke test stays on one core
+    throughput=(--run-file "$repo/configs/cpu_small.yaml" --rows 4000 --pack-length 256 --rounds 1 --steps 2)
 fi
 
 mkdir -p "$out"
 "$python" "$repo/bench/gpu_reproduce.py" --out "$out" "$@" 2>&1 | tee "$out/log.txt"
+"$python" "$repo/bench/throughput.py" "${throughput[@]}" --out "$out" 2>&1 | tee -a "$out/log.txt"
