@@ -13,7 +13,7 @@ import torch
 from axiomatic.data import mixtures, packing, tokenizer
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.model import Decoder, ModelConfig
-from axiomatic.model.layout import Layout
+from axiomatic.model.layout import PAD_SEGMENT, Layout
 from axiomatic.model.positional import PE_KINDS
 from axiomatic.train.batches import Phase, assemble, assemble_packed
 from axiomatic.train.objective import answer_loss, loss_and_correct, next_token_loss
@@ -249,3 +249,21 @@ def test_a_training_step_on_packed_rows_has_the_loss_and_update_of_the_unpacked_
     torch.testing.assert_close(total, ref_total, rtol=0, atol=1e-6)
     for name, tensor in weights.items():
         torch.testing.assert_close(tensor, ref_weights[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("pe", ["none", "rope", "learned"])
+def test_flex_attention_block_masks_give_the_logits_of_the_dense_mask(packed, pe):
+    # eager FlexAttention on a CPU runs unfused and forward only (its backward needs CUDA), but
+    # computes what the CUDA kernel does from the same block mask
+    data, _, _ = packed
+    _, _, batch, _ = both_batches(data)
+    model = make_model(pe=pe, mixer="conv", max_len=64)
+    with torch.no_grad():
+        dense = model(batch.tokens, layout=batch.layout, every_position=True)
+        model.use_flex = True
+        flex = model(batch.tokens, layout=batch.layout, every_position=True)
+        flex_answers = model(batch.tokens, layout=batch.layout).answers  # the last block's own path
+    real = batch.layout.segments != PAD_SEGMENT
+    torch.testing.assert_close(flex.answers, dense.answers, rtol=0, atol=1e-5)
+    torch.testing.assert_close(flex_answers, dense.answers, rtol=0, atol=1e-5)
+    torch.testing.assert_close(flex.tokens[real], dense.tokens[real], rtol=0, atol=1e-5)

@@ -86,18 +86,25 @@ class Layout:
         return cls(index.expand(B, -1), segments, (index - 1).expand(B, -1), (lengths - 1)[:, None],
                    torch.ones(B, 1, dtype=torch.bool, device=lengths.device), segments)
 
+    def allows(self, row: torch.Tensor, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        """True where query position ``query`` of row ``row`` may attend to key position ``key``
+        (broadcasting index tensors): key <= query, the key is not padding, both are in one
+        instance, and the key is in its premise or in the query's own question. Every token also
+        sees itself, so a padding token's row is never empty (softmax over nothing is NaN, and a
+        NaN in a padding value would reach real tokens through their zero weights). The one rule
+        of the dense mask and of FlexAttention's block mask."""
+        query_segment, key_segment = self.segments[row, query], self.segments[row, key]
+        same_instance = self.documents[row, query] == self.documents[row, key]
+        same_sequence = (key_segment == 0) | (key_segment == query_segment)
+        visible = (key <= query) & same_instance & same_sequence & (key_segment != PAD_SEGMENT)
+        return visible | (key == query)
+
     def mask(self) -> torch.Tensor:
-        """(B, 1, T, T) bool, True where query i may attend to key j: j <= i, j is not padding,
-        j is in i's own instance, and there in the premise or in i's own question. Every token
-        also sees itself, so a padding token's row is never empty (softmax over nothing is NaN,
-        and a NaN in a padding value would reach real tokens through their zero weights)."""
-        query, key = self.segments[:, :, None], self.segments[:, None, :]
-        T = self.segments.size(1)
-        causal = torch.ones(T, T, dtype=torch.bool, device=self.segments.device).tril()
-        same_instance = self.documents[:, :, None] == self.documents[:, None, :]
-        same_sequence = (key == 0) | (key == query)
-        itself = torch.eye(T, dtype=torch.bool, device=self.segments.device)
-        return ((causal & same_instance & same_sequence & (key != PAD_SEGMENT)) | itself)[:, None]
+        """(B, 1, T, T) bool, True where query i may attend to key j (:meth:`allows`)."""
+        B, T = self.segments.shape
+        index = torch.arange(T, device=self.segments.device)
+        rows = torch.arange(B, device=self.segments.device)
+        return self.allows(rows[:, None, None], index[None, :, None], index[None, None, :])[:, None]
 
     def next_token_targets(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """For the auxiliary next-token loss: (targets (B, T-1), valid (B, T-1)). Position i

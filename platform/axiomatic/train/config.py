@@ -57,6 +57,9 @@ class TrainConfig(BaseModel):
                                     "(default: off, one training row per batch row)")
     batch_tokens: int | None = Field(None, gt=0, description="with pack_length: tokens per batch, "
                                      "batch_tokens // pack_length packed rows (batch_size is unused)")
+    flex_attention: bool = Field(False, description="attend through FlexAttention block masks where a "
+                                 "row has a layout (packed or several questions), skipping masked "
+                                 "blocks; meant for CUDA with compile (not yet run on a GPU)")
     val_share: float = Field(0.1, gt=0, lt=1)
     eval_every: int | None = Field(None, gt=0, description="evaluate every K steps (default: each epoch)")
     eval_batch_size: int = Field(512, gt=0)

@@ -139,6 +139,7 @@ class Trainer:
         self.run, self.cfg, self.data, self.worker = run, run.train, data, worker
         device = worker.device
         self.model = build_model(run, device)
+        self.model.use_flex = self.cfg.flex_attention
         self.optimizer = build_optimizer(self.model, self.cfg)
         self.state = TrainingState()
         if resume_from is not None:
