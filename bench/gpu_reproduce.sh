@@ -2,6 +2,10 @@
 # The paper's evaluation table in one call: configs/gpu_reproduce.yaml (the paper model, NoPE, TS2,
 # the learning levers) trained inside a budget, every transitivity suite and published file
 # scored beside the paper's numbers and the shortcuts. Writes OUTDIR/reproduce.{md,json}, log.txt.
+# Then the training throughput of the paper recipe, the fast recipe and packed rows side by side
+# (bench/throughput.py: the paper model on a GPU, the CPU recipe's small model with --tiny):
+# OUTDIR/throughput.{md,json}. The budget covers the reproduction only; the throughput table adds
+# its own minutes (on a GPU four of its five sections compile the paper model; not yet timed there).
 #
 #   bash bench/gpu_reproduce.sh OUTDIR             one GPU, 9 minutes in all
 #   bash bench/gpu_reproduce.sh OUTDIR --tiny      the same path on a CPU, about a minute

@@ -44,8 +44,7 @@ import torch
 
 from publish import emit  # bench/publish.py: the script's folder is on sys.path
 
-from axiomatic.data import generate
-from axiomatic.data import packing
+from axiomatic.data import generate, packing
 from axiomatic.data.packing import PackedBatch
 from axiomatic.train import build_run, load_yaml, resolve_device
 from axiomatic.train.config import RECIPES

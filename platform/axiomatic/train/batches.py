@@ -93,7 +93,7 @@ def assemble_packed(phase: Phase, plan: packing.PackedBatch) -> Batch:
     layout = Layout.packed(phase.premise[index], phase.questions[index], place)
     labels = place.lay_answers(phase.labels[index], -1)
     tokens = place.lay(phase.tokens[index].long(), 0)
-    lengths = (layout.segments != PAD_SEGMENT).sum(dim=1)  # tokens in use, for the padding share
+    lengths = (layout.segments != PAD_SEGMENT).sum(dim=1)  # a packed row's length: its tokens in use
     return Batch(tokens, lengths, labels, layout, own_rows=place.rows)
 
 

@@ -28,6 +28,7 @@ import torch
 
 from axiomatic import metric_names
 from axiomatic.data import packing
+from axiomatic.data.packing import PackedBatch, packed_batches
 from axiomatic.data.suites import task_of_suite
 from axiomatic.data.tasks import YES_CLASS_TASKS
 from axiomatic.data.dataset import Dataset
@@ -36,7 +37,6 @@ from axiomatic.errors import Diverged, UserError
 from axiomatic.model.decoder import Decoder
 from axiomatic.model.layout import Layout
 from axiomatic.train import checkpoint
-from axiomatic.data.packing import PackedBatch, packed_batches
 from axiomatic.train.batches import Phase, assemble, assemble_packed, epoch_batches, replayed
 from axiomatic.train.checkpoint import TrainingState
 from axiomatic.train.config import RunConfig, TrainConfig
@@ -174,7 +174,7 @@ class Trainer:
                 raise UserError(f"{size}; lower it or raise {name}.size")
         self._check_lengths(names)
         self.total_steps = run_steps(run, self.steps_per_epoch[-1])
-        self._plan: tuple[tuple[int, int], list[np.ndarray]] | None = None
+        self._plan: tuple[tuple[int, int], list[np.ndarray] | list[PackedBatch]] | None = None
 
     def _check_packing(self, phase_names: list[str], rows: int) -> None:
         """Refuse packing that cannot work: a training row longer than a packed row, or a
