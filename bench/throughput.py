@@ -9,6 +9,9 @@ shared machine hits all alike:
     fast, packed    the same with packed rows of --pack-length tokens, about as many rows a batch
     file            the run file's own train section (the CPU recipe: `levers`, batch 64, bucketed)
     file, packed    the same with packed rows, about as many rows a batch
+    fast, packed, flex   on CUDA only: `fast, packed` through FlexAttention block masks
+                         (``train.flex_attention``); a section that fails to build or step is
+                         reported with its error instead of figures
 
 A row of the data is one *example*: a premise with its questions (four in both run files).
 Packed batches hold ``batch_tokens // pack_length`` rows of ``pack_length`` tokens, with
@@ -66,6 +69,8 @@ def sections(run_file: Path, pack_length: int, mean_length: float, device: torch
     paper, fast = {**RECIPES["paper"], "batch_size": 128}, RECIPES["fast"]
     trains = {"paper": paper, "fast": fast, "fast, packed": packed(fast), "file": own_recipe,
               "file, packed": packed(own_recipe)}
+    if device.type == "cuda":  # FlexAttention's backward needs CUDA
+        trains["fast, packed, flex"] = {**packed(fast), "flex_attention": True}
     # long enough never to end, no evaluation, on the device measured
     return {name: {**train, "epochs": 10_000, "max_steps": None, "eval_every": None, "device": device.type}
             for name, train in trains.items()}
@@ -151,11 +156,15 @@ def measure(run_file: Path, rows: int, pack_length: int, rounds: int, steps: int
     data = generate(base.data.model_copy(update={"size": rows}))
     k = base.data.questions_per_premise
     examples = packing.by_premise(data, k) if k > 1 else packing.single_questions(data)
-    timed = {}
+    timed, failed = {}, {}
     for name, train in sections(run_file, pack_length, float(examples.lengths.mean()), device).items():
         run = build_run({**load_yaml(run_file), "train": train, "curriculum": [], "suites": []}, name)
-        trainer = Trainer(run, RunData(data, data.subset(np.arange(1)), {}, "in-memory"), Worker(device=device))
-        Timed(trainer).steps(3)  # warm-up, not counted: allocator, kernels, compilation
+        try:
+            trainer = Trainer(run, RunData(data, data.subset(np.arange(1)), {}, "in-memory"), Worker(device=device))
+            Timed(trainer).steps(3)  # warm-up, not counted: allocator, kernels, compilation
+        except Exception as err:  # a kernel path not yet run on this device: report it, time the rest
+            failed[name] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            continue
         timed[name] = Timed(trainer)
     for _ in range(rounds):
         for entry in timed.values():
@@ -172,11 +181,12 @@ def measure(run_file: Path, rows: int, pack_length: int, rounds: int, steps: int
                     "examples_per_step": entry.examples / (rounds * steps), "precision": train.precision,
                     "batch": (f"{train.batch_tokens // train.pack_length} x {train.pack_length} tokens"
                               if train.pack_length else f"{train.batch_size} rows")})
+    out += [{"recipe": name, "error": error} for name, error in failed.items()]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         f"CPU ({stdlib_platform.processor() or stdlib_platform.machine()}, {os.cpu_count()} cores, "
         f"{torch.get_num_threads()} torch threads)")
     return {"device": name, "torch": torch.__version__, "run_file": str(run_file.relative_to(REPO)),
-            "parameters": entry.trainer.model.num_parameters(), "matmul_flops": peak, "rows": out,
+            "parameters": next(iter(timed.values())).trainer.model.num_parameters(), "matmul_flops": peak, "rows": out,
             "rounds": rounds, "steps": steps, "data_rows": rows, "pack_length": pack_length}
 
 
@@ -194,12 +204,17 @@ def markdown(result: dict, command: str) -> str:
              "| train section | batch | precision | examples/step | examples/s | tokens/s | padding | MFU "
              "| step peak memory (GiB) |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['recipe']} | failed: {row['error']} | | | | | | | |")
+            continue
         memory = "-" if row["peak_memory_gib"] is None else f"{row['peak_memory_gib']:.2f}"
         lines.append(f"| {row['recipe']} | {row['batch']} | {row['precision']} | {row['examples_per_step']:.0f} | "
                      f"{row['examples_per_s']:,.0f} | {row['tokens_per_s']:,.0f} | {100 * row['padding']:.1f} % | "
                      f"{100 * row['mfu']:.1f} % | {memory} |")
+    pairs = (("fast", "fast, packed"), ("fast", "fast, packed, flex"), ("file", "file, packed"))
     ratios = [f"{packed}: {by_name[packed]['examples_per_s'] / by_name[plain]['examples_per_s']:.2f}x "
-              f"the examples/s of {plain}" for plain, packed in (("fast", "fast, packed"), ("file", "file, packed"))]
+              f"the examples/s of {plain}" for plain, packed in pairs
+              if "examples_per_s" in by_name.get(plain, {}) and "examples_per_s" in by_name.get(packed, {})]
     return "\n".join(lines + ["", "Packed against bucketed, same run: " + "; ".join(ratios) + "."]) + "\n"
 
 
