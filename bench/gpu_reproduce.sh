@@ -2,6 +2,10 @@
 # The paper's evaluation table in one call: configs/gpu_reproduce.yaml (the paper model, NoPE, TS2,
 # the learning levers) trained inside a budget, every transitivity suite and published file
 # scored beside the paper's numbers and the shortcuts. Writes OUTDIR/reproduce.{md,json}, log.txt.
+# Then the training throughput of the paper recipe, the fast recipe and packed rows side by side
+# (bench/throughput.py: the paper model on a GPU, the CPU recipe's small model with --tiny):
+# OUTDIR/throughput.{md,json}. The budget covers the reproduction only; the throughput table adds
+# its own minutes (on a GPU four of its five sections compile the paper model; not yet timed there).
 #
 #   bash bench/gpu_reproduce.sh OUTDIR             one GPU, 9 minutes in all
 #   bash bench/gpu_reproduce.sh OUTDIR --tiny      the same path on a CPU, about a minute
@@ -31,9 +35,12 @@ fi
 export AXIOMATIC_CACHE
 export PYTHONPATH="$repo/platform${PYTHONPATH:+:$PYTHONPATH}"
 export GPU_REPRODUCE_COMMAND="bash bench/gpu_reproduce.sh $out${*:+ $*}"
+throughput=(--run-file "$repo/configs/gpu_reproduce.yaml" --rows 20000 --pack-length 1024 --rounds 3 --steps 10)
 if [[ " $* " == *" --tiny "* ]]; then
     export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # the CPU smoke test stays on one core
+    throughput=(--run-file "$repo/configs/cpu_small.yaml" --rows 4000 --pack-length 256 --rounds 1 --steps 2)
 fi
 
 mkdir -p "$out"
 "$python" "$repo/bench/gpu_reproduce.py" --out "$out" "$@" 2>&1 | tee "$out/log.txt"
+"$python" "$repo/bench/throughput.py" "${throughput[@]}" --out "$out" 2>&1 | tee -a "$out/log.txt"

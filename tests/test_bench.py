@@ -1,4 +1,5 @@
-"""The one-call GPU reproduction script, run on a CPU with --tiny: the path a GPU session runs."""
+"""The one-call GPU reproduction script, run on a CPU with --tiny: the path a GPU session runs
+(the reproduction, then the throughput table of bench/throughput.py)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,12 @@ def test_gpu_reproduce_tiny_trains_scores_and_writes_the_paper_style_table(tmp_p
         assert row in table, row
     assert "### Reversal" in table and "reversed_chain/len=3" in " ".join(result["run"]["suites"])
     assert (out / "log.txt").read_text().strip()
+    # the throughput table beside it: the paper recipe, fast and packed rows, one JSON object
+    throughput = json.loads((out / "throughput.json").read_text())
+    assert throughput["device"].startswith("CPU")
+    rows = {row["recipe"]: row for row in throughput["rows"]}
+    assert set(rows) == {"paper", "fast", "fast, packed", "file", "file, packed"}
+    for row in rows.values():
+        assert row["examples_per_s"] > 0 and 0 < row["mfu"] < 1 and 0 <= row["padding"] < 1
+    assert rows["file, packed"]["padding"] < rows["paper"]["padding"]
+    assert "| fast, packed |" in (out / "throughput.md").read_text()

@@ -1,5 +1,6 @@
-"""Rows that hold one premise and several questions, the local mixer and the paper's embedding
-init: each question of a multi-question row must give exactly the logits of a row of its own."""
+"""Rows that hold one premise and several questions, rows packed with several such instances, the
+local mixer and the paper's embedding init: each question of a multi-question row must give exactly
+the logits of a row of its own, and each instance of a packed row those it gives unpacked."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import torch
 from axiomatic.data import mixtures, packing, tokenizer
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.model import Decoder, ModelConfig
-from axiomatic.model.layout import Layout
+from axiomatic.model.layout import PAD_SEGMENT, Layout
 from axiomatic.model.positional import PE_KINDS
+from axiomatic.train.batches import Phase, assemble, assemble_packed
 from axiomatic.train.objective import answer_loss, loss_and_correct, next_token_loss
 
 TINY = dict(vocab_size=tokenizer.VOCAB_SIZE, n_layer=2, n_head=4, d_model=32, d_mlp=64, max_len=96, dropout=0.0)
@@ -145,3 +147,123 @@ def test_paper_embedding_init_is_unit_normal_and_gpt2_is_small():
 def test_bad_lever_values_name_the_field(overrides, field):
     with pytest.raises(ValueError, match=field):
         ModelConfig(vocab_size=tokenizer.VOCAB_SIZE, **overrides)
+
+
+
+# ---------------------------------------------------------------------------------------------
+# packed rows: several instances (a premise and its questions each) back to back in one row
+
+ROW = 128  # tokens of a packed row: two to four of the fixture's instances (35-60 tokens)
+
+
+def phase_of(data, row_length: int = ROW):
+    """The fixture's questions as a Phase, 4 per premise, packed into one batch of all its rows."""
+    phase = Phase(data, 4, torch.device("cpu"), batch_rows=1, pack_length=row_length)
+    phase.batch_rows = phase.packing.rows
+    return phase
+
+
+def both_batches(data, seed: int = 0):
+    """The same instances as one packed batch and as plain multi-question rows (one each)."""
+    phase = phase_of(data)
+    (plan,) = packing.packed_batches(phase.packing, phase.lengths_np, phase.batch_rows, seed, epoch=0)
+    return phase, plan, assemble_packed(phase, plan), assemble([(phase, np.arange(len(phase)))])
+
+
+def test_packing_fills_rows_with_every_instance_once_in_one_shape_per_epoch(packed):
+    data, rows, _ = packed
+    phase = phase_of(data)
+    plan = phase.packing
+    assert sorted(plan.length.tolist()) == sorted(rows.lengths.tolist())
+    ends = plan.offset + plan.length
+    assert ends.max() <= ROW and plan.rows == -(-plan.length.sum() // ROW)  # as few rows as can be
+    assert (plan.offset[1:][plan.row[1:] == plan.row[:-1]] == ends[:-1][plan.row[1:] == plan.row[:-1]]).all()
+    epochs = [packing.packed_batches(plan, phase.lengths_np, 2, seed=1, epoch=e) for e in (0, 0, 1)]
+    assert [len(e) for e in epochs] == [plan.rows // 2] * 3
+    same = [np.array_equal(a.instances, b.instances) for a, b in zip(epochs[0], epochs[1])]
+    other = [np.array_equal(a.instances, b.instances) for a, b in zip(epochs[0], epochs[2])]
+    assert all(same) and not all(other)  # a function of (seed, epoch) only
+    # every epoch deals each instance once; only a partial last batch's rows are left out
+    dealt = np.concatenate([b.instances for b in epochs[2]])
+    assert len(np.unique(dealt)) == len(dealt) >= len(rows) - 2 * plan.slots
+    # two workers: disjoint halves of the one-worker batches
+    halves = [packing.packed_batches(plan, phase.lengths_np, 1, 1, 0, rank=r, world=2) for r in (0, 1)]
+    for whole, a, b in zip(epochs[0], *halves):
+        assert sorted(np.concatenate([a.instances, b.instances]).tolist()) == sorted(whole.instances.tolist())
+
+
+def test_a_packed_layout_restarts_positions_and_predecessors_at_each_instance(packed):
+    data, _, _ = packed
+    phase, plan, batch, plain = both_batches(data)
+    layout = batch.layout
+    for n in range(len(plan)):
+        r, start, i = plan.row[n], plan.offset[n], plan.instances[n]
+        span = slice(start, start + int(phase.lengths_np[i]))
+        assert torch.equal(batch.tokens[r, span], plain.tokens[i, : int(phase.lengths_np[i])])
+        assert torch.equal(layout.positions[r, span], plain.layout.positions[i, : span.stop - start])
+        assert layout.predecessor[r, start] == -1 and (layout.documents[r, span] == plan.slot[n]).all()
+    mask = layout.mask()[:, 0]
+    # a token sees nothing of another instance of its row
+    other = layout.documents[:, :, None] != layout.documents[:, None, :]
+    assert not (mask & other & ~torch.eye(ROW, dtype=torch.bool)).any()
+
+
+@pytest.mark.parametrize("pe, mixer", list(itertools.product(PE_KINDS, ["none", "conv"])))
+def test_packed_instances_get_the_logits_they_get_unpacked(packed, pe, mixer):
+    data, _, _ = packed
+    phase, plan, batch, plain = both_batches(data)
+    model = make_model(pe=pe, mixer=mixer, max_len=64)  # a packed row may be wider than max_len
+    K = phase.questions.size(1)
+    rows, cols = np.repeat(plan.row, K), (plan.slot[:, None] * K + np.arange(K)).ravel()
+    instance, question = np.repeat(plan.instances, K), np.tile(np.arange(K), len(plan))
+    present = plain.labels[instance, question] >= 0
+    together = model(batch.tokens, layout=batch.layout).answers[rows, cols]
+    alone = model(plain.tokens, layout=plain.layout).answers[instance, question]
+    assert (together - alone)[present].abs().max() <= 1e-5
+    assert torch.equal(batch.labels[rows, cols], plain.labels[instance, question])
+    assert (batch.labels >= 0).sum() == present.sum()  # no label outside the instances
+    # every position of every instance too (the auxiliary loss reads them)
+    every = model(batch.tokens, layout=batch.layout, every_position=True).tokens
+    own = model(plain.tokens, layout=plain.layout, every_position=True).tokens
+    for n in range(len(plan)):
+        length = int(phase.lengths_np[plan.instances[n]])
+        diff = every[plan.row[n], plan.offset[n] : plan.offset[n] + length] - own[plan.instances[n], :length]
+        assert diff.abs().max() <= 1e-5
+
+
+def test_a_training_step_on_packed_rows_has_the_loss_and_update_of_the_unpacked_step(packed):
+    data, _, _ = packed
+    _, _, batch, plain = both_batches(data)
+    after = []
+    for b in (batch, plain):
+        model = make_model(pe="rope", mixer="conv").train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        readout = model(b.tokens, layout=b.layout, every_position=True)
+        loss, _ = answer_loss(readout.answers, b.labels)
+        total = loss + 0.1 * next_token_loss(readout.tokens, b.tokens, b.layout)
+        total.backward()
+        optimizer.step()
+        after.append((loss.detach(), total.detach(), model.state_dict()))
+    (loss, total, weights), (ref_loss, ref_total, ref_weights) = after
+    torch.testing.assert_close(loss, ref_loss, rtol=0, atol=1e-6)
+    torch.testing.assert_close(total, ref_total, rtol=0, atol=1e-6)
+    for name, tensor in weights.items():
+        torch.testing.assert_close(tensor, ref_weights[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("pe", ["none", "rope", "learned"])
+def test_flex_attention_block_masks_give_the_logits_of_the_dense_mask(packed, pe):
+    # eager FlexAttention on a CPU runs unfused and forward only (its backward needs CUDA), but
+    # computes what the CUDA kernel does from the same block mask
+    data, _, _ = packed
+    _, _, batch, _ = both_batches(data)
+    model = make_model(pe=pe, mixer="conv", max_len=64)
+    with torch.no_grad():
+        dense = model(batch.tokens, layout=batch.layout, every_position=True)
+        model.use_flex = True
+        flex = model(batch.tokens, layout=batch.layout, every_position=True)
+        flex_answers = model(batch.tokens, layout=batch.layout).answers  # the last block's own path
+    real = batch.layout.segments != PAD_SEGMENT
+    torch.testing.assert_close(flex.answers, dense.answers, rtol=0, atol=1e-5)
+    torch.testing.assert_close(flex_answers, dense.answers, rtol=0, atol=1e-5)
+    torch.testing.assert_close(flex.tokens[real], dense.tokens[real], rtol=0, atol=1e-5)

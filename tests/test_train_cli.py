@@ -181,6 +181,13 @@ def test_eval_defaults_to_the_runs_suites(trained, capsys):
     ("curriculum: [{steps: 5, data: {chain_lengths: [3, 2]}}]", "curriculum.0.data.chain_lengths"),
     ("curriculum: [{steps: 5, data: {size: 100}, lr: 1}]", "curriculum.0.lr: unknown key"),
     ("curriculum: {steps: 5}", "curriculum: Input should be a valid list"),
+    ("train: {pack_length: 256, batch_tokens: 100}",
+     "train.batch_tokens: 100 is below one row of train.pack_length=256 tokens"),
+    ("train: {pack_length: 256}", "train.batch_tokens: required with train.pack_length"),
+    ("train: {batch_tokens: 1024}", "train.batch_tokens: needs train.pack_length"),
+    ("train: {pack_length: 256, batch_tokens: 1024, replay: 0.25}",
+     "train.replay: not available with train.pack_length"),
+    ("train: {pack_length: 0, batch_tokens: 1024}", "train.pack_length: Input should be greater than 0"),
 ])
 def test_train_rejects_bad_config(tmp_path, capsys, yaml_text, expected):
     config = tmp_path / "bad.yaml"
@@ -198,6 +205,17 @@ def test_train_rejects_a_batch_larger_than_the_data(tmp_path, capsys):
     code, _, stderr = run_cli(capsys, "train", config, "--out", tmp_path / "out")
     assert code == 2
     assert says(stderr, "train.batch_size=5000 exceeds the 900 training rows")
+
+
+@pytest.mark.parametrize("packing, expected", [
+    ("pack_length: 16, batch_tokens: 1024", "train.pack_length=16 is shorter than the longest training row of data"),
+    ("pack_length: 128, batch_tokens: 1000000", "train.batch_tokens=1000000 exceeds the"),
+])
+def test_train_rejects_packing_the_data_cannot_fill(tmp_path, capsys, packing, expected):
+    config = tmp_path / "packed.yaml"
+    config.write_text(RUN_YAML.replace("batch_size: 64", packing))
+    code, _, stderr = run_cli(capsys, "train", config, "--out", tmp_path / "out")
+    assert code == 2 and says(stderr, expected), stderr
 
 
 def test_train_and_eval_reject_a_checkpoint_from_another_tokenizer(trained, checkpoint_copy, capsys):

@@ -96,3 +96,111 @@ def split_by_premise(data: Dataset, n_val: int, rng: np.random.Generator) -> tup
     val_groups = picked[: int(np.searchsorted(np.cumsum(sizes), n_val)) + 1]
     is_val = np.isin(group, val_groups)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+# ---------------------------------------------------------------------------------------------
+# packed rows: several instances (training rows as above) back to back in one row of fixed length
+
+
+@dataclass
+class Packing:
+    """Which instance lengths share a row of ``row_length`` tokens, and where each one starts.
+
+    A function of the lengths alone: slot s holds an instance of ``length[s]`` tokens in row
+    ``row[s]`` from column ``offset[s]``, as that row's ``index[s]``-th instance. Slots are sorted
+    by row, so row r's are ``start[r]:start[r + 1]``. Each epoch only decides which instance of
+    a length fills which slot of that length (:func:`packed_batches`), so every epoch has the same
+    rows, the same number of batches and the same shapes.
+    """
+
+    row_length: int
+    length: np.ndarray  # (N,) int64
+    row: np.ndarray     # (N,) int64
+    offset: np.ndarray  # (N,) int64
+    index: np.ndarray   # (N,) int64
+    start: np.ndarray   # (rows + 1,) int64
+
+    @property
+    def rows(self) -> int:
+        return len(self.start) - 1
+
+    @property
+    def slots(self) -> int:
+        """Instances in the fullest row."""
+        return int(np.diff(self.start).max(initial=0))
+
+    @property
+    def padding(self) -> float:
+        """Share of the rows' tokens that no instance fills."""
+        return 1.0 - float(self.length.sum()) / max(1, self.rows * self.row_length)
+
+
+def pack(lengths: np.ndarray, row_length: int) -> Packing:
+    """Best-fit decreasing: the longest instance first, each into the open row it fills most
+    tightly, or a new row. Rows come out within a few tokens of full (instances are short next to
+    a row), and deterministically: the layout depends on the lengths, not on any seed."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if len(lengths) and int(lengths.max()) > row_length:
+        raise ValueError(f"an instance of {int(lengths.max())} tokens does not fit a row of {row_length}")
+    ordered = np.sort(lengths)[::-1]
+    with_room = np.zeros(row_length + 1, np.int64)  # open rows by free tokens
+    open_rows: list[list[int]] = [[] for _ in range(row_length + 1)]
+    used: list[int] = []  # tokens taken in each row so far
+    row, offset = np.empty(len(ordered), np.int64), np.empty(len(ordered), np.int64)
+    for s, length in enumerate(ordered.tolist()):
+        fits = np.flatnonzero(with_room[length:])
+        if fits.size:
+            free = length + int(fits[0])
+            r = open_rows[free].pop()
+            with_room[free] -= 1
+        else:
+            free, r = row_length, len(used)
+            used.append(0)
+        row[s], offset[s] = r, used[r]
+        used[r] += length
+        open_rows[free - length].append(r)
+        with_room[free - length] += 1
+    by_row = np.lexsort((offset, row))
+    row, offset, ordered = row[by_row], offset[by_row], ordered[by_row]
+    start = np.searchsorted(row, np.arange(len(used) + 1))
+    index = np.arange(len(row)) - start[row]
+    return Packing(row_length, ordered.astype(np.int64), row, offset, index, start)
+
+
+@dataclass
+class PackedBatch:
+    """One worker's packed batch on the host: instance n goes to row ``row[n]`` (of ``rows``)
+    from column ``offset[n]``, as its ``slot[n]``-th instance."""
+
+    instances: np.ndarray
+    row: np.ndarray
+    offset: np.ndarray
+    slot: np.ndarray
+    rows: int
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+
+def packed_batches(packing: Packing, lengths: np.ndarray, rows_per_batch: int, seed: int, epoch: int,
+                   rank: int = 0, world: int = 1) -> list[PackedBatch]:
+    """This worker's packed batches of one epoch, a function of ``(seed, epoch)`` only: the
+    instances of each length are dealt at random to the slots of that length, the rows are
+    shuffled, and each batch of ``rows_per_batch * world`` rows split across the workers (a last,
+    partial batch is dropped)."""
+    rng = np.random.default_rng([seed, epoch])
+    # instances sorted by length with ties in random order, slots sorted by length: the k-th of
+    # each fills the k-th of the other (the two hold the same multiset of lengths)
+    dealt = np.lexsort((rng.random(len(lengths)), lengths))
+    instance = np.empty(len(lengths), np.int64)
+    instance[np.argsort(packing.length, kind="stable")] = dealt
+    order = rng.permutation(packing.rows)
+    step = rows_per_batch * world
+    batches = []
+    for first in range(0, packing.rows - step + 1, step):
+        mine = order[first : first + step][rank::world]
+        counts = packing.start[mine + 1] - packing.start[mine]
+        slots = np.concatenate([np.arange(packing.start[r], packing.start[r + 1]) for r in mine])
+        batches.append(PackedBatch(instance[slots], np.repeat(np.arange(len(mine)), counts),
+                                   packing.offset[slots], packing.index[slots], len(mine)))
+    return batches

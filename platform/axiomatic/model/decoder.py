@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 
 from axiomatic.model.config import ModelConfig
 from axiomatic.model.layout import Layout
@@ -64,16 +65,26 @@ class Context:
     """What every block of one forward pass shares: where each token sits and what it may see.
 
     Plain rows need nothing but the causal mask, which SDPA applies itself (``is_causal``, the
-    flash kernel on a GPU). A :class:`Layout` brings positions, a boolean mask and predecessors.
+    flash kernel on a GPU). A :class:`Layout` brings positions, a boolean mask and predecessors;
+    with ``flex`` a FlexAttention block mask from the same rule (:meth:`Layout.allows`) instead of
+    the dense mask, which lets the kernel skip blocks no query may see (another instance of a
+    packed row).
     """
 
     def __init__(self, T: int, layout: Layout | None, rope: tuple[torch.Tensor, torch.Tensor] | None,
-                 alibi_slopes: torch.Tensor | None):
+                 alibi_slopes: torch.Tensor | None, flex: bool = False):
         self.positions = None if layout is None else layout.positions
         self.predecessor = None if layout is None else layout.predecessor
         self.rope = rope
         self.T = T
-        if layout is None:
+        self.layout = layout
+        self.block_mask: BlockMask | None = None
+        if flex:
+            B = layout.segments.size(0)
+            self.block_mask = create_block_mask(lambda b, h, q, k: layout.allows(b, q, k), B, None, T, T,
+                                                device=layout.segments.device)
+            self.mask = None
+        elif layout is None:
             # ALiBi's bias holds the causal -inf; one (1, heads, T, T) bias shared by every layer
             self.mask = None if alibi_slopes is None else alibi_bias(alibi_slopes, T)[None]
         else:
@@ -93,8 +104,11 @@ class Context:
     def mask_rows(self, index: torch.Tensor) -> torch.Tensor:
         """The mask's rows for queries at ``index`` (B, K): (B, 1 or heads, K, T)."""
         B, K = index.shape
+        keys = torch.arange(self.T, device=index.device)
+        if self.block_mask is not None:  # the same rule, for these queries only
+            rows = torch.arange(B, device=index.device)
+            return self.layout.allows(rows[:, None, None], index[:, :, None], keys[None, None, :])[:, None]
         if self.mask is None:
-            keys = torch.arange(self.T, device=index.device)
             return (keys[None, None, :] <= index[:, :, None])[:, None]
         mask = self.mask.expand(B, -1, -1, -1)
         rows = index[:, None, :, None].expand(B, mask.size(1), K, self.T)
@@ -133,7 +147,9 @@ class CausalSelfAttention(nn.Module):
             mask = mask.to(q.dtype)  # an additive ALiBi bias follows q's dtype under autocast
         p = self.dropout if self.training else 0.0
         with sdpa_kernel(sdpa_backends(x.device)):
-            if mask is None:
+            if ctx.block_mask is not None and queries is None:
+                y = flex_attention(q, k, v, block_mask=ctx.block_mask)
+            elif mask is None:
                 # is_causal lets SDPA pick the flash kernel and skip the masked half
                 y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
             else:
@@ -188,6 +204,9 @@ class Decoder(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
+        # rows with a Layout attend through FlexAttention block masks instead of SDPA with a dense
+        # mask (train.flex_attention sets it): skips the blocks of a packed row that no query sees
+        self.use_flex = False
         self.tok_emb = nn.Embedding(config.vocab_size, config.d_model)
         self.pos = (
             AbsolutePositional(config.pe, config.max_len, config.d_model)
@@ -227,11 +246,13 @@ class Decoder(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def _check_tokens(self, tokens: torch.Tensor) -> None:
+    def _check_tokens(self, tokens: torch.Tensor, layout: Layout | None = None) -> None:
         if tokens.dim() != 2:
             raise ValueError(f"tokens must be (batch, time), got shape {tuple(tokens.shape)}")
         T = tokens.size(1)
-        if T > self.config.max_len:
+        # a packed row may be wider than max_len: only positions, which restart at each instance,
+        # must stay below it (the Trainer checks every instance's length before the first step)
+        if layout is None and T > self.config.max_len:
             raise ValueError(
                 f"input of {T} tokens exceeds max_len={self.config.max_len} of this model; "
                 "raise model.max_len"
@@ -244,7 +265,10 @@ class Decoder(nn.Module):
             x = self.pos(x, None if layout is None else layout.positions)
         rope = (self.rope_cos, self.rope_sin) if self.config.pe == "rope" else None
         slopes = self.alibi_slopes if self.config.pe == "alibi" else None
-        return self.drop(x), Context(tokens.size(1), layout, rope, slopes)
+        # FlexAttention has no dropout and this code no ALiBi score_mod: those keep the dense mask
+        flex = (self.use_flex and layout is not None and slopes is None
+                and (self.config.dropout == 0 or not self.training))
+        return self.drop(x), Context(tokens.size(1), layout, rope, slopes, flex)
 
     def _trunk(self, tokens: torch.Tensor, layout: Layout | None = None) -> torch.Tensor:
         """Residual stream after the last block, (B, T, d_model), before the final LayerNorm."""
@@ -255,7 +279,7 @@ class Decoder(nn.Module):
 
     def hidden_states(self, tokens: torch.Tensor, layout: Layout | None = None) -> torch.Tensor:
         """Final-LayerNorm output at every position, (B, T, d_model): for probing and tests."""
-        self._check_tokens(tokens)
+        self._check_tokens(tokens, layout)
         return self.ln_f(self._trunk(tokens, layout))
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None,
@@ -271,7 +295,7 @@ class Decoder(nn.Module):
             position (B, K, vocab), and with ``every_position`` also at every position (the
             auxiliary next-token loss). One method, so a DDP-wrapped model serves both.
         """
-        self._check_tokens(tokens)
+        self._check_tokens(tokens, layout)
         if layout is None:
             if lengths is None or lengths.shape != tokens.shape[:1]:
                 raise ValueError(f"lengths must be (batch,) = ({tokens.size(0)},), got "

@@ -5,6 +5,10 @@ A run trains in *phases*: each curriculum stage's training set, then the main da
 :class:`~axiomatic.data.packing.TrainingRows` (one premise and its questions per row). The order of
 the batches of epoch ``e`` depends only on ``(seed, e)``, and the replayed rows of step ``s`` only
 on ``(seed, s)``, so a resumed run replays exactly the batches it had not yet seen.
+
+With ``train.pack_length`` a phase's rows (*instances* here) are packed back to back into rows of
+that many tokens (:func:`axiomatic.data.packing.pack`), and a batch is ``batch_tokens //
+pack_length`` such rows: every batch has one shape, and almost no token is padding.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import torch.nn.functional as F
 
 from axiomatic.data import packing
 from axiomatic.data.dataset import Dataset
-from axiomatic.model.layout import Layout
+from axiomatic.model.layout import PAD_SEGMENT, Layout, Placement
 
 
 class Phase:
@@ -27,11 +31,15 @@ class Phase:
     replayed from earlier phases.
     """
 
-    def __init__(self, data: Dataset, questions_per_premise: int, device: torch.device, batch_rows: int):
+    def __init__(self, data: Dataset, questions_per_premise: int, device: torch.device, batch_rows: int,
+                 pack_length: int | None = None):
         rows = (packing.by_premise(data, questions_per_premise) if questions_per_premise > 1
                 else packing.single_questions(data))
         self.lengths_np = rows.lengths
-        self.batch_rows = batch_rows
+        self.batch_rows = batch_rows  # with packing: packed rows of pack_length tokens
+        # None when packing is off, or when a row does not fit (the Trainer says so)
+        self.packing = (packing.pack(rows.lengths, pack_length)
+                        if pack_length and rows.lengths.max(initial=0) <= pack_length else None)
         self.tokens = torch.from_numpy(rows.tokens).to(device)
         self.lengths = torch.from_numpy(rows.lengths.astype(np.int64)).to(device)
         self.premise = torch.from_numpy(rows.premise.astype(np.int64)).to(device)
@@ -67,6 +75,26 @@ def assemble(parts: list[tuple[Phase, np.ndarray]]) -> Batch:
     tokens, lengths, premise, questions, labels = (torch.cat(column) for column in zip(*pieces))
     layout = None if K == 1 else Layout.from_spans(premise, questions, width)
     return Batch(tokens, lengths, labels, layout, own_rows=len(parts[0][1]))
+
+
+def assemble_packed(phase: Phase, plan: packing.PackedBatch) -> Batch:
+    """One batch of packed rows: ``phase.batch_rows`` rows of ``pack_length`` tokens whatever the
+    instances, answers for as many instances as the phase's fullest row holds (fixed shapes: one
+    compilation, no new allocations from step to step)."""
+    device = phase.tokens.device
+
+    def put(values: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(values.astype(np.int64)).to(device)
+
+    index = put(plan.instances)
+    place = Placement(put(plan.row), put(plan.offset), put(plan.slot), phase.lengths[index],
+                      rows=phase.batch_rows, width=phase.packing.row_length,
+                      slots=phase.packing.slots, instance_width=phase.tokens.size(1))
+    layout = Layout.packed(phase.premise[index], phase.questions[index], place)
+    labels = place.lay_answers(phase.labels[index], -1)
+    tokens = place.lay(phase.tokens[index].long(), 0)
+    lengths = (layout.segments != PAD_SEGMENT).sum(dim=1)  # a packed row's length: its tokens in use
+    return Batch(tokens, lengths, labels, layout, own_rows=place.rows)
 
 
 def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, bucketing: bool,

@@ -52,6 +52,14 @@ class TrainConfig(BaseModel):
     precision: Literal["fp32", "bf16"] = "fp32"
     compile: bool = False
     bucketing: bool = False
+    pack_length: int | None = Field(None, gt=0, description="pack the training rows back to back into "
+                                    "rows of this many tokens, each attending only to itself "
+                                    "(default: off, one training row per batch row)")
+    batch_tokens: int | None = Field(None, gt=0, description="with pack_length: tokens per batch, "
+                                     "batch_tokens // pack_length packed rows (batch_size is unused)")
+    flex_attention: bool = Field(False, description="attend through FlexAttention block masks where a "
+                                 "row has a layout (packed or several questions), skipping masked "
+                                 "blocks; meant for CUDA with compile (not yet run on a GPU)")
     val_share: float = Field(0.1, gt=0, lt=1)
     eval_every: int | None = Field(None, gt=0, description="evaluate every K steps (default: each epoch)")
     eval_batch_size: int = Field(512, gt=0)
@@ -98,7 +106,27 @@ def train_config(section: dict | None) -> TrainConfig:
     recipe = section.pop("recipe", "paper")
     if recipe not in RECIPES:
         raise ValueError(f"recipe: unknown recipe {recipe!r}; accepted: {', '.join(RECIPES)}")
-    return TrainConfig(**{**RECIPES[recipe], **section})
+    train = TrainConfig(**{**RECIPES[recipe], **section})
+    problems = packing_problems(train)
+    if problems:
+        raise ValueError("\n".join(problems))
+    return train
+
+
+def packing_problems(train: TrainConfig) -> list[str]:
+    """Lines "field: message" for packing fields that do not go together."""
+    if train.pack_length is None:
+        return ["batch_tokens: needs train.pack_length (the row length it counts in)"] if train.batch_tokens else []
+    if train.batch_tokens is None:
+        return ["batch_tokens: required with train.pack_length (tokens per batch, a multiple of the row length)"]
+    problems = []
+    if train.batch_tokens < train.pack_length:
+        problems.append(f"batch_tokens: {train.batch_tokens} is below one row of train.pack_length="
+                        f"{train.pack_length} tokens")
+    if train.replay:
+        problems.append("replay: not available with train.pack_length (a packed batch takes whole rows "
+                        "of one training set)")
+    return problems
 
 
 def data_spec(section: dict | None) -> TaskSpec:

@@ -28,6 +28,7 @@ import torch
 
 from axiomatic import metric_names
 from axiomatic.data import packing
+from axiomatic.data.packing import PackedBatch, packed_batches
 from axiomatic.data.suites import task_of_suite
 from axiomatic.data.tasks import YES_CLASS_TASKS
 from axiomatic.data.dataset import Dataset
@@ -36,11 +37,11 @@ from axiomatic.errors import Diverged, UserError
 from axiomatic.model.decoder import Decoder
 from axiomatic.model.layout import Layout
 from axiomatic.train import checkpoint
-from axiomatic.train.batches import Phase, assemble, epoch_batches, replayed
+from axiomatic.train.batches import Phase, assemble, assemble_packed, epoch_batches, replayed
 from axiomatic.train.checkpoint import TrainingState
 from axiomatic.train.config import RunConfig, TrainConfig
 from axiomatic.train.evaluate import evaluate
-from axiomatic.train.steps import batches_per_epoch, own_batch_rows, total_steps, validation_rows
+from axiomatic.train.steps import batches_per_epoch, own_batch_rows, run_steps, validation_rows
 from axiomatic.train.objective import answer_loss, next_token_loss
 
 Report = Callable[[dict, "Path | None"], None]
@@ -138,6 +139,7 @@ class Trainer:
         self.run, self.cfg, self.data, self.worker = run, run.train, data, worker
         device = worker.device
         self.model = build_model(run, device)
+        self.model.use_flex = self.cfg.flex_attention
         self.optimizer = build_optimizer(self.model, self.cfg)
         self.state = TrainingState()
         if resume_from is not None:
@@ -152,18 +154,40 @@ class Trainer:
         self.forward = torch.compile(wrapped) if self.cfg.compile and device.type == "cuda" else wrapped
         # one Phase per curriculum stage, then the main training set last
         specs = [stage.data for stage in run.curriculum] + [run.data]
-        self.phases = [Phase(d, spec.questions_per_premise, device, own_batch_rows(self.cfg, k, worker.world))
-                       for k, (d, spec) in enumerate(zip([*data.stages, data.train], specs))]
-        self.steps_per_epoch = [batches_per_epoch(len(phase), phase.batch_rows, worker.world)
-                                for phase in self.phases]
         names = [f"curriculum.{k}.data" for k in range(len(data.stages))] + ["data"]
+        if self.cfg.pack_length:
+            rows = self.cfg.batch_tokens // self.cfg.pack_length // worker.world
+            self.phases = [Phase(d, spec.questions_per_premise, device, rows, self.cfg.pack_length)
+                           for d, spec in zip([*data.stages, data.train], specs)]
+            self._check_packing(names, rows)
+            self.steps_per_epoch = [phase.packing.rows // (rows * worker.world) for phase in self.phases]
+        else:
+            self.phases = [Phase(d, spec.questions_per_premise, device, own_batch_rows(self.cfg, k, worker.world))
+                           for k, (d, spec) in enumerate(zip([*data.stages, data.train], specs))]
+            self.steps_per_epoch = [batches_per_epoch(len(phase), phase.batch_rows, worker.world)
+                                    for phase in self.phases]
         for name, phase, per_epoch in zip(names, self.phases, self.steps_per_epoch):
             if per_epoch == 0:
-                raise UserError(f"train.batch_size={self.cfg.batch_size} exceeds the {len(phase)} "
-                                f"training rows of {name}; lower it or raise {name}.size")
+                size = (f"train.batch_tokens={self.cfg.batch_tokens} exceeds the {phase.packing.rows} packed "
+                        f"rows of {name}" if self.cfg.pack_length else
+                        f"train.batch_size={self.cfg.batch_size} exceeds the {len(phase)} training rows of {name}")
+                raise UserError(f"{size}; lower it or raise {name}.size")
         self._check_lengths(names)
-        self.total_steps = total_steps(run, len(self.phases[-1]), worker.world)
-        self._plan: tuple[tuple[int, int], list[np.ndarray]] | None = None
+        self.total_steps = run_steps(run, self.steps_per_epoch[-1])
+        self._plan: tuple[tuple[int, int], list[np.ndarray] | list[PackedBatch]] | None = None
+
+    def _check_packing(self, phase_names: list[str], rows: int) -> None:
+        """Refuse packing that cannot work: a training row longer than a packed row, or a
+        batch of fewer packed rows than workers."""
+        cfg = self.cfg
+        for name, phase in zip(phase_names, self.phases):
+            if phase.packing is None:
+                longest = int(phase.lengths_np.max())
+                raise UserError(f"train.pack_length={cfg.pack_length} is shorter than the longest training "
+                                f"row of {name} ({longest} tokens); raise it to at least {longest}")
+        if rows == 0:
+            raise UserError(f"train.batch_tokens={cfg.batch_tokens} gives fewer rows of train.pack_length="
+                            f"{cfg.pack_length} than the {self.worker.world} workers; raise it")
 
     def _check_lengths(self, phase_names: list[str]) -> None:
         """Refuse, before the first step, data the model cannot read: a Corr2Cause premise
@@ -178,11 +202,14 @@ class Trainer:
                                 "raise model.max_len, or shorten the premises (corr2cause: data.premise: "
                                 "minimal, or fewer data.nodes)")
 
-    def batches(self, phase: Phase, epoch: int) -> list[np.ndarray]:
+    def batches(self, phase: Phase, epoch: int) -> list[np.ndarray] | list[PackedBatch]:
+        if phase.packing is not None:
+            return packed_batches(phase.packing, phase.lengths_np, phase.batch_rows, self.run.seed, epoch,
+                                  self.worker.rank, self.worker.world)
         return epoch_batches(phase.lengths_np, phase.batch_rows, self.run.seed, epoch,
                              self.cfg.bucketing, self.worker.rank, self.worker.world)
 
-    def _epoch_plan(self, k: int, epoch: int) -> list[np.ndarray]:
+    def _epoch_plan(self, k: int, epoch: int) -> list[np.ndarray] | list[PackedBatch]:
         if self._plan is None or self._plan[0] != (k, epoch):  # one permutation per epoch, not per step
             self._plan = ((k, epoch), self.batches(self.phases[k], epoch))
         return self._plan[1]
@@ -195,8 +222,8 @@ class Trainer:
         return self.state.step >= self.total_steps or (not self.in_curriculum
                                                        and self.state.epoch >= self.cfg.epochs)
 
-    def next_batch(self) -> tuple[Phase, np.ndarray]:
-        """The phase being trained and its rows for the current step."""
+    def next_batch(self) -> tuple[Phase, np.ndarray | PackedBatch]:
+        """The phase being trained and its rows (or packed instances) for the current step."""
         k = self.state.stage
         if self.in_curriculum:
             # a stage longer than one pass over its data moves on to the next epoch's order
@@ -204,13 +231,17 @@ class Trainer:
             return self.phases[k], self._epoch_plan(k, local // per_epoch)[local % per_epoch]
         return self.phases[k], self._epoch_plan(k, self.state.epoch)[self.state.step_in_epoch]
 
-    def step(self, phase: Phase, idx: np.ndarray) -> tuple[float, float]:
+    def step(self, phase: Phase, idx: np.ndarray | PackedBatch) -> tuple[float, float]:
         """One optimiser step on a phase's rows ``idx`` plus the rows replayed from earlier
-        phases; returns (answer loss, accuracy on the phase's own questions)."""
-        k = self.phases.index(phase)
-        extra = replayed(self.phases[:k], self.cfg.batch_size // self.worker.world - len(idx),
-                         self.run.seed, self.state.step, self.worker.rank)
-        batch = assemble([(phase, idx), *extra])
+        phases (or on its packed instances); returns (answer loss, accuracy on the phase's own
+        questions)."""
+        if isinstance(idx, PackedBatch):
+            batch = assemble_packed(phase, idx)
+        else:
+            k = self.phases.index(phase)
+            extra = replayed(self.phases[:k], self.cfg.batch_size // self.worker.world - len(idx),
+                             self.run.seed, self.state.step, self.worker.rank)
+            batch = assemble([(phase, idx), *extra])
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.cfg, self.state.step, self.total_steps)
         aux = self.cfg.aux_loss > 0
@@ -295,7 +326,8 @@ class Trainer:
             boundary = self.advance(accuracy)
             train_time += time.perf_counter() - started
             losses.append(loss)
-            seen += self.cfg.batch_size
+            # examples: training rows (a premise and its questions); a packed batch's vary
+            seen += len(idx) * self.worker.world if isinstance(idx, PackedBatch) else self.cfg.batch_size
             if self._evaluation_due(boundary) or self.finished():
                 metrics = self._report(report, losses, seen / max(train_time, 1e-9), self.finished())
                 losses = []

@@ -32,7 +32,14 @@ def total_steps(run: RunConfig, training_rows: int, world: int = 1) -> int:
     """Optimiser steps of the run: its curriculum stages' (at most), then ``train.epochs`` epochs
     over the main data's ``training_rows`` training rows, capped by ``train.max_steps``."""
     main_phase = len(run.curriculum)  # one phase per stage, the main data last
-    per_epoch = batches_per_epoch(training_rows, own_batch_rows(run.train, main_phase, world), world)
+    return run_steps(run, batches_per_epoch(training_rows, own_batch_rows(run.train, main_phase, world), world))
+
+
+def run_steps(run: RunConfig, per_epoch: int) -> int:
+    """Optimiser steps of the run when an epoch of the main data is ``per_epoch`` batches: exact
+    for packed rows too, whose batches per epoch the Trainer counts from the instances' lengths
+    (``platform plan``, which has no data, counts batches of ``batch_size`` rows instead, which
+    does not hold for a packed run)."""
     return min(run.curriculum_steps + run.train.epochs * per_epoch, run.train.max_steps or NO_STEP_LIMIT)
 
 
