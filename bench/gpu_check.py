@@ -174,7 +174,7 @@ def measure(recipe: str, model_cfg: ModelConfig, data, device: torch.device, war
         "mean_tokens": float(real_tokens.mean()), "trunk_parameters": n_trunk,
         "flops_per_example": flops / len(rows), "tflops_per_s": flops / seconds / 1e12,
         "mfu_vs_bf16_peak": flops / seconds / (peak_bf16 * 1e12) if peak_bf16 else None,
-        "loss_first": losses[0], "loss_last": losses[-1],
+        "loss_first": float(losses[0]), "loss_last": float(losses[-1]),
         "recompiles_while_timed": recompiles,  # > 0: the warm-up was too short, the time includes compiling
         "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
     }

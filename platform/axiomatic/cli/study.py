@@ -302,13 +302,13 @@ def _calibrate(run, store, steps: int = 5) -> float:
     phase = trainer.phases[-1]
     batches = trainer.batches(phase, 0)
     started = time.perf_counter()
-    trainer.step(phase, batches[0])  # warm-up: allocation, kernel selection
+    float(trainer.step(phase, batches[0])[0])  # warm-up: allocation, kernel selection
     warm_up = time.perf_counter() - started
     started, timed = time.perf_counter(), 0
     for idx in batches[1 : steps + 1]:
         if warm_up + time.perf_counter() - started > CALIBRATION_SECONDS:
             break
-        trainer.step(phase, idx)
+        float(trainer.step(phase, idx)[0])  # read, so the step is timed to its end on a GPU too
         timed += 1
     return (time.perf_counter() - started) / timed if timed else warm_up
 

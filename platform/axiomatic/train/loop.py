@@ -119,10 +119,13 @@ def build_model(run: RunConfig, device: torch.device) -> Decoder:
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    # foreach: one batched kernel per update instead of a Python loop over the parameters. CUDA
-    # picks it by default, a CPU does not, and the loop is a visible share of a small model's step
-    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas,
-                             weight_decay=cfg.weight_decay, foreach=True)
+    # On CUDA fused: the whole update in one kernel (not yet timed here: no GPU in the session
+    # that wrote it). Elsewhere foreach: one batched kernel per update instead of a Python loop
+    # over the parameters, which a CPU does not pick by default and which is a visible share of a
+    # small model's step.
+    fused = next(model.parameters()).is_cuda
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
+                             **({"fused": True} if fused else {"foreach": True}))
 
 
 REACH_THRESHOLDS = (0.75, 0.90)  # validation accuracies whose first step and second are reported
@@ -231,10 +234,10 @@ class Trainer:
             return self.phases[k], self._epoch_plan(k, local // per_epoch)[local % per_epoch]
         return self.phases[k], self._epoch_plan(k, self.state.epoch)[self.state.step_in_epoch]
 
-    def step(self, phase: Phase, idx: np.ndarray | PackedBatch) -> tuple[float, float]:
+    def step(self, phase: Phase, idx: np.ndarray | PackedBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimiser step on a phase's rows ``idx`` plus the rows replayed from earlier
         phases (or on its packed instances); returns (answer loss, accuracy on the phase's own
-        questions)."""
+        questions) as 0-d tensors on the device."""
         if isinstance(idx, PackedBatch):
             batch = assemble_packed(phase, idx)
         else:
@@ -262,19 +265,18 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         own = batch.labels[: batch.own_rows] >= 0
-        loss_value, accuracy = torch.stack([loss.detach(), correct[: batch.own_rows].sum() / own.sum()]).tolist()
         self.state.step += 1
-        if not math.isfinite(loss_value):
-            raise Diverged(f"diverged at step {self.state.step}: loss {loss_value}")
-        return loss_value, accuracy
+        # left on the device: reading them here would make every step wait for the GPU
+        return loss.detach(), (correct[: batch.own_rows].sum() / own.sum()).detach()
 
-    def advance(self, accuracy: float) -> bool:
-        """Move the position past the step just taken; True when a stage or a main epoch ended."""
+    def advance(self, accuracy: torch.Tensor) -> bool:
+        """Move the position past the step just taken; True when a stage or a main epoch ended.
+        Only a stage gated on accuracy reads the step's accuracy (a wait for the device)."""
         state = self.state
         if self.in_curriculum:
             stage = self.run.curriculum[state.stage]
             if stage.until_acc is not None:
-                state.window = [*state.window, self._all_ranks_mean(accuracy)][-self.cfg.gate_window:]
+                state.window = [*state.window, self._all_ranks_mean(float(accuracy))][-self.cfg.gate_window:]
             learned = (stage.until_acc is not None and len(state.window) == self.cfg.gate_window
                        and float(np.mean(state.window)) >= stage.until_acc)
             if learned or state.step - state.stage_start >= stage.steps:
@@ -311,27 +313,42 @@ class Trainer:
 
     def fit(self, report: Report) -> dict:
         """Train until ``epochs`` or ``max_steps``, evaluating and reporting as configured."""
-        losses, seen, train_time = [], 0, 0.0
+        seen, train_time = 0, 0.0
         self._clock = (time.perf_counter(), self.state.elapsed)
         self._trained_stage = self.state.stage
         if self.finished():
             # resumed from the final checkpoint (killed before its result was recorded): say it again
-            return self._report(report, losses, 0.0, finished=True)
+            return self._report(report, float("nan"), 0.0, finished=True)
         metrics: dict = {}
+        losses: list[torch.Tensor] = []  # this evaluation period's, on the device
         while not self.finished():
             started = time.perf_counter()
             phase, idx = self.next_batch()
             self._trained_stage = self.state.stage
             loss, accuracy = self.step(phase, idx)
             boundary = self.advance(accuracy)
-            train_time += time.perf_counter() - started
             losses.append(loss)
             # examples: training rows (a premise and its questions); a packed batch's vary
             seen += len(idx) * self.worker.world if isinstance(idx, PackedBatch) else self.cfg.batch_size
-            if self._evaluation_due(boundary) or self.finished():
-                metrics = self._report(report, losses, seen / max(train_time, 1e-9), self.finished())
+            due = self._evaluation_due(boundary) or self.finished()
+            if due:  # the period's one read of the device: the steps queued so far count as trained
+                mean_loss = self._mean_loss(losses)
+            train_time += time.perf_counter() - started
+            if due:
+                metrics = self._report(report, mean_loss, seen / max(train_time, 1e-9), self.finished())
                 losses = []
         return metrics
+
+    def _mean_loss(self, losses: list[torch.Tensor]) -> float:
+        """The mean answer loss of the period's steps; a step whose loss was not finite ends the
+        run (found here, at the evaluation after it, so that no step waits to be checked)."""
+        values = torch.stack(losses).float().tolist()
+        for offset, value in enumerate(values):
+            if not math.isfinite(value):
+                step = self.state.step - len(values) + offset + 1
+                raise Diverged(f"diverged at step {step}: loss {value} (found at the evaluation of step "
+                               f"{self.state.step})")
+        return float(np.mean(values))
 
     def _evaluation_due(self, boundary: bool) -> bool:
         # With eval_every the cadence is the user's: epoch ends add no evaluations (on short epochs
@@ -342,14 +359,14 @@ class Trainer:
         stage_ended = boundary and self._trained_stage != self.state.stage
         return stage_ended or self.state.step % self.cfg.eval_every == 0
 
-    def _report(self, report: Report, losses: list[float], examples_per_s: float, finished: bool) -> dict:
+    def _report(self, report: Report, mean_loss: float, examples_per_s: float, finished: bool) -> dict:
         # "finished" marks the last report of a complete run (a scheduler-stopped run never has it);
         # "stage" is the curriculum stage the last step trained (len(curriculum): the main data)
         started, before = self._clock
         self.state.elapsed = before + time.perf_counter() - started
         metrics = {"epoch": self.state.epoch, "step": self.state.step, "finished": int(finished),
                    "stage": self._trained_stage, "seconds": round(self.state.elapsed, 3),
-                   metric_names.TRAIN_LOSS: float(np.mean(losses)) if losses else float("nan"),
+                   metric_names.TRAIN_LOSS: mean_loss,
                    "examples_per_s": examples_per_s, **self.evaluation()}
         for threshold in REACH_THRESHOLDS:
             key = metric_names.threshold_name(threshold)
