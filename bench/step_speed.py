@@ -33,7 +33,7 @@ from axiomatic.data.tokenizer import VOCAB_SIZE
 from axiomatic.model import Decoder, ModelConfig
 from axiomatic.model.decoder import at_positions
 from axiomatic.train import build_run, load_yaml
-from axiomatic.train.objective import loss_and_correct
+from axiomatic.train.objective import answer_loss
 
 RECIPE_FILE = Path(__file__).resolve().parents[1] / "configs" / "cpu_small.yaml"
 CPU_RECIPE = build_run(load_yaml(RECIPE_FILE), str(RECIPE_FILE))
@@ -70,7 +70,7 @@ def seconds_per_step(model, optimizer, forward, bf16: bool, data: list) -> float
     for tokens, lengths, labels in data:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = forward(tokens, lengths)
-        loss, _ = loss_and_correct(logits, labels)
+        loss, _ = answer_loss(logits[:, None], labels[:, None])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -15,8 +15,9 @@ from axiomatic.data.mixtures import DataSpec
 from axiomatic.model import Decoder, ModelConfig
 from axiomatic.model.layout import PAD_SEGMENT, Layout
 from axiomatic.model.positional import PE_KINDS
+from axiomatic.train.evaluate import evaluate, packed as packed_evaluation_batches
 from axiomatic.train.batches import Phase, assemble, assemble_packed
-from axiomatic.train.objective import answer_loss, loss_and_correct, next_token_loss
+from axiomatic.train.objective import answer_loss, next_token_loss
 
 TINY = dict(vocab_size=tokenizer.VOCAB_SIZE, n_layer=2, n_head=4, d_model=32, d_mlp=64, max_len=96, dropout=0.0)
 
@@ -77,7 +78,7 @@ def test_a_multi_question_batch_has_the_loss_and_gradients_of_its_questions_one_
     together = {name: p.grad.clone() for name, p in model.named_parameters()}
     model.zero_grad()
     plain = torch.from_numpy(data.tokens.astype(np.int64)), torch.from_numpy(data.lengths.astype(np.int64))
-    reference, _ = loss_and_correct(model(*plain), torch.from_numpy(data.labels.astype(np.int64)))
+    reference, _ = answer_loss(model(*plain)[:, None], torch.from_numpy(data.labels.astype(np.int64))[:, None])
     reference.backward()
     torch.testing.assert_close(loss, reference, rtol=0, atol=1e-6)
     for name, p in model.named_parameters():
@@ -267,3 +268,40 @@ def test_flex_attention_block_masks_give_the_logits_of_the_dense_mask(packed, pe
     torch.testing.assert_close(flex.answers, dense.answers, rtol=0, atol=1e-5)
     torch.testing.assert_close(flex_answers, dense.answers, rtol=0, atol=1e-5)
     torch.testing.assert_close(flex.tokens[real], dense.tokens[real], rtol=0, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# packed evaluation: the dataset's rows (one question each) packed like training's
+
+
+def test_evaluation_batches_hold_every_question_once_rows_in_order(packed):
+    data, _, _ = packed
+    lengths = data.lengths.astype(np.int64)
+    plan = packing.pack(lengths, ROW)
+    batches = packing.in_order(plan, lengths, rows_per_batch=3)
+    assert [b.rows for b in batches] == [3] * (plan.rows // 3) + ([plan.rows % 3] if plan.rows % 3 else [])
+    instances = np.concatenate([b.instances for b in batches])
+    assert sorted(instances.tolist()) == list(range(len(data)))
+    # each slot holds an instance of the slot's length, at the slot's place
+    slot_lengths = np.concatenate([plan.length[plan.start[r] : plan.start[r + 1]] for r in range(plan.rows)])
+    assert np.array_equal(lengths[instances], slot_lengths)
+    assert [len(b.instances) for b in packing.in_order(plan, lengths, 3)] == [len(b.instances) for b in batches]
+
+
+@pytest.mark.parametrize("pe", PE_KINDS)
+def test_packed_evaluation_scores_what_evaluation_by_length_scores(packed, pe):
+    data, _, _ = packed
+    model = make_model(pe=pe, mixer="conv", max_len=64)
+    cpu = torch.device("cpu")
+    # 8 questions a batch: several packed batches, the last one short
+    rows = list(packed_evaluation_batches(model, data, cpu, batch_size=8, pack_length=ROW))
+    assert len(rows) > 1 and max(labels.size(1) for _, labels in rows) > 1  # several questions a row
+    together = evaluate(model, data, cpu, batch_size=8, pack_length=ROW)
+    alone = evaluate(model, data, cpu, batch_size=8)
+    assert together["n"] == alone["n"] == len(data)
+    assert abs(together["loss"] - alone["loss"]) <= 1e-6
+    for measure in ("acc", "precision", "recall", "f1"):
+        assert together[measure] == alone[measure], measure
+    # a row longer than pack_length: the dataset is read by length, with the same scores
+    longest = int(data.lengths.max())
+    assert evaluate(model, data, cpu, batch_size=8, pack_length=longest - 1) == alone

@@ -23,7 +23,7 @@ from axiomatic.train import checkpoint, launch
 from axiomatic.train.config import RunConfig, TrainConfig, build_run, load_yaml
 from axiomatic.train.batches import epoch_batches
 from axiomatic.train.loop import RunData, Trainer, Worker, learning_rate, load_data, without_rows_of
-from axiomatic.train.objective import loss_and_correct
+from axiomatic.train.objective import answer_loss
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,7 +79,7 @@ def test_loss_reads_only_the_last_input_position():
 
     def loss(t: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return loss_and_correct(model(t, lengths), labels)[0]
+            return answer_loss(model(t, lengths)[:, None], labels[:, None])[0]
 
     reference = loss(tokens)
 

@@ -191,16 +191,32 @@ def packed_batches(packing: Packing, lengths: np.ndarray, rows_per_batch: int, s
     rng = np.random.default_rng([seed, epoch])
     # instances sorted by length with ties in random order, slots sorted by length: the k-th of
     # each fills the k-th of the other (the two hold the same multiset of lengths)
-    dealt = np.lexsort((rng.random(len(lengths)), lengths))
-    instance = np.empty(len(lengths), np.int64)
-    instance[np.argsort(packing.length, kind="stable")] = dealt
+    instance = dealt(packing, np.lexsort((rng.random(len(lengths)), lengths)))
     order = rng.permutation(packing.rows)
     step = rows_per_batch * world
-    batches = []
-    for first in range(0, packing.rows - step + 1, step):
-        mine = order[first : first + step][rank::world]
-        counts = packing.start[mine + 1] - packing.start[mine]
-        slots = np.concatenate([np.arange(packing.start[r], packing.start[r + 1]) for r in mine])
-        batches.append(PackedBatch(instance[slots], np.repeat(np.arange(len(mine)), counts),
-                                   packing.offset[slots], packing.index[slots], len(mine)))
-    return batches
+    return [rows_of(packing, instance, order[first : first + step][rank::world])
+            for first in range(0, packing.rows - step + 1, step)]
+
+
+def in_order(packing: Packing, lengths: np.ndarray, rows_per_batch: int) -> list[PackedBatch]:
+    """Every instance once, the rows in order, the last batch possibly holding fewer rows:
+    evaluation's packed batches, the same at every call."""
+    instance = dealt(packing, np.argsort(lengths, kind="stable"))
+    return [rows_of(packing, instance, np.arange(first, min(first + rows_per_batch, packing.rows)))
+            for first in range(0, packing.rows, rows_per_batch)]
+
+
+def dealt(packing: Packing, by_length: np.ndarray) -> np.ndarray:
+    """The instance in each slot, given the instances in order of length (``by_length``): the
+    slots sorted by length take them in that order."""
+    instance = np.empty(len(by_length), np.int64)
+    instance[np.argsort(packing.length, kind="stable")] = by_length
+    return instance
+
+
+def rows_of(packing: Packing, instance: np.ndarray, rows: np.ndarray) -> PackedBatch:
+    """The packed rows ``rows`` (in that order) as one batch."""
+    counts = packing.start[rows + 1] - packing.start[rows]
+    slots = np.concatenate([np.arange(packing.start[r], packing.start[r + 1]) for r in rows])
+    return PackedBatch(instance[slots], np.repeat(np.arange(len(rows)), counts),
+                       packing.offset[slots], packing.index[slots], len(rows))

@@ -298,13 +298,13 @@ class Trainer:
         return float(total.item()) / self.worker.world
 
     def evaluation(self) -> dict[str, float]:
-        device, size = self.worker.device, self.cfg.eval_batch_size
-        val = evaluate(self.model, self.data.val, device, size, self.autocast)
+        device, size, packed = self.worker.device, self.cfg.eval_batch_size, self.cfg.pack_length
+        val = evaluate(self.model, self.data.val, device, size, self.autocast, packed)
         metrics = {metric_names.VAL_ACC: val["acc"], metric_names.VAL_LOSS: val["loss"]}
         if self.run.data.task in YES_CLASS_TASKS:
             metrics[metric_names.VAL_F1] = val["f1"]
         for name, suite in self.data.suites.items():
-            scored = evaluate(self.model, suite, device, size, self.autocast)
+            scored = evaluate(self.model, suite, device, size, self.autocast, packed)
             metrics[metric_names.suite_acc(name)] = scored["acc"]
             if task_of_suite(name) in YES_CLASS_TASKS:
                 for measure in metric_names.YES_CLASS_MEASURES:

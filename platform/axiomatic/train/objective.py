@@ -23,15 +23,8 @@ def targets(labels: torch.Tensor) -> torch.Tensor:
     return torch.where(labels.bool(), YES_ID, NO_ID)
 
 
-def loss_and_correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One question per row: logits (B, vocab), labels (B,) -> (mean loss, (B,) correct)."""
-    loss = F.cross_entropy(logits.float(), targets(labels))
-    said_yes = logits[:, YES_ID] > logits[:, NO_ID]
-    return loss, (said_yes == labels.bool())
-
-
 def answer_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Several questions per row: logits (B, K, vocab), labels (B, K) with -1 for absent ones ->
+    """Logits (B, K, vocab) at K questions per row, labels (B, K) with -1 for absent ones ->
     (mean loss over the present questions, (B, K) correct, False where absent). No boolean
     indexing, so nothing waits for the device."""
     present = labels >= 0
