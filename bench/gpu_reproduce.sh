@@ -4,8 +4,10 @@
 # scored beside the paper's numbers and the shortcuts. Writes OUTDIR/reproduce.{md,json}, log.txt.
 # Then the training throughput of the paper recipe, the fast recipe and packed rows side by side
 # (bench/throughput.py: the paper model on a GPU, the CPU recipe's small model with --tiny):
-# OUTDIR/throughput.{md,json}. The budget covers the reproduction only; the throughput table adds
-# its own minutes (on a GPU four of its five sections compile the paper model; not yet timed there).
+# OUTDIR/throughput.{md,json}. Then 1, 2 and 4 small cells sharing the device through a study with
+# fractional resources (bench/trials_per_device.py): OUTDIR/trials_per_device.{md,json}. The budget
+# covers the reproduction only; the two tables add their own minutes (on a GPU four of the
+# throughput's sections compile the paper model; neither table has been timed on a GPU yet).
 #
 #   bash bench/gpu_reproduce.sh OUTDIR             one GPU, 9 minutes in all
 #   bash bench/gpu_reproduce.sh OUTDIR --tiny      the same path on a CPU, about a minute
@@ -36,11 +38,14 @@ export AXIOMATIC_CACHE
 export PYTHONPATH="$repo/platform${PYTHONPATH:+:$PYTHONPATH}"
 export GPU_REPRODUCE_COMMAND="bash bench/gpu_reproduce.sh $out${*:+ $*}"
 throughput=(--run-file "$repo/configs/gpu_reproduce.yaml" --rows 20000 --pack-length 1024 --rounds 3 --steps 10)
+trials=(--cells 4 --steps 300 --concurrent 1 2 4)
 if [[ " $* " == *" --tiny "* ]]; then
     export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # the CPU smoke test stays on one core
-    throughput=(--run-file "$repo/configs/cpu_small.yaml" --rows 4000 --pack-length 256 --rounds 1 --steps 2)
+    throughput=(--run-file "$repo/configs/cpu_small.yaml" --rows 4000 --pack-length 256 --rounds 1 --steps 2 --eval-rows 500)
+    trials=(--tiny)
 fi
 
 mkdir -p "$out"
 "$python" "$repo/bench/gpu_reproduce.py" --out "$out" "$@" 2>&1 | tee "$out/log.txt"
 "$python" "$repo/bench/throughput.py" "${throughput[@]}" --out "$out" 2>&1 | tee -a "$out/log.txt"
+"$python" "$repo/bench/trials_per_device.py" "${trials[@]}" --out "$out" 2>&1 | tee -a "$out/log.txt"

@@ -18,7 +18,8 @@ Packed batches hold ``batch_tokens // pack_length`` rows of ``pack_length`` toke
 ``batch_tokens`` chosen so a batch holds about as many examples as its unpacked twin.
 
 For each: examples/s and tokens/s (real tokens, padding excluded), the padding share of the tokens
-the step computes on, MFU and, on CUDA, peak memory. MFU is the useful training FLOPs
+the step computes on, MFU and, on CUDA, peak memory; and the questions/s of evaluating the section's
+model on --eval-rows questions (one a row) as the Trainer does, packed in the packed sections. MFU is the useful training FLOPs
 (6 x block parameters x real tokens, plus causal attention within each example, 6 x layers x
 d_model x L(L+1) for an example of L tokens) per second over the rate of a large matmul measured
 on the same device in the same precision (fp32 on a CPU, bf16 on CUDA): a share of what this
@@ -48,8 +49,9 @@ import torch
 from publish import emit  # bench/publish.py: the script's folder is on sys.path
 
 from axiomatic.data import generate, packing
+from axiomatic.data.dataset import Dataset
 from axiomatic.data.packing import PackedBatch
-from axiomatic.train import build_run, load_yaml, resolve_device
+from axiomatic.train import build_run, evaluate, load_yaml, resolve_device
 from axiomatic.train.config import RECIPES
 from axiomatic.train.loop import RunData, Trainer, Worker
 
@@ -113,6 +115,8 @@ class Timed:
     computed: int = 0  # tokens the step computes on, padding included
     flops: float = 0.0
     peak_bytes: int = 0  # CUDA: most memory the steps held above what was allocated before them
+    eval_seconds: float = 0.0
+    eval_questions: int = 0
 
     def upcoming(self, count: int) -> list:
         trainer, state = self.trainer, self.trainer.state
@@ -149,19 +153,30 @@ class Timed:
         if device.type == "cuda":
             self.peak_bytes = max(self.peak_bytes, torch.cuda.max_memory_allocated(device) - resident)
 
+    def evaluation(self, questions: Dataset) -> None:
+        trainer, device = self.trainer, self.trainer.worker.device
+        synchronize(device)
+        started = time.perf_counter()
+        evaluate(trainer.model, questions, device, trainer.cfg.eval_batch_size, trainer.autocast,
+                 trainer.cfg.pack_length)  # reads its counts back: the time includes the device's work
+        self.eval_seconds += time.perf_counter() - started
+        self.eval_questions += len(questions)
 
-def measure(run_file: Path, rows: int, pack_length: int, rounds: int, steps: int) -> dict:
+
+def measure(run_file: Path, rows: int, pack_length: int, rounds: int, steps: int, eval_rows: int) -> dict:
     base = build_run(load_yaml(run_file), str(run_file))
     device = resolve_device("auto")
     data = generate(base.data.model_copy(update={"size": rows}))
     k = base.data.questions_per_premise
     examples = packing.by_premise(data, k) if k > 1 else packing.single_questions(data)
+    questions = data.subset(np.arange(min(len(data), eval_rows)))  # what an evaluation reads: one a row
     timed, failed = {}, {}
     for name, train in sections(run_file, pack_length, float(examples.lengths.mean()), device).items():
         run = build_run({**load_yaml(run_file), "train": train, "curriculum": [], "suites": []}, name)
         try:
             trainer = Trainer(run, RunData(data, data.subset(np.arange(1)), {}, "in-memory"), Worker(device=device))
             Timed(trainer).steps(3)  # warm-up, not counted: allocator, kernels, compilation
+            Timed(trainer).evaluation(questions.subset(np.arange(min(len(questions), 64))))
         except Exception as err:  # a kernel path not yet run on this device: report it, time the rest
             failed[name] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
             continue
@@ -169,6 +184,7 @@ def measure(run_file: Path, rows: int, pack_length: int, rounds: int, steps: int
     for _ in range(rounds):
         for entry in timed.values():
             entry.steps(steps)
+            entry.evaluation(questions)
     precision = torch.bfloat16 if device.type == "cuda" else torch.float32
     peak = matmul_rate(device, precision)
     out = []
@@ -177,6 +193,7 @@ def measure(run_file: Path, rows: int, pack_length: int, rounds: int, steps: int
         out.append({"recipe": name, "examples_per_s": entry.examples / entry.seconds,
                     "tokens_per_s": entry.tokens / entry.seconds, "mfu": entry.flops / entry.seconds / peak,
                     "padding": 1 - entry.tokens / entry.computed,
+                    "eval_questions_per_s": entry.eval_questions / entry.eval_seconds,
                     "peak_memory_gib": entry.peak_bytes / 2**30 if device.type == "cuda" else None,
                     "examples_per_step": entry.examples / (rounds * steps), "precision": train.precision,
                     "batch": (f"{train.batch_tokens // train.pack_length} x {train.pack_length} tokens"
@@ -187,7 +204,8 @@ def measure(run_file: Path, rows: int, pack_length: int, rounds: int, steps: int
         f"{torch.get_num_threads()} torch threads)")
     return {"device": name, "torch": torch.__version__, "run_file": str(run_file.relative_to(REPO)),
             "parameters": next(iter(timed.values())).trainer.model.num_parameters(), "matmul_flops": peak, "rows": out,
-            "rounds": rounds, "steps": steps, "data_rows": rows, "pack_length": pack_length}
+            "rounds": rounds, "steps": steps, "data_rows": rows, "eval_rows": len(questions),
+            "pack_length": pack_length}
 
 
 def markdown(result: dict, command: str) -> str:
@@ -202,20 +220,25 @@ def markdown(result: dict, command: str) -> str:
              f"{result['matmul_flops'] / 1e9:,.0f} GFLOP/s matmul on this device. An example is a "
              "premise with its questions.", "",
              "| train section | batch | precision | examples/step | examples/s | tokens/s | padding | MFU "
-             "| step peak memory (GiB) |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+             "| step peak memory (GiB) | eval questions/s |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         if "error" in row:
-            lines.append(f"| {row['recipe']} | failed: {row['error']} | | | | | | | |")
+            lines.append(f"| {row['recipe']} | failed: {row['error']} | | | | | | | | |")
             continue
         memory = "-" if row["peak_memory_gib"] is None else f"{row['peak_memory_gib']:.2f}"
         lines.append(f"| {row['recipe']} | {row['batch']} | {row['precision']} | {row['examples_per_step']:.0f} | "
                      f"{row['examples_per_s']:,.0f} | {row['tokens_per_s']:,.0f} | {100 * row['padding']:.1f} % | "
-                     f"{100 * row['mfu']:.1f} % | {memory} |")
+                     f"{100 * row['mfu']:.1f} % | {memory} | {row['eval_questions_per_s']:,.0f} |")
     pairs = (("fast", "fast, packed"), ("fast", "fast, packed, flex"), ("file", "file, packed"))
     ratios = [f"{packed}: {by_name[packed]['examples_per_s'] / by_name[plain]['examples_per_s']:.2f}x "
               f"the examples/s of {plain}" for plain, packed in pairs
               if "examples_per_s" in by_name.get(plain, {}) and "examples_per_s" in by_name.get(packed, {})]
-    return "\n".join(lines + ["", "Packed against bucketed, same run: " + "; ".join(ratios) + "."]) + "\n"
+    evaluations = [f"{packed}: {by_name[packed]['eval_questions_per_s'] / by_name[plain]['eval_questions_per_s']:.2f}x "
+                   f"those of {plain}" for plain, packed in pairs
+                   if "examples_per_s" in by_name.get(plain, {}) and "examples_per_s" in by_name.get(packed, {})]
+    return "\n".join(lines + ["", "Packed against bucketed, same run: " + "; ".join(ratios) + ".",
+                              f"Evaluation questions/s on {result['eval_rows']:,} questions, packed against by "
+                              "length: " + "; ".join(evaluations) + "."]) + "\n"
 
 
 def main() -> None:
@@ -225,11 +248,12 @@ def main() -> None:
     parser.add_argument("--pack-length", type=int, default=256, help="tokens of a packed row")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10, help="steps of each section per round")
+    parser.add_argument("--eval-rows", type=int, default=2000, help="questions each evaluation reads")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
     parser.add_argument("--append", help="append the Markdown block to this file")
     parser.add_argument("--out", type=Path, help="also write throughput.json and throughput.md here")
     args = parser.parse_args()
-    result = measure(args.run_file.resolve(), args.rows, args.pack_length, args.rounds, args.steps)
+    result = measure(args.run_file.resolve(), args.rows, args.pack_length, args.rounds, args.steps, args.eval_rows)
     text = markdown(result, " ".join(["bench/throughput.py", *sys.argv[1:]]))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """The one-call GPU reproduction script, run on a CPU with --tiny: the path a GPU session runs
-(the reproduction, then the throughput table of bench/throughput.py)."""
+(the reproduction, the throughput table of bench/throughput.py, then several cells sharing the
+device through bench/trials_per_device.py)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,11 @@ def test_gpu_reproduce_tiny_trains_scores_and_writes_the_paper_style_table(tmp_p
         assert row["examples_per_s"] > 0 and 0 < row["mfu"] < 1 and 0 <= row["padding"] < 1
     assert rows["file, packed"]["padding"] < rows["paper"]["padding"]
     assert "| fast, packed |" in (out / "throughput.md").read_text()
+    # evaluation timed beside training, packed in the packed sections
+    assert all(row["eval_questions_per_s"] > 0 for row in rows.values())
+    # cells sharing the device: one study per concurrency, every cell finished, speed-up against one
+    trials = json.loads((out / "trials_per_device.json").read_text())
+    assert [row["concurrent"] for row in trials["rows"]] == [1, 2]
+    assert [row["resources"]["cpu"] for row in trials["rows"]] == [trials["ray_cpus"], trials["ray_cpus"] / 2]
+    assert trials["rows"][0]["speedup"] == 1 and all(row["cells_per_minute"] > 0 for row in trials["rows"])
+    assert "| 2 |" in (out / "trials_per_device.md").read_text()
