@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform as stdlib_platform
 import sys
@@ -46,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from publish import emit  # bench/publish.py: the script's folder is on sys.path
+from publish import add_output_options, publish  # bench/publish.py: this folder is on sys.path
 
 from axiomatic.data import generate, packing
 from axiomatic.data.dataset import Dataset
@@ -249,20 +248,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10, help="steps of each section per round")
     parser.add_argument("--eval-rows", type=int, default=2000, help="questions each evaluation reads")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
-    parser.add_argument("--append", help="append the Markdown block to this file")
-    parser.add_argument("--out", type=Path, help="also write throughput.json and throughput.md here")
+    add_output_options(parser, "throughput")
     args = parser.parse_args()
     result = measure(args.run_file.resolve(), args.rows, args.pack_length, args.rounds, args.steps, args.eval_rows)
     text = markdown(result, " ".join(["bench/throughput.py", *sys.argv[1:]]))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-        (args.out / "throughput.md").write_text(text)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        emit(text, args.append)
+    publish(result, text, args, "throughput")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ every k).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform as stdlib_platform
 import sys
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 
 import torch
-from publish import emit  # bench/publish.py: the script's folder is on sys.path
+from publish import add_output_options, publish  # bench/publish.py: this folder is on sys.path
 
 from axiomatic.data.store import Store
 from axiomatic.ray_session import ray_session
@@ -96,9 +95,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20000, help="generated training rows")
     parser.add_argument("--concurrent", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--tiny", action="store_true", help="a quick CPU run: 2 cells, 5 steps, 1 and 2 at once")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
-    parser.add_argument("--append", help="append the Markdown block to this file")
-    parser.add_argument("--out", type=Path, help="also write trials_per_device.{json,md} here")
+    add_output_options(parser, "trials_per_device")
     args = parser.parse_args()
     if args.tiny:
         args.cells, args.steps, args.rows, args.concurrent = 2, 5, 2000, [1, 2]
@@ -117,14 +114,7 @@ def main() -> None:
     result = {"device": device, "torch": torch.__version__, "cells": args.cells, "steps": args.steps,
               "data_rows": args.rows, "ray_cpus": cpus, "ray_gpus": int(gpu), "rows": rows}
     text = markdown(result, " ".join(["bench/trials_per_device.py", *sys.argv[1:]]))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "trials_per_device.json").write_text(json.dumps(result, indent=2) + "\n")
-        (args.out / "trials_per_device.md").write_text(text)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        emit(text, args.append)
+    publish(result, text, args, "trials_per_device")
 
 
 if __name__ == "__main__":
