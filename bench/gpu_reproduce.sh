@@ -14,6 +14,8 @@
 #   bash bench/gpu_reproduce.sh OUTDIR --minutes 5 another budget
 #
 # Python: $PYTHON, else the repository's .venv, else python3 (which must have torch with CUDA).
+# Wheels: $AXIOMATIC_WHEELS, a folder made by bench/offline_wheels.sh, is installed into it first
+# (no index, no dependencies): what a machine without network access lacks.
 # Dataset cache: $AXIOMATIC_CACHE, else a fresh temporary directory (removed at the end).
 # Published files: $AXIOMATIC_PUBLISHED_DIR, else ../shared/benchmarks/causal_axioms.
 set -euo pipefail
@@ -28,6 +30,10 @@ elif [[ -x "$repo/.venv/bin/python" ]]; then
     python=$repo/.venv/bin/python
 else
     python=$(command -v python3)
+fi
+
+if [[ -n "${AXIOMATIC_WHEELS:-}" ]]; then
+    "$python" -m pip install -q --no-index --no-deps "$AXIOMATIC_WHEELS"/*.whl
 fi
 
 if [[ -z "${AXIOMATIC_CACHE:-}" ]]; then
