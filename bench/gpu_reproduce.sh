@@ -9,9 +9,12 @@
 # covers the reproduction only; the two tables add their own minutes (on a GPU four of the
 # throughput's sections compile the paper model; neither table has been timed on a GPU yet).
 #
-#   bash bench/gpu_reproduce.sh OUTDIR             one GPU, 9 minutes in all
-#   bash bench/gpu_reproduce.sh OUTDIR --tiny      the same path on a CPU, about a minute
+#   bash bench/gpu_reproduce.sh OUTDIR             one GPU, 9 minutes of training, the tables after
+#   bash bench/gpu_reproduce.sh OUTDIR --tiny      the same path on a CPU, about a minute and a half
 #   bash bench/gpu_reproduce.sh OUTDIR --minutes 5 another budget
+#   bash bench/gpu_reproduce.sh OUTDIR --parts throughput,trials   some of the three parts only
+#                                                  (reproduce, throughput, trials; all by default),
+#                                                  e.g. to fit a limit on one command's time
 #
 # Python: $PYTHON, else the repository's .venv, else python3 (which must have torch with CUDA).
 # Wheels: $AXIOMATIC_WHEELS, a folder made by bench/offline_wheels.sh, is installed into it first
@@ -21,8 +24,27 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-out=${1:?usage: bench/gpu_reproduce.sh OUTDIR [--tiny] [--minutes M]}
+out=${1:?usage: bench/gpu_reproduce.sh OUTDIR [--tiny] [--minutes M] [--parts LIST]}
 shift
+parts=reproduce,throughput,trials
+args=()  # what gpu_reproduce.py is given: the arguments less --parts
+while (($#)); do
+    if [[ "$1" == "--parts" ]]; then
+        parts=${2:?--parts needs a comma-separated list of reproduce, throughput, trials}
+        shift 2
+    else
+        args+=("$1")
+        shift
+    fi
+done
+for part in ${parts//,/ }; do
+    case $part in
+        reproduce|throughput|trials) ;;
+        *) echo "bench/gpu_reproduce.sh: --parts: unknown part '$part' (expected reproduce, throughput, trials)" >&2
+           exit 2 ;;
+    esac
+done
+wanted() { [[ ",$parts," == *",$1,"* ]]; }
 
 if [[ -n "${PYTHON:-}" ]]; then
     python=$PYTHON
@@ -42,16 +64,23 @@ if [[ -z "${AXIOMATIC_CACHE:-}" ]]; then
 fi
 export AXIOMATIC_CACHE
 export PYTHONPATH="$repo/platform${PYTHONPATH:+:$PYTHONPATH}"
-export GPU_REPRODUCE_COMMAND="bash bench/gpu_reproduce.sh $out${*:+ $*}"
+export GPU_REPRODUCE_COMMAND="bash bench/gpu_reproduce.sh $out${args[*]:+ ${args[*]}}"
 throughput=(--run-file "$repo/configs/gpu_reproduce.yaml" --rows 20000 --pack-length 1024 --rounds 3 --steps 10)
 trials=(--cells 4 --steps 300 --concurrent 1 2 4)
-if [[ " $* " == *" --tiny "* ]]; then
+if [[ " ${args[*]:-} " == *" --tiny "* ]]; then
     export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # the CPU smoke test stays on one core
     throughput=(--run-file "$repo/configs/cpu_small.yaml" --rows 4000 --pack-length 256 --rounds 1 --steps 2 --eval-rows 500)
     trials=(--tiny)
 fi
 
 mkdir -p "$out"
-"$python" "$repo/bench/gpu_reproduce.py" --out "$out" "$@" 2>&1 | tee "$out/log.txt"
-"$python" "$repo/bench/throughput.py" "${throughput[@]}" --out "$out" 2>&1 | tee -a "$out/log.txt"
-"$python" "$repo/bench/trials_per_device.py" "${trials[@]}" --out "$out" 2>&1 | tee -a "$out/log.txt"
+: >>"$out/log.txt"
+if wanted reproduce; then
+    "$python" "$repo/bench/gpu_reproduce.py" --out "$out" "${args[@]}" 2>&1 | tee -a "$out/log.txt"
+fi
+if wanted throughput; then
+    "$python" "$repo/bench/throughput.py" "${throughput[@]}" --out "$out" 2>&1 | tee -a "$out/log.txt"
+fi
+if wanted trials; then
+    "$python" "$repo/bench/trials_per_device.py" "${trials[@]}" --out "$out" 2>&1 | tee -a "$out/log.txt"
+fi
