@@ -46,3 +46,11 @@ def test_gpu_reproduce_tiny_trains_scores_and_writes_the_paper_style_table(tmp_p
     assert [row["resources"]["cpu"] for row in trials["rows"]] == [trials["ray_cpus"], trials["ray_cpus"] / 2]
     assert trials["rows"][0]["speedup"] == 1 and all(row["cells_per_minute"] > 0 for row in trials["rows"])
     assert "| 2 |" in (out / "trials_per_device.md").read_text()
+
+
+def test_gpu_reproduce_refuses_an_unknown_part_before_writing_anything(tmp_path):
+    out = tmp_path / "out"
+    done = subprocess.run(["bash", str(REPO / "bench" / "gpu_reproduce.sh"), str(out), "--tiny", "--parts",
+                           "throughput,speed"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "unknown part 'speed'" in done.stderr
+    assert not out.exists()
