@@ -300,6 +300,8 @@ PLANNED_RUNS = {  # 270 training rows: 8 batches of 32 an epoch, 11 when a quart
     "with a curriculum and replay": {
         "train": {"batch_size": 32, "epochs": 2, "replay": 0.25},
         "curriculum": [{"steps": 5, "data": {"chain_lengths": [2, 2]}}]},
+    # batches of packed rows: as many as the instances' lengths fill, which a config cannot say
+    "with packed rows": {"train": {"pack_length": 128, "batch_tokens": 512, "epochs": 2}},
 }
 
 

@@ -224,7 +224,6 @@ def _stored_spec(ledger, store):
 
 def _plan(args) -> int:
     from axiomatic.study import arm_count, grid_arms, load_study
-    from axiomatic.train import expected_training_rows, total_steps
 
     store = data_store(args)
     spec = load_study(args.file, store.published)
@@ -237,7 +236,7 @@ def _plan(args) -> int:
     first = runs[0]
     # arms may differ in steps (a curriculum stage picked or not, epochs, data size): the wall
     # estimate takes their mean, the table their range
-    each = [total_steps(run, expected_training_rows(run)) for run in runs]
+    each = [_steps(run, store) for run in runs]
     steps = round(sum(each) / len(each))
     params = _parameter_count(first)
     skipped = ("--no-calibrate" if args.no_calibrate else _calibration_impossible(spec, first))
@@ -259,6 +258,18 @@ def _plan(args) -> int:
         return 0
     _print_plan(plan)
     return 0
+
+
+def _steps(run, store) -> int:
+    """A cell's optimiser steps. From the config alone, except with packed rows, whose batches
+    per epoch depend on the instances' lengths: then the Trainer's own count on the run's data,
+    built here as the cell will build it (and cached for it). An impossible packing stops the
+    plan with the Trainer's message."""
+    from axiomatic.train import Trainer, Worker, expected_training_rows, load_data, total_steps
+
+    if not run.train.pack_length:
+        return total_steps(run, expected_training_rows(run))
+    return Trainer(run, load_data(run, store), Worker()).total_steps
 
 
 def _parameter_count(run) -> int:

@@ -36,10 +36,8 @@ def total_steps(run: RunConfig, training_rows: int, world: int = 1) -> int:
 
 
 def run_steps(run: RunConfig, per_epoch: int) -> int:
-    """Optimiser steps of the run when an epoch of the main data is ``per_epoch`` batches: exact
-    for packed rows too, whose batches per epoch the Trainer counts from the instances' lengths
-    (``platform plan``, which has no data, counts batches of ``batch_size`` rows instead, which
-    does not hold for a packed run)."""
+    """Optimiser steps of the run when an epoch of the main data is ``per_epoch`` batches (for
+    packed rows the Trainer counts those from the instances' lengths, which needs the data)."""
     return min(run.curriculum_steps + run.train.epochs * per_epoch, run.train.max_steps or NO_STEP_LIMIT)
 
 
