@@ -320,6 +320,17 @@ def test_plan_counts_the_steps_the_trainer_takes(sections, tmp_path, capsys):
     assert planned == Trainer(run, load_data(run, store), Worker()).total_steps
 
 
+def test_plan_times_packed_batches_larger_than_its_usual_sample(tmp_path, capsys):
+    # 65,536 tokens a batch: more than the 2,000-row sample calibration takes for unpacked runs holds
+    study = tmp_path / "study.yaml"
+    study.write_text(yaml.safe_dump({"name": "packed", "data": {"size": 6000, "chain_lengths": [3, 4]},
+                                     "model": {"preset": "tiny", "n_layer": 1},
+                                     "train": {"pack_length": 128, "batch_tokens": 65536, "epochs": 1}}))
+    assert cli.main(["plan", str(study), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["steps_per_cell"] >= 1 and plan["seconds_per_step"] > 0
+
+
 def test_plan_gives_the_range_of_steps_when_arms_pick_different_stages(tmp_path, capsys):
     study = tmp_path / "study.yaml"
     study.write_text(yaml.safe_dump({

@@ -308,6 +308,8 @@ def _calibrate(run, store, steps: int = 5) -> float:
     size = max(run.train.batch_size * 2 * (steps + 1), 2000)
     if run.data.size is not None:  # never more than the run's own (a corr2cause split is finite)
         size = min(size, run.data.size)
+    if run.train.pack_length:  # a packed batch takes rows by tokens: the run's own data, as the plan built it
+        size = run.data.size
     small = dataclasses.replace(run, suites=(), curriculum=(), data=run.data.model_copy(update={"size": size}))
     trainer = Trainer(small, load_data(small, store), Worker(device=resolve_device(run.train.device)))
     phase = trainer.phases[-1]
