@@ -32,7 +32,7 @@ def evaluate(model: torch.nn.Module, data: Dataset, device: torch.device, batch_
     model.eval()
     tally = torch.zeros(4, dtype=torch.float64, device=device)  # right, loss sum, said Yes, said Yes rightly
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-        packable = pack_length is not None and int(data.lengths.max(initial=0)) <= pack_length
+        packable = pack_length is not None and 0 < len(data) and int(data.lengths.max()) <= pack_length
         batches = (packed(model, data, device, batch_size, pack_length) if packable
                    else by_length(model, data, device, batch_size))
         for logits, labels in batches:
