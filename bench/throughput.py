@@ -19,11 +19,11 @@ Packed batches hold ``batch_tokens // pack_length`` rows of ``pack_length`` toke
 
 For each: examples/s and tokens/s (real tokens, padding excluded), the padding share of the tokens
 the step computes on, MFU and, on CUDA, peak memory; and the questions/s of evaluating the section's
-model on --eval-rows questions (one a row) as the Trainer does, packed in the packed sections. MFU is the useful training FLOPs
-(6 x block parameters x real tokens, plus causal attention within each example, 6 x layers x
-d_model x L(L+1) for an example of L tokens) per second over the rate of a large matmul measured
-on the same device in the same precision (fp32 on a CPU, bf16 on CUDA): a share of what this
-machine's matmul reaches, not of a datasheet figure.
+model on --eval-rows questions (one a row) as the Trainer does, packed in the packed sections. MFU
+is the useful training FLOPs (6 x block parameters x real tokens, plus causal attention within
+each example, 6 x layers x d_model x L(L+1) for an example of L tokens) per second over the rate of
+a large matmul measured on the same device in the same precision (fp32 on a CPU, bf16 on CUDA): a
+share of what this machine's matmul reaches, not of a datasheet figure.
 
 On a CPU (default ``configs/cpu_small.yaml``, the small model) or on CUDA (``--run-file
 configs/gpu_reproduce.yaml``, the paper model; bench/gpu_reproduce.sh runs it so).
@@ -229,15 +229,15 @@ def markdown(result: dict, command: str) -> str:
                      f"{row['examples_per_s']:,.0f} | {row['tokens_per_s']:,.0f} | {100 * row['padding']:.1f} % | "
                      f"{100 * row['mfu']:.1f} % | {memory} | {row['eval_questions_per_s']:,.0f} |")
     pairs = (("fast", "fast, packed"), ("fast", "fast, packed, flex"), ("file", "file, packed"))
-    ratios = [f"{packed}: {by_name[packed]['examples_per_s'] / by_name[plain]['examples_per_s']:.2f}x "
-              f"the examples/s of {plain}" for plain, packed in pairs
-              if "examples_per_s" in by_name.get(plain, {}) and "examples_per_s" in by_name.get(packed, {})]
-    evaluations = [f"{packed}: {by_name[packed]['eval_questions_per_s'] / by_name[plain]['eval_questions_per_s']:.2f}x "
-                   f"those of {plain}" for plain, packed in pairs
-                   if "examples_per_s" in by_name.get(plain, {}) and "examples_per_s" in by_name.get(packed, {})]
-    return "\n".join(lines + ["", "Packed against bucketed, same run: " + "; ".join(ratios) + ".",
+
+    def ratios(key: str, of: str) -> str:  # packed / plain for the pairs that both ran
+        return "; ".join(f"{packed}: {by_name[packed][key] / by_name[plain][key]:.2f}x {of} {plain}"
+                         for plain, packed in pairs if key in by_name.get(plain, {}) and key in by_name.get(packed, {}))
+
+    return "\n".join(lines + ["",
+                              f"Packed against bucketed, same run: {ratios('examples_per_s', 'the examples/s of')}.",
                               f"Evaluation questions/s on {result['eval_rows']:,} questions, packed against by "
-                              "length: " + "; ".join(evaluations) + "."]) + "\n"
+                              f"length: {ratios('eval_questions_per_s', 'those of')}."]) + "\n"
 
 
 def main() -> None:

@@ -331,8 +331,8 @@ class Trainer:
             # examples: training rows (a premise and its questions); a packed batch's vary
             seen += len(idx) * self.worker.world if isinstance(idx, PackedBatch) else self.cfg.batch_size
             due = self._evaluation_due(boundary) or self.finished()
-            if due:  # the period's one read of the device: the steps queued so far count as trained
-                mean_loss = self._mean_loss(losses)
+            # the period's one read of the device, before the clock stops: the queued steps count as trained
+            mean_loss = self._mean_loss(losses) if due else None
             train_time += time.perf_counter() - started
             if due:
                 metrics = self._report(report, mean_loss, seen / max(train_time, 1e-9), self.finished())
