@@ -142,7 +142,8 @@ def test_labels_equal_networkx_reachability(lo, span, flip_prob, perturbation, s
 def test_branching_labels_equal_networkx_reachability(nodes, edge_fraction, count, shuffle, seed):
     rng = np.random.default_rng(seed)
     max_edges = nodes * (nodes - 1) // 2
-    n_edges = max(1, round(edge_fraction * max_edges))  # at least one edge: some pair must be Yes
+    # every node on an edge (graphs.random_dags), so at least n - 1 edges
+    n_edges = max(graphs.min_dag_edges(nodes), round(edge_fraction * max_edges))
     batch = graphs.random_dags(rng, count, nodes, n_edges)
     if shuffle:
         batch = graphs.shuffle_order(rng, batch)

@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from axiomatic.data import baselines, suites, text
+from axiomatic.data import baselines, suites, tasks, text
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.store import Store
 
@@ -307,3 +307,48 @@ def test_corr2cause_suites_score_the_majority_and_the_yes_share_only():
         assert all(score[rule] is None for rule in baselines.NAMES if rule != "majority")
         assert score["yes_share"] == pytest.approx(data.labels.mean())
         assert score["majority"] == pytest.approx(max(data.labels.mean(), 1 - data.labels.mean()))
+
+
+# ---------------------------------------------------------------- every name a question uses is stated
+
+def names_missing_from_premise(premise: str, hypothesis: str) -> set[str]:
+    """The names a hypothesis asks about that its premise never states."""
+    if text.is_corr2cause(premise):
+        parsed = text.parse_corr2cause(premise, hypothesis)
+        stated = {name for _, x, y, given in parsed.statements for name in (x, y, *given)}
+        return {parsed.first, parsed.second} - (stated | set(parsed.variables))
+    parsed = text.parse(premise, hypothesis)
+    return {parsed.x, parsed.y, *parsed.given} - {name for edge in parsed.edges for name in edge}
+
+
+def assert_every_asked_name_is_stated(data: Dataset, source: str) -> None:
+    missing = [(i, names) for i in range(len(data))
+               if (names := names_missing_from_premise(*data.text(i)[:2]))]
+    assert not missing, f"{source}: {len(missing)} rows ask about names their premise never states, " \
+                        f"e.g. row {missing[0][0]}: {data.text(missing[0][0])}"
+
+
+@pytest.mark.parametrize("name", suites.generated_names(None))
+def test_every_suite_asks_only_about_stated_names(name):
+    assert_every_asked_name_is_stated(suites.build(name), name)
+
+
+@pytest.mark.parametrize("section", [
+    {"preset": "TS1", "size": 2000},
+    {"task": "dseparation", "size": 3000, "dag_share": 1.0, "dag_nodes": [5, 12]},
+    {"task": "dseparation", "size": 2000, "dag_share": 1.0, "dag_nodes": [8, 8], "edges_per_node": 0.875},
+    {"task": "corr2cause", "nodes": [2, 5], "split": "all", "size": 1000},
+])
+def test_every_training_set_asks_only_about_stated_names(section):
+    assert_every_asked_name_is_stated(tasks.generate(tasks.build_spec(section)), str(section))
+
+
+def test_random_dags_put_every_node_on_an_edge():
+    from axiomatic.data import graphs
+    rng = np.random.default_rng(0)
+    batch = graphs.random_dags(rng, 2000, 12, 11)  # the fewest edges: most raw draws leave a node out
+    touched = batch.adjacency.any(axis=1) | batch.adjacency.any(axis=2)
+    assert touched.all()
+    assert (batch.adjacency.sum(axis=(1, 2)) == 11).all()
+    with pytest.raises(ValueError, match="11 to 66 edges, asked 10"):
+        graphs.random_dags(rng, 1, 12, 10)

@@ -44,20 +44,37 @@ def chains(flips: np.ndarray) -> GraphBatch:
 
 
 def random_dags(rng: np.random.Generator, count: int, nodes: int, n_edges: int) -> GraphBatch:
-    """Erdős–Rényi DAGs: ``n_edges`` distinct pairs (i < j) drawn uniformly per graph.
+    """Erdős–Rényi DAGs: ``n_edges`` distinct pairs (i < j) drawn uniformly per graph, among the
+    graphs in which every node has an edge.
 
-    Node indices are the topological order; names are random, and the premise order is shuffled
-    by the caller, so the index order leaks nothing.
+    The premise states edges only, so a node without one would be named by a question and never
+    by its premise (a free "No" for transitivity, a name to guess for d-separation): rows that
+    drew one are drawn again. Node indices are the topological order; names are random, and the
+    premise order is shuffled by the caller, so the index order leaks nothing.
     """
     upper_i, upper_j = np.triu_indices(nodes, k=1)
-    if n_edges > upper_i.size:
-        raise ValueError(f"a DAG on {nodes} nodes has at most {upper_i.size} edges, asked {n_edges}")
-    chosen = np.argsort(rng.random((count, upper_i.size)), axis=1)[:, :n_edges]
-    edges = np.stack([upper_i[chosen], upper_j[chosen]], axis=-1)
+    if not min_dag_edges(nodes) <= n_edges <= upper_i.size:
+        raise ValueError(f"a DAG on {nodes} nodes, every node on an edge, has {min_dag_edges(nodes)} "
+                         f"to {upper_i.size} edges, asked {n_edges}")
+    edges = np.zeros((count, n_edges, 2), np.int64)
+    pending = np.arange(count)
+    while pending.size:
+        chosen = np.argsort(rng.random((pending.size, upper_i.size)), axis=1)[:, :n_edges]
+        drawn = np.stack([upper_i[chosen], upper_j[chosen]], axis=-1)
+        edges[pending] = drawn
+        touched = np.zeros((pending.size, nodes), bool)
+        touched[np.arange(pending.size)[:, None], drawn.reshape(pending.size, -1)] = True
+        pending = pending[~touched.all(axis=1)]
     adjacency = np.zeros((count, nodes, nodes), dtype=bool)
     rows = np.arange(count)[:, None]
     adjacency[rows, edges[..., 0], edges[..., 1]] = True
-    return GraphBatch(adjacency, edges.astype(np.int64))
+    return GraphBatch(adjacency, edges)
+
+
+def min_dag_edges(nodes: int) -> int:
+    """The fewest edges ``random_dags`` accepts on ``nodes`` nodes: n - 1. Fewer could still touch
+    every node (down to n / 2), but so few graphs do that drawing them by rejection would crawl."""
+    return nodes - 1
 
 
 def reverse_order(batch: GraphBatch) -> GraphBatch:

@@ -33,7 +33,7 @@ from axiomatic.data.axioms.transitivity import Group, Piece, assemble, join, pre
 from axiomatic.data.dataset import Dataset
 from axiomatic.digest import json_digest
 
-GENERATOR_VERSION = "dseparation-1"
+GENERATOR_VERSION = "dseparation-2"  # 2: every DAG node is on an edge
 PAPER_SIZE = 175_000  # the paper's d-separation training set holds about 175k items
 MAX_GIVEN = 8  # the largest conditioning set a spec may ask for
 CATEGORY_NAMES = tuple(f"given_{k}" for k in range(MAX_GIVEN + 1))  # Dataset.categories: set size
@@ -95,9 +95,10 @@ class DSeparationSpec(BaseModel):
         if "dag_nodes" not in info.data:
             return v  # dag_nodes itself is invalid: that is the error to report
         for n in range(info.data["dag_nodes"][0], info.data["dag_nodes"][1] + 1):
-            if not 1 <= int(v * n) <= n * (n - 1) // 2:
+            if not graphs.min_dag_edges(n) <= int(v * n) <= n * (n - 1) // 2:
                 raise ValueError(f"a DAG of {n} nodes would get int({v} * {n}) = {int(v * n)} edges; "
-                                 f"it holds 1 to {n * (n - 1) // 2}")
+                                 f"with every node on an edge it holds {graphs.min_dag_edges(n)} "
+                                 f"to {n * (n - 1) // 2}")
         return v
 
     @model_validator(mode="after")
