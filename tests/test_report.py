@@ -465,3 +465,20 @@ def test_the_live_table_is_drawn_from_a_snapshot_alone(tmp_path):
     assert "2/0/3" in none_row and "done (1 stopped early)" in none_row
     assert "0/1/3" in rope_row and "0.550 (live)" in rope_row and "running" in rope_row
     assert snapshot.finished_cells == 3
+
+
+def test_departures_name_each_lever_an_arm_uses():
+    from axiomatic.report.summary import departures
+    from axiomatic.study.spec import validate_study
+
+    spec = validate_study({"name": "levers", "data": {"task": "dseparation", "size": 500},
+                           "model": {"preset": "tiny", "mixer": "conv"},
+                           "train": {"device": "cpu", "question_first": {"grid": [False, True]}}},
+                          "levers.yaml")
+    plain = departures(spec, [{"params": {"train.question_first": False}}])
+    turned = departures(spec, [{"params": {"train.question_first": False}},
+                               {"params": {"train.question_first": True}}])
+    assert any("model.mixer: conv" in note for note in plain)
+    assert not any("question_first" in note for note in plain)
+    assert [note for note in turned if note not in plain] == [
+        "train.question_first (each question stated before its premise, in training and every suite)"]

@@ -133,6 +133,7 @@ def _eval(args) -> int:
     from axiomatic.data import baselines, suites
     from axiomatic.model import Decoder
     from axiomatic.train import checkpoint, evaluate, resolve_device
+    from axiomatic.train.loop import input_order
 
     run, _ = checkpoint.read_run(args.checkpoint)
     store = data_store(args)
@@ -155,8 +156,12 @@ def _eval(args) -> int:
     device = resolve_device(args.device)
     model = Decoder(run.model).to(device)
     checkpoint.restore(args.checkpoint, model)
-    scores = {}
+    scores, ordered = {}, input_order(run)
     for name, (data, base) in targets.items():
+        try:
+            data = ordered(data)
+        except ValueError as err:
+            raise UserError(f"{name}: {err} (the checkpoint was trained with train.question_first)") from None
         if int(data.lengths.max()) > run.model.max_len:
             raise UserError(f"{name}: inputs of up to {int(data.lengths.max())} tokens exceed the "
                             f"model's max_len={run.model.max_len}")

@@ -55,6 +55,8 @@ def departures(spec: StudySpec, records: list[dict]) -> list[str]:
             any(r.data.questions_per_premise > 1 for r in runs),
         "train.aux_loss > 0 (a next-token loss on premise and question tokens besides the answer)":
             any(r.train.aux_loss > 0 for r in runs),
+        "train.question_first (each question stated before its premise, in training and every "
+        "suite)": any(r.train.question_first for r in runs),
         "a curriculum before the main data": any(r.curriculum for r in runs),
         "train.init_from (the model starts from another run's weights)":
             any(r.train.init_from is not None for r in runs),

@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from axiomatic.data import tasks, tokenizer
+from axiomatic.data.axioms import corr2cause
 from axiomatic.data.tasks import TaskSpec
 from axiomatic.errors import UserError, invalid_input, validation_problems
 from axiomatic.userfiles import read_yaml
@@ -66,6 +67,9 @@ class TrainConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     aux_loss: float = Field(0.0, ge=0, description="weight of the auxiliary next-token loss on "
                                                    "premise and question tokens (0: the paper's loss)")
+    question_first: bool = Field(False, description="state each question before its premise, in "
+                                 "training, validation and every suite; the answer is read at the "
+                                 "row's last token (transitivity and d-separation, one question a row)")
     replay: float = Field(0.0, ge=0, lt=1, description="share of each batch after the first "
                                                        "curriculum stage drawn from earlier stages")
     gate_window: int = Field(100, gt=0, description="steps of training accuracy a stage's "
@@ -275,6 +279,9 @@ def try_build_run(sections: dict) -> tuple[RunConfig | None, Problems]:
         built["train"], problems = _starting_weights(built["train"], built["model"], raw.seed)
     chosen, found = _chosen_stages(raw.curriculum, built["train"])
     problems += found
+    if not problems and built["train"].question_first:
+        problems += _question_first_problems([built["data"], *(stage.data for stage, _ in stages)],
+                                             raw.suites)
     if problems:
         return None, problems
     # every stage is checked all the same: the arm that does use it must build
@@ -300,6 +307,19 @@ def _chosen_stages(curriculum: list[_StageFile], train: TrainConfig | None) -> t
         return set(), [("train.stages", f"no curriculum stage named {', '.join(map(repr, unknown))}; "
                                         f"the named stages: {known}; or 'none'")]
     return {names.index(name) for name in wanted}, []
+
+
+def _question_first_problems(specs: list[TaskSpec], suite_names: list[str]) -> Problems:
+    """What ``train.question_first`` cannot turn: Corr2Cause rows (its hypotheses end in '.' like
+    its premise's sentences) and rows of several questions sharing one premise stated first."""
+    problems = []
+    if any(spec.task == "corr2cause" for spec in specs) or any(map(corr2cause.is_suite_name, suite_names)):
+        problems.append(("train.question_first", "not available for corr2cause data (its hypotheses "
+                                                 "end in '.' like its premise's sentences)"))
+    if any(getattr(spec, "questions_per_premise", 1) > 1 for spec in specs):
+        problems.append(("train.question_first", "needs data.questions_per_premise: 1 (several "
+                                                 "questions in one row share the premise stated before them)"))
+    return problems
 
 
 def _starting_weights(train: TrainConfig, model: ModelConfig, seed: int) -> tuple[TrainConfig, Problems]:

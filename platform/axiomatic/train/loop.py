@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from axiomatic import metric_names
-from axiomatic.data import packing
+from axiomatic.data import packing, rendering
 from axiomatic.data.packing import PackedBatch, packed_batches
 from axiomatic.data.suites import task_of_suite
 from axiomatic.data.tasks import YES_CLASS_TASKS
@@ -86,7 +86,16 @@ def load_data(run: RunConfig, store: Store) -> RunData:
     val = data.subset(val_rows)
     suites = {name: store.suite(name)[0] for name in run.suites}
     stages = [without_rows_of(store.training_set(stage.data)[0], val) for stage in run.curriculum]
-    return RunData(data.subset(train_rows), val, suites, manifest["digest"], stages)
+    ordered = input_order(run)
+    return RunData(ordered(data.subset(train_rows)), ordered(val),
+                   {name: ordered(suite) for name, suite in suites.items()}, manifest["digest"],
+                   [ordered(stage) for stage in stages])
+
+
+def input_order(run: RunConfig):
+    """The function that puts a dataset's rows in the order this run reads them: the paper's
+    (premise first) unchanged, or ``train.question_first``'s."""
+    return rendering.question_first if run.train.question_first else (lambda data: data)
 
 
 def without_rows_of(data: Dataset, held_out: Dataset) -> Dataset:

@@ -1,0 +1,48 @@
+"""Input orders other than the paper's: the question stated before the premise.
+
+The paper writes the premise, then the question, and the answer is read at the question's ``?``.
+Under causal attention the premise's tokens then never see the question: whatever a premise token
+computes cannot depend on which pair is asked, so every comparison between the question and the
+premise has to happen at the few question tokens. With ``train.question_first`` a row is
+``Are X and Y d-separated given {Z}? A causes B. ...`` and the answer is read at the row's last
+token (the premise's final ``.``): every premise token can then mark itself as X, Y or a member of
+the given set as it is read. A departure from the paper, off by default; it applies to the
+training rows, the validation split and every suite alike (published files included), so a model
+is always asked in the order it was trained on.
+
+Only rows of one question whose premise is ``A causes B.`` sentences can be turned: transitivity
+and d-separation with one question per row. Corr2Cause's hypotheses end in ``.`` like its
+premise's sentences, and several questions per row share one premise stated before them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from axiomatic.data import tokenizer
+from axiomatic.data.dataset import Dataset
+
+PERIOD, QUESTION_MARK = tokenizer.TOKEN_ID["."], tokenizer.TOKEN_ID["?"]
+
+
+def question_first(data: Dataset) -> Dataset:
+    """The same rows with each question moved before its premise (labels and the rest unchanged).
+
+    A row's question is what follows its premise's last ``.``; ValueError when a row has no
+    premise or does not end in ``?`` (a row that is not one premise and one question)."""
+    if not len(data):
+        return data
+    columns = np.arange(data.tokens.shape[1])
+    inside = columns < data.lengths[:, None]
+    periods = (data.tokens == PERIOD) & inside
+    last = data.tokens[np.arange(len(data)), data.lengths - 1]
+    if not periods.any(axis=1).all() or (last != QUESTION_MARK).any():
+        raise ValueError("question_first: every row must be a premise of 'A causes B.' sentences "
+                         "followed by one question ending in '?'")
+    premise_end = data.tokens.shape[1] - 1 - np.argmax(periods[:, ::-1], axis=1) + 1  # after its last '.'
+    question = (data.lengths - premise_end)[:, None]
+    # position j of the new row takes the question's token j, then the premise's token j - |question|
+    source = np.where(columns < question, premise_end[:, None] + columns, columns - question)
+    tokens = np.where(inside, np.take_along_axis(data.tokens, np.where(inside, source, 0), axis=1),
+                      tokenizer.PAD_ID).astype(np.uint8)
+    return Dataset(tokens, data.lengths, data.labels, data.categories, data.nodes)
