@@ -298,3 +298,16 @@ def test_published_dseparation_shortcuts(published_dir):
     branching = [score("branching_bf1.4", "n", n) for n in (5, 8, 10, 12)]
     assert [s["no_edge"] for s in branching] == pytest.approx([0.894, 0.762, 0.746, 0.698], abs=1e-9)
     assert all(0.49 <= s["nonempty_given"] <= 0.53 and s["mention_order"] is None for s in branching)
+
+
+def test_given_set_sizes_read_from_tokens_match_the_generated_ones(published_dir):
+    from axiomatic.data import tasks
+
+    data = suites.build("dseparation/branching_bf1.4/n=8")
+    assert (dseparation.given_sizes(data.tokens, data.lengths) == data.categories).all()
+    published = suites.build("published/dseparation/flipped_chain/len=7", published_dir)
+    codes, names = tasks.row_categories(published)
+    for i in range(0, len(published), 25):
+        match = HYPOTHESIS.match(published.text(i)[1])
+        assert codes[i] == (len(match.group(3).split(", ")) if match.group(3) else 0)
+    assert names == dseparation.CATEGORY_NAMES and set(codes) == {0, 1, 2, 3, 4}

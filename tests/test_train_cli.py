@@ -152,6 +152,19 @@ def test_eval_published_jsonl_and_suites(trained, published_dir, capsys):
     assert scores[str(published)]["mention_order"] == pytest.approx(0.336)
 
 
+def test_eval_by_category_splits_accuracy_and_the_shortcuts(trained, capsys):
+    code, stdout, _ = run_cli(capsys, "eval", trained[1] / "checkpoint", "--suite", "flipped_chain/len=7",
+                              "--by-category", "--json")
+    assert code == 0
+    score = json.loads(stdout)["flipped_chain/len=7"]
+    categories = score["by_category"]
+    assert list(categories) == ["yes_direct", "yes_multihop", "no_reverse", "no_unrelated"]
+    assert all(c["n"] == 125 for c in categories.values())
+    assert sum(c["accuracy"] * c["n"] for c in categories.values()) / 500 == pytest.approx(score["accuracy"])
+    # the direct-edge rule is right on every direct Yes and wrong on every multi-hop one
+    assert categories["yes_direct"]["direct_edge"] == 1.0 and categories["yes_multihop"]["direct_edge"] == 0.0
+
+
 def test_eval_defaults_to_the_runs_suites(trained, capsys):
     code, stdout, _ = run_cli(capsys, "eval", trained[1] / "checkpoint", "--json")
     assert code == 0

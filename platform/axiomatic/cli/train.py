@@ -29,6 +29,10 @@ def add_commands(commands) -> None:
     ev.add_argument("--suite", action="append", default=[], help="suite name or prefix/* (repeatable)")
     ev.add_argument("--jsonl", action="append", default=[], help="file of {premise, hypothesis, label}")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    ev.add_argument("--by-category", action="store_true",
+                    help="also accuracy per category of question (d-separation: given-set size; "
+                         "transitivity: direct, multi-hop, reverse, unrelated; Corr2Cause: hypothesis "
+                         "type), beside the shortcut rules on the same rows")
     ev.set_defaults(handler=_eval)
 
 
@@ -133,6 +137,7 @@ def _eval(args) -> int:
     from axiomatic.data import baselines, suites
     from axiomatic.model import Decoder
     from axiomatic.train import checkpoint, evaluate, resolve_device
+    from axiomatic.train.evaluate import answers, by_category
     from axiomatic.train.loop import input_order
 
     run, _ = checkpoint.read_run(args.checkpoint)
@@ -159,17 +164,38 @@ def _eval(args) -> int:
     scores, ordered = {}, input_order(run)
     for name, (data, base) in targets.items():
         try:
-            data = ordered(data)
+            turned = ordered(data)
         except ValueError as err:
             raise UserError(f"{name}: {err} (the checkpoint was trained with train.question_first)") from None
-        if int(data.lengths.max()) > run.model.max_len:
+        if int(turned.lengths.max()) > run.model.max_len:
             raise UserError(f"{name}: inputs of up to {int(data.lengths.max())} tokens exceed the "
                             f"model's max_len={run.model.max_len}")
-        result = evaluate(model, data, device)
+        result = evaluate(model, turned, device)
         scores[name] = {"accuracy": result["acc"], "n": result["n"], **base,
                         **{key: result[key] for key in ("precision", "recall", "f1")}}
+        if args.by_category:
+            scores[name]["by_category"] = by_category(answers(model, turned, device), data)
     if args.json:
         emit_json(scores)
     else:
         _print_scores(scores)
+        _print_categories(scores)
     return 0
+
+
+def _print_categories(scores: dict[str, dict]) -> None:
+    from axiomatic.data import baselines
+
+    found = {name: s["by_category"] for name, s in scores.items() if s.get("by_category")}
+    if not found:
+        return
+    rules = [r for r in baselines.NAMES if r != "majority" and any(
+        r in c for categories in found.values() for c in categories.values())]
+    table = Table(title="accuracy by category of question, beside the shortcut rules on the same rows")
+    for column in ("suite", "category", "n", "accuracy", *(r.replace("_", " ") for r in rules)):
+        table.add_column(column, justify="left" if column in ("suite", "category") else "right")
+    for name, categories in found.items():
+        for category, c in categories.items():
+            table.add_row(name, category, str(c["n"]), f"[bold]{c['accuracy']:.3f}[/]",
+                          *("–" if c.get(r) is None else f"{c[r]:.3f}" for r in rules))
+    console.print(table)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-from axiomatic.data import graphs, mixtures
+import numpy as np
+
+from axiomatic.data import graphs, mixtures, tokenizer
 from axiomatic.data.axioms import corr2cause, dseparation
-from axiomatic.data.dataset import Dataset
+from axiomatic.data.dataset import UNKNOWN_CATEGORY, Dataset
 
 TASKS = ("transitivity", "dseparation", "corr2cause")
 DEFAULT_TASK = "transitivity"
@@ -21,6 +23,10 @@ DEFAULT_TASK = "transitivity"
 YES_CLASS_TASKS = ("corr2cause",)
 
 TaskSpec = Union[mixtures.DataSpec, dseparation.DSeparationSpec, corr2cause.Corr2CauseSpec]
+
+# a word only that task's questions (or premises) use: which task a row of tokens belongs to
+QUESTION_WORDS = {"transitivity": tokenizer.word("Does"), "dseparation": tokenizer.word("d-separated"),
+                  "corr2cause": tokenizer.word("Suppose")}
 
 _SPECS = {"transitivity": mixtures.DataSpec, "dseparation": dseparation.DSeparationSpec,
           "corr2cause": corr2cause.Corr2CauseSpec}
@@ -63,6 +69,28 @@ def category_names(task: str) -> tuple[str, ...]:
     """What ``Dataset.categories`` holds for a task's rows, by index."""
     return {"transitivity": graphs.CATEGORY_NAMES, "dseparation": dseparation.CATEGORY_NAMES,
             "corr2cause": corr2cause.TYPES}[task]
+
+
+def row_categories(data: Dataset) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """Each row's category index and the names they index, for the task whose questions the rows
+    ask (None for rows of no single task). Generated rows carry theirs; rows read from text (the
+    published files) carry none, and get the one a d-separation question states itself: the
+    size of its given set. Transitivity and Corr2Cause rows from text stay uncategorised (None)."""
+    task = task_of_rows(data)
+    if task is None:
+        return None
+    known = data.categories != UNKNOWN_CATEGORY
+    if known.all():
+        return data.categories, category_names(task)
+    if task == "dseparation" and not known.any():
+        return dseparation.given_sizes(data.tokens, data.lengths), dseparation.CATEGORY_NAMES
+    return None
+
+
+def task_of_rows(data: Dataset) -> str | None:
+    """The task every row's question belongs to, read from its tokens, or None for a mix."""
+    asked = {task for task, word in QUESTION_WORDS.items() if (data.tokens == word).any(axis=1).all()}
+    return asked.pop() if len(data) and len(asked) == 1 else None
 
 
 def section_keys() -> tuple[str, ...]:

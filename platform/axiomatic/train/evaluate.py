@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from axiomatic.data import packing
+from axiomatic.data import baselines, packing, tasks
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.tokenizer import NO_ID, YES_ID
 from axiomatic.train.batches import Phase, assemble_packed
@@ -42,6 +42,36 @@ def evaluate(model: torch.nn.Module, data: Dataset, device: torch.device, batch_
     n = max(len(data), 1)
     return {"acc": correct / n, "loss": loss_sum / n, "n": len(data),
             **yes_class_scores(int(true_yes), int(said_yes), int(data.labels.sum()))}
+
+
+@torch.no_grad()
+def answers(model: torch.nn.Module, data: Dataset, device: torch.device, batch_size: int = 512) -> np.ndarray:
+    """(N,) bool: whether the model answers Yes to each row, in the dataset's row order."""
+    was_training = model.training
+    model.eval()
+    said = [(logits[:, YES_ID] > logits[:, NO_ID]).cpu() for logits, _ in by_length(model, data, device, batch_size)]
+    model.train(was_training)
+    out = np.zeros(len(data), bool)
+    out[np.argsort(data.lengths, kind="stable")] = torch.cat(said).numpy() if said else []
+    return out
+
+
+def by_category(said_yes: np.ndarray, data: Dataset) -> dict[str, dict[str, float]]:
+    """Accuracy per row category (a d-separation question's given-set size, a transitivity pair's
+    category, a Corr2Cause hypothesis type), each beside the shortcut rules' accuracy on the same
+    rows: {category: {"n", "accuracy", rule: accuracy, ...}}; empty when the rows have none."""
+    found = tasks.row_categories(data)
+    if found is None:
+        return {}
+    codes, names = found
+    labels = data.labels.astype(bool)
+    rules = baselines.predictions(data) or {}
+    out = {}
+    for code in np.unique(codes):
+        rows = codes == code
+        out[names[code]] = {"n": int(rows.sum()), "accuracy": float((said_yes[rows] == labels[rows]).mean()),
+                            **{rule: float((pred[rows] == labels[rows]).mean()) for rule, pred in rules.items()}}
+    return out
 
 
 def by_length(model: torch.nn.Module, data: Dataset, device: torch.device,

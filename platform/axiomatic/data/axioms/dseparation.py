@@ -308,6 +308,16 @@ def render(edges, chars, name_lengths, x, y, given) -> tuple[np.ndarray, np.ndar
     ])
 
 
+def given_sizes(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """(N,) uint8: the size of each row's given set, read from its tokens (a row of text, such as
+    a published file's, carries no categories): the names between ``{`` and ``}``, one more than
+    the commas there, 0 without braces."""
+    inside = np.cumsum(tokens == OPEN, axis=1) > np.cumsum(tokens == CLOSE, axis=1)
+    inside &= np.arange(tokens.shape[1]) < lengths[:, None]
+    commas = ((tokens == COMMA) & inside).sum(axis=1)
+    return np.where(inside.any(axis=1), commas + 1, 0).astype(np.uint8)
+
+
 def _kept(piece: Piece, keep: np.ndarray) -> Piece:
     """A piece with the slots where ``keep`` is False masked off."""
     return piece[0], piece[1] & keep[..., None]
