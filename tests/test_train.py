@@ -437,3 +437,13 @@ def test_the_cpu_recipe_study_runs_exactly_the_two_cpu_recipe_files():
         run = build_run(load_yaml(REPO / "configs" / name), name)
         arm = study.run_config({"model.pe": pe}, seed=run.seed)
         assert arm == dataclasses.replace(run, suites=tuple(suites.expand(list(run.suites)))), name
+
+
+def test_the_dseparation_recipe_study_runs_exactly_the_recipe_file():
+    from axiomatic.study.spec import load_study
+
+    study = load_study(REPO / "studies" / "cpu_dsep_recipe.yaml")
+    run = build_run(load_yaml(REPO / "configs" / "cpu_dsep.yaml"), "cpu_dsep.yaml")
+    for seed in study.seeds:
+        arm = study.run_config({"model.pe": "none"}, seed=seed)
+        assert arm == dataclasses.replace(run, seed=seed, suites=tuple(suites.expand(list(run.suites))))

@@ -133,14 +133,11 @@ def _print_scores(scores: dict[str, dict]) -> None:
     console.print(table)
 
 
-def _eval(args) -> int:
+def _eval_targets(args, run) -> dict:
+    """{suite name or file path: (dataset, its shortcut baselines)} for the suites and files asked
+    for (default: the run's own suites)."""
     from axiomatic.data import baselines, suites
-    from axiomatic.model import Decoder
-    from axiomatic.train import checkpoint, evaluate, resolve_device
-    from axiomatic.train.evaluate import answers, by_category
-    from axiomatic.train.loop import input_order
 
-    run, _ = checkpoint.read_run(args.checkpoint)
     store = data_store(args)
     try:
         names = suites.expand(args.suite, store.published) if args.suite else list(run.suites)
@@ -158,6 +155,17 @@ def _eval(args) -> int:
         targets[path] = (data, baselines.score(data))
     if not targets:
         raise UserError("nothing to evaluate: give --suite NAME or --jsonl FILE")
+    return targets
+
+
+def _eval(args) -> int:
+    from axiomatic.model import Decoder
+    from axiomatic.train import checkpoint, evaluate, resolve_device
+    from axiomatic.train.evaluate import answers, by_category
+    from axiomatic.train.loop import input_order
+
+    run, _ = checkpoint.read_run(args.checkpoint)
+    targets = _eval_targets(args, run)
     device = resolve_device(args.device)
     model = Decoder(run.model).to(device)
     checkpoint.restore(args.checkpoint, model)
