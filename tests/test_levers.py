@@ -123,6 +123,26 @@ def test_a_stage_ends_when_its_training_accuracy_passes_the_threshold_or_at_its_
     assert stages_by_step(1.0) == [0] * 8 + [1] * 4 + [2] * 10
 
 
+def test_each_finished_stage_reports_its_training_accuracy():
+    sections = gated_sections(1.0)
+    sections["curriculum"][0]["name"] = "pairs"  # the second stage stays unnamed: its index names it
+    run = build_run(sections, "run.yaml")
+    data = mixtures.generate(run.data)
+    stages = [mixtures.generate(stage.data) for stage in run.curriculum]
+    trainer = Trainer(run, RunData(data, data, {}, "in-memory", stages), Worker())
+    accuracies = []  # every step's training accuracy on its stage's rows, as the gate reads it
+    real_advance = trainer.advance
+    trainer.advance = lambda accuracy: (accuracies.append(float(accuracy)), real_advance(accuracy))[1]
+    history = []
+    trainer.fit(lambda metrics, _: history.append(metrics))
+    by_step = {m["step"]: m for m in history}
+    assert "stage/pairs/acc" not in by_step[7] and "stage/1/acc" not in by_step[11]
+    # the last gate_window (3) steps of each stage, before each one's update
+    assert by_step[8]["stage/pairs/acc"] == pytest.approx(np.mean(accuracies[5:8]))
+    assert by_step[12]["stage/1/acc"] == pytest.approx(np.mean(accuracies[9:12]))
+    assert history[-1]["stage/pairs/acc"] == by_step[8]["stage/pairs/acc"]
+
+
 @pytest.mark.parametrize("at_step", [2, 5])
 def test_resume_inside_a_gated_stage_and_after_it_is_exact(tmp_path, at_step):
     # step 2: the window is filling (0.6 is not passed at once); step 5: the stage ended early

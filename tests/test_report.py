@@ -482,3 +482,17 @@ def test_departures_name_each_lever_an_arm_uses():
     assert not any("question_first" in note for note in plain)
     assert [note for note in turned if note not in plain] == [
         "train.question_first (each question stated before its premise, in training and every suite)"]
+
+
+def test_an_arm_whose_curriculum_stage_did_not_learn_is_flagged():
+    from axiomatic.report.summary import unlearned_stages
+    from axiomatic.study.results import aggregate_arms
+
+    def record(arm: str, seed: int, stage_acc: float) -> dict:
+        return {"arm": arm, "arm_id": arm, "params": {"train.stages": arm}, "seed": seed, "status": "done",
+                "metrics": {"val/acc": 0.6, f"stage/{arm}/acc": stage_acc}, "error": None}
+
+    records = [record("transitivity", 0, 0.97), record("transitivity", 1, 0.99),
+               record("dseparation", 0, 0.62), record("dseparation", 1, 0.70)]
+    notes = unlearned_stages(aggregate_arms(records))
+    assert len(notes) == 1 and notes[0].startswith("dseparation: curriculum stage 'dseparation' ended at 0.660")

@@ -7,6 +7,8 @@
     val/f1                       a task scored that way (corr2cause), and on its validation split
     reach/<threshold>/step       the step, and the seconds (``.../seconds``), at which validation
     reach/<threshold>/seconds    accuracy first reached the threshold ("0.90")
+    stage/<stage>/acc            a finished curriculum stage's training accuracy over its last
+                                 train.gate_window steps (<stage>: its name, else its index)
 
 These names are the keys of ``metrics.jsonl``, of Tune results and of ``cell.json``, and study files
 name their objective by them: changing one changes every file already written.
@@ -19,7 +21,8 @@ TRAIN_LOSS = "train/loss"
 
 SUITE_PREFIX = "suite/"
 REACH_PREFIX = "reach/"
-PREFIXES = ("val/", "train/", SUITE_PREFIX, REACH_PREFIX)  # every metric's name starts with one
+STAGE_PREFIX = "stage/"
+PREFIXES = ("val/", "train/", SUITE_PREFIX, REACH_PREFIX, STAGE_PREFIX)  # every metric's name starts with one
 ACC_SUFFIX = "/acc"
 LOSS_SUFFIX = "/loss"
 YES_CLASS_MEASURES = ("f1", "precision", "recall")
@@ -82,3 +85,15 @@ def threshold_of(metric: str) -> str | None:
     if not metric.startswith(REACH_PREFIX):
         return None
     return metric[len(REACH_PREFIX) :].partition("/")[0]
+
+
+def stage_acc(stage: str) -> str:
+    """The name of a finished curriculum stage's training accuracy."""
+    return f"{STAGE_PREFIX}{stage}{ACC_SUFFIX}"
+
+
+def stage_of(metric: str) -> str | None:
+    """The stage a stage accuracy is about, or None when the metric is not one."""
+    if metric.startswith(STAGE_PREFIX) and metric.endswith(ACC_SUFFIX):
+        return metric[len(STAGE_PREFIX) : -len(ACC_SUFFIX)]
+    return None

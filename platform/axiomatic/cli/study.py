@@ -177,6 +177,8 @@ def _finish(spec, ledger, store, formats, as_json: bool, storage) -> int:
         console.print(reach.to_rich(report.reaches))
     for note in report.departures:
         console.print(f"[yellow]departs from the paper:[/] {note}")
+    for note in report.unlearned:
+        console.print(f"[bold red]stage not learned:[/] {note}")
     if report.comparisons:
         console.print(rendering.comparisons_markdown(report.comparisons))
     if report.importances:

@@ -69,6 +69,23 @@ def departures(spec: StudySpec, records: list[dict]) -> list[str]:
     return [note for note, applies in notes.items() if applies]
 
 
+LEARNED = 0.90  # a curriculum stage whose training accuracy ended below this has not learned its task
+
+
+def unlearned_stages(summaries: list[results.ArmSummary]) -> list[str]:
+    """One line per arm and curriculum stage that ended below LEARNED on average over the arm's
+    seeds: an arm "pretrained on X" whose stage never learned X tests no transfer from X."""
+    notes = []
+    for summary in summaries:
+        for metric, measured in summary.metrics.items():
+            stage = metric_names.stage_of(metric)
+            if stage is not None and measured is not None and measured["mean"] < LEARNED:
+                notes.append(f"{summary.arm}: curriculum stage '{stage}' ended at {measured['mean']:.3f} "
+                             f"training accuracy (mean of {measured['n']} seeds), below {LEARNED:.2f}: "
+                             "trained on that task, not shown to have learned it")
+    return notes
+
+
 @dataclass(frozen=True)
 class FailedCell:
     arm: str
@@ -89,6 +106,7 @@ class StudyReport:
     reaches: list[results.Reach]
     importances: dict[str, float]
     departures: list[str]
+    unlearned: list[str]  # curriculum stages that ended below LEARNED, one line per arm and stage
     failed: list[FailedCell]
     records: list[dict]
     suites: list[str]
@@ -106,6 +124,7 @@ class StudyReport:
             "time_to_accuracy": [asdict(r) for r in self.reaches],
             "importances": self.importances,
             "departures": self.departures,
+            "unlearned_stages": self.unlearned,
             "failed": [asdict(f) for f in self.failed],
         }
 
@@ -129,6 +148,7 @@ def build(spec: StudySpec, ledger: Ledger, store: Store | None = None,
         study=spec.name, objective=spec.objective.model_dump(), arms=summaries, baseline_arm=base,
         comparisons=comparisons, reaches=results.time_to_accuracy(records),
         importances=importances(spec, storage), departures=departures(spec, records),
+        unlearned=unlearned_stages(summaries),
         failed=[FailedCell(r["arm"], r["seed"], r["error"]) for r in results.failed_trials(records)],
         records=records, suites=suites, baselines=suite_baselines(suites, store))
 
@@ -182,6 +202,9 @@ def markdown_extras(report: StudyReport, table_text: str,
     if report.departures:
         parts += ["\n## Departures from the paper's model and recipe\n",
                   "\n".join(f"- {note}" for note in report.departures) + "\n"]
+    if report.unlearned:
+        parts += ["\n## Curriculum stages that did not learn their task\n",
+                  "\n".join(f"- {note}" for note in report.unlearned) + "\n"]
     if report.reaches:
         parts += ["\n## Time to validation accuracy\n", reach.to_markdown(report.reaches)]
     if report.comparisons:

@@ -34,6 +34,7 @@ class TrainingState:
     window: list[float] = field(default_factory=list)  # recent training accuracies, for until_acc
     elapsed: float = 0.0  # seconds of training and evaluation so far
     reached: dict[str, list[float]] = field(default_factory=dict)  # threshold -> [step, seconds]
+    stage_acc: dict[str, float] = field(default_factory=dict)  # finished stage -> its last training accuracy
 
 
 def save(directory: Path, model: torch.nn.Module, optimizer, state: TrainingState, run: RunConfig,

@@ -170,14 +170,16 @@ class Stage:
     steps: int
     data: TaskSpec
     until_acc: float | None = None
+    name: str | None = None
 
     def to_dict(self) -> dict:
         gate = {} if self.until_acc is None else {"until_acc": self.until_acc}
-        return {"steps": self.steps, **gate, "data": self.data.model_dump(mode="json")}
+        named = {} if self.name is None else {"name": self.name}
+        return {**named, "steps": self.steps, **gate, "data": self.data.model_dump(mode="json")}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Stage":
-        return cls(int(d["steps"]), tasks.build_spec(d["data"]), d.get("until_acc"))
+        return cls(int(d["steps"]), tasks.build_spec(d["data"]), d.get("until_acc"), d.get("name"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -371,7 +373,7 @@ def _stage(raw: _RunFile, k: int, main: TaskSpec) -> tuple[Stage | None, Problem
             if key not in stage.data:
                 section.pop(key, None)
     data, problems = _build_section(f"curriculum.{k}.data", data_spec, section)
-    return (Stage(stage.steps, data, stage.until_acc) if data is not None else None), problems
+    return (Stage(stage.steps, data, stage.until_acc, stage.name) if data is not None else None), problems
 
 
 def load_yaml(path: str | Path) -> dict:

@@ -187,6 +187,7 @@ class Trainer:
         self._check_lengths(names)
         self.total_steps = run_steps(run, self.steps_per_epoch[-1])
         self._plan: tuple[tuple[int, int], list[np.ndarray] | list[PackedBatch]] | None = None
+        self._recent: list[torch.Tensor] = []  # the ungated stage's latest step accuracies
 
     def _check_packing(self, phase_names: list[str], rows: int) -> None:
         """Refuse packing that cannot work: a training row longer than a packed row, or a
@@ -286,10 +287,13 @@ class Trainer:
             stage = self.run.curriculum[state.stage]
             if stage.until_acc is not None:
                 state.window = [*state.window, self._all_ranks_mean(float(accuracy))][-self.cfg.gate_window:]
+            else:  # kept on the device: read once, when the stage ends
+                self._recent = [*self._recent, accuracy][-self.cfg.gate_window:]
             learned = (stage.until_acc is not None and len(state.window) == self.cfg.gate_window
                        and float(np.mean(state.window)) >= stage.until_acc)
             if learned or state.step - state.stage_start >= stage.steps:
-                state.stage, state.stage_start, state.window = state.stage + 1, state.step, []
+                state.stage_acc[stage_label(self.run, state.stage)] = self._stage_accuracy()
+                state.stage, state.stage_start, state.window, self._recent = state.stage + 1, state.step, [], []
                 return True
             return False
         state.step_in_epoch += 1
@@ -297,6 +301,15 @@ class Trainer:
             state.epoch, state.step_in_epoch = state.epoch + 1, 0
             return True
         return False
+
+    def _stage_accuracy(self) -> float:
+        """The ending stage's training accuracy over its last gate_window steps (each measured
+        before its update; fewer steps after a resume inside an ungated stage)."""
+        if self.state.window:
+            return float(np.mean(self.state.window))
+        if not self._recent:
+            return float("nan")
+        return self._all_ranks_mean(float(torch.stack(self._recent).float().mean()))
 
     def _all_ranks_mean(self, value: float) -> float:
         # every rank must end a stage at the same step, so they judge the same number
@@ -376,7 +389,8 @@ class Trainer:
         metrics = {"epoch": self.state.epoch, "step": self.state.step, "finished": int(finished),
                    "stage": self._trained_stage, "seconds": round(self.state.elapsed, 3),
                    metric_names.TRAIN_LOSS: mean_loss,
-                   "examples_per_s": examples_per_s, **self.evaluation()}
+                   "examples_per_s": examples_per_s, **self.evaluation(),
+                   **{metric_names.stage_acc(label): acc for label, acc in self.state.stage_acc.items()}}
         for threshold in REACH_THRESHOLDS:
             key = metric_names.threshold_name(threshold)
             if key not in self.state.reached and metrics[metric_names.VAL_ACC] >= threshold:
@@ -395,6 +409,11 @@ class Trainer:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return metrics
+
+
+def stage_label(run: RunConfig, k: int) -> str:
+    """How metrics name curriculum stage k: its name, else its index."""
+    return run.curriculum[k].name or str(k)
 
 
 def train_worker(run: RunConfig, report: Report, worker: Worker | None = None,
