@@ -496,3 +496,20 @@ def test_an_arm_whose_curriculum_stage_did_not_learn_is_flagged():
                record("dseparation", 0, 0.62), record("dseparation", 1, 0.70)]
     notes = unlearned_stages(aggregate_arms(records))
     assert len(notes) == 1 and notes[0].startswith("dseparation: curriculum stage 'dseparation' ended at 0.660")
+
+
+def test_importances_over_arms_that_do_not_differ_carry_a_caveat():
+    from axiomatic.report.summary import importance_caveat
+    from axiomatic.study.results import aggregate_arms
+
+    def arms(values: dict[str, list[float]]):
+        return aggregate_arms([{"arm": arm, "arm_id": arm, "params": {"data.perturbation": arm}, "seed": seed,
+                                "status": "done", "metrics": {"val/acc": value}, "error": None}
+                               for arm, seeds in values.items() for seed, value in enumerate(seeds)])
+
+    apart = arms({"0.5": [0.60, 0.61, 0.62], "1.5": [0.90, 0.91, 0.92]})
+    overlapping = arms({"0.5": [0.60, 0.70, 0.80], "1.5": [0.65, 0.75, 0.85]})
+    single = arms({"0.5": [0.60], "1.5": [0.90]})
+    assert importance_caveat(apart, "val/acc") is None
+    assert "rank noise" in importance_caveat(overlapping, "val/acc")
+    assert "single seed" in importance_caveat(single, "val/acc")

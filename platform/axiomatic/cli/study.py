@@ -183,6 +183,8 @@ def _finish(spec, ledger, store, formats, as_json: bool, storage) -> int:
         console.print(rendering.comparisons_markdown(report.comparisons))
     if report.importances:
         console.print(rendering.importances_markdown(report.importances))
+        if report.importance_caveat:
+            console.print(f"[bold yellow]warning:[/] {report.importance_caveat}")
     for failed in report.failed:
         console.print(f"[red]failed[/] {failed.arm} seed {failed.seed}: {summary.first_line(failed.error)}")
     console.print(f"report files: {ledger.work / 'report'}"

@@ -69,6 +69,23 @@ def departures(spec: StudySpec, records: list[dict]) -> list[str]:
     return [note for note, applies in notes.items() if applies]
 
 
+def importance_caveat(summaries: list[results.ArmSummary], objective: str) -> str | None:
+    """A warning when the arms' objective does not tell them apart: every arm's 95 % interval
+    shares a value with every other's, or some arm has one seed (no interval at all). Importances
+    then rank how parameters move noise, and say nothing about which matters."""
+    measured = [s.metrics.get(objective) for s in summaries]
+    measured = [m for m in measured if m is not None]
+    if len(measured) < 2:
+        return None
+    if min(m["n"] for m in measured) < 2:
+        return (f"some arms have a single seed, so no interval on {objective} says whether they "
+                "differ: read the parameter importances as unconfirmed")
+    if max(m["ci_low"] for m in measured) <= min(m["ci_high"] for m in measured):
+        return (f"no arm differs from another beyond its 95 % interval on {objective}: the parameter "
+                "importances rank noise, not what matters")
+    return None
+
+
 LEARNED = 0.90  # a curriculum stage whose training accuracy ended below this has not learned its task
 
 
@@ -105,6 +122,7 @@ class StudyReport:
     comparisons: list[results.PairedComparison]
     reaches: list[results.Reach]
     importances: dict[str, float]
+    importance_caveat: str | None  # why the importances may rank noise, or None
     departures: list[str]
     unlearned: list[str]  # curriculum stages that ended below LEARNED, one line per arm and stage
     failed: list[FailedCell]
@@ -123,6 +141,7 @@ class StudyReport:
             "comparisons": [asdict(c) for c in self.comparisons],
             "time_to_accuracy": [asdict(r) for r in self.reaches],
             "importances": self.importances,
+            "importance_caveat": self.importance_caveat,
             "departures": self.departures,
             "unlearned_stages": self.unlearned,
             "failed": [asdict(f) for f in self.failed],
@@ -144,10 +163,13 @@ def build(spec: StudySpec, ledger: Ledger, store: Store | None = None,
     comparisons = []
     if base is not None and any(s.arm == base for s in summaries):
         comparisons = results.paired_comparisons(records, base, spec.objective.metric)
+    ranked = importances(spec, storage)
     return StudyReport(
         study=spec.name, objective=spec.objective.model_dump(), arms=summaries, baseline_arm=base,
         comparisons=comparisons, reaches=results.time_to_accuracy(records),
-        importances=importances(spec, storage), departures=departures(spec, records),
+        importances=ranked,
+        importance_caveat=importance_caveat(summaries, spec.objective.metric) if ranked else None,
+        departures=departures(spec, records),
         unlearned=unlearned_stages(summaries),
         failed=[FailedCell(r["arm"], r["seed"], r["error"]) for r in results.failed_trials(records)],
         records=records, suites=suites, baselines=suite_baselines(suites, store))
@@ -211,7 +233,8 @@ def markdown_extras(report: StudyReport, table_text: str,
         parts += [f"\n## Paired comparisons against `{report.baseline_arm}`\n",
                   rendering.comparisons_markdown(report.comparisons)]
     if report.importances:
-        parts += ["\n## Parameter importances (Optuna)\n", rendering.importances_markdown(report.importances)]
+        caveat = f"**Caveat:** {report.importance_caveat}.\n\n" if report.importance_caveat else ""
+        parts += ["\n## Parameter importances (Optuna)\n", caveat + rendering.importances_markdown(report.importances)]
     if report.failed:
         parts += ["\n## Failed cells\n"] + [f"- {f.arm} seed {f.seed}: {first_line(f.error)}"
                                            for f in report.failed]
