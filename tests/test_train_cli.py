@@ -152,9 +152,9 @@ def test_eval_published_jsonl_and_suites(trained, published_dir, capsys):
     assert scores[str(published)]["mention_order"] == pytest.approx(0.336)
 
 
-def test_eval_by_category_splits_accuracy_and_the_shortcuts(trained, capsys):
+def test_eval_by_category_and_by_hops_split_accuracy_and_the_shortcuts(trained, capsys):
     code, stdout, _ = run_cli(capsys, "eval", trained[1] / "checkpoint", "--suite", "flipped_chain/len=7",
-                              "--by-category", "--json")
+                              "--by-category", "--by-hops", "--json")
     assert code == 0
     score = json.loads(stdout)["flipped_chain/len=7"]
     categories = score["by_category"]
@@ -163,6 +163,11 @@ def test_eval_by_category_splits_accuracy_and_the_shortcuts(trained, capsys):
     assert sum(c["accuracy"] * c["n"] for c in categories.values()) / 500 == pytest.approx(score["accuracy"])
     # the direct-edge rule is right on every direct Yes and wrong on every multi-hop one
     assert categories["yes_direct"]["direct_edge"] == 1.0 and categories["yes_multihop"]["direct_edge"] == 0.0
+    hops = score["by_hops"]  # a flipped 7-node chain: pairs 1 to 6 edges apart, all connected
+    assert set(hops) <= {f"hops_{k}" for k in range(1, 7)} and "hops_1" in hops
+    assert sum(h["n"] for h in hops.values()) == 500
+    # one edge apart: the 125 direct Yes and the reversed edges, all of which the direct-edge rule gets
+    assert hops["hops_1"]["n"] >= 125 and hops["hops_1"]["direct_edge"] == 1.0
 
 
 def test_eval_defaults_to_the_runs_suites(trained, capsys):

@@ -33,6 +33,9 @@ def add_commands(commands) -> None:
                     help="also accuracy per category of question (d-separation: given-set size; "
                          "transitivity: direct, multi-hop, reverse, unrelated; Corr2Cause: hypothesis "
                          "type), beside the shortcut rules on the same rows")
+    ev.add_argument("--by-hops", action="store_true",
+                    help="also accuracy by how many edges apart the question's pair stands in the "
+                         "premise (transitivity, d-separation), beside the shortcut rules")
     ev.set_defaults(handler=_eval)
 
 
@@ -160,50 +163,62 @@ def _eval_targets(args, run) -> dict:
 
 def _eval(args) -> int:
     from axiomatic.model import Decoder
-    from axiomatic.train import checkpoint, evaluate, resolve_device
-    from axiomatic.train.evaluate import answers, by_category
-    from axiomatic.train.loop import input_order
+    from axiomatic.train import checkpoint, resolve_device
 
     run, _ = checkpoint.read_run(args.checkpoint)
     targets = _eval_targets(args, run)
     device = resolve_device(args.device)
     model = Decoder(run.model).to(device)
     checkpoint.restore(args.checkpoint, model)
-    scores, ordered = {}, input_order(run)
-    for name, (data, base) in targets.items():
-        try:
-            turned = ordered(data)
-        except ValueError as err:
-            raise UserError(f"{name}: {err} (the checkpoint was trained with train.question_first)") from None
-        if int(turned.lengths.max()) > run.model.max_len:
-            raise UserError(f"{name}: inputs of up to {int(data.lengths.max())} tokens exceed the "
-                            f"model's max_len={run.model.max_len}")
-        result = evaluate(model, turned, device)
-        scores[name] = {"accuracy": result["acc"], "n": result["n"], **base,
-                        **{key: result[key] for key in ("precision", "recall", "f1")}}
-        if args.by_category:
-            scores[name]["by_category"] = by_category(answers(model, turned, device), data)
+    scores = {name: _score(args, run, model, device, name, data, base) for name, (data, base) in targets.items()}
     if args.json:
         emit_json(scores)
     else:
         _print_scores(scores)
-        _print_categories(scores)
+        _print_groups(scores, "by_category", "accuracy by category of question")
+        _print_groups(scores, "by_hops", "accuracy by the pair's distance in the premise (hops)")
     return 0
 
 
-def _print_categories(scores: dict[str, dict]) -> None:
+def _score(args, run, model, device, name: str, data, base: dict) -> dict:
+    """One suite's or file's scores: accuracy, the Yes class's, its baselines, and the groups
+    asked for (--by-category, --by-hops)."""
+    from axiomatic.data import tasks
+    from axiomatic.train import evaluate
+    from axiomatic.train.evaluate import answers, by_group
+    from axiomatic.train.loop import input_order
+
+    try:
+        turned = input_order(run)(data)
+    except ValueError as err:
+        raise UserError(f"{name}: {err} (the checkpoint was trained with train.question_first)") from None
+    if int(turned.lengths.max()) > run.model.max_len:
+        raise UserError(f"{name}: inputs of up to {int(data.lengths.max())} tokens exceed the "
+                        f"model's max_len={run.model.max_len}")
+    result = evaluate(model, turned, device)
+    score = {"accuracy": result["acc"], "n": result["n"], **base,
+             **{key: result[key] for key in ("precision", "recall", "f1")}}
+    groupings = {key: group(data) for key, group in (("by_category", tasks.row_categories),
+                                                     ("by_hops", tasks.row_hops)) if getattr(args, key)}
+    if groupings:
+        said = answers(model, turned, device)
+        score.update({key: by_group(said, data, grouping) for key, grouping in groupings.items()})
+    return score
+
+
+def _print_groups(scores: dict[str, dict], key: str, title: str) -> None:
     from axiomatic.data import baselines
 
-    found = {name: s["by_category"] for name, s in scores.items() if s.get("by_category")}
+    found = {name: s[key] for name, s in scores.items() if s.get(key)}
     if not found:
         return
     rules = [r for r in baselines.NAMES if r != "majority" and any(
-        r in c for categories in found.values() for c in categories.values())]
-    table = Table(title="accuracy by category of question, beside the shortcut rules on the same rows")
-    for column in ("suite", "category", "n", "accuracy", *(r.replace("_", " ") for r in rules)):
-        table.add_column(column, justify="left" if column in ("suite", "category") else "right")
-    for name, categories in found.items():
-        for category, c in categories.items():
-            table.add_row(name, category, str(c["n"]), f"[bold]{c['accuracy']:.3f}[/]",
-                          *("–" if c.get(r) is None else f"{c[r]:.3f}" for r in rules))
+        r in group for groups in found.values() for group in groups.values())]
+    table = Table(title=f"{title}, beside the shortcut rules on the same rows")
+    for column in ("suite", "group", "n", "accuracy", *(r.replace("_", " ") for r in rules)):
+        table.add_column(column, justify="left" if column in ("suite", "group") else "right")
+    for name, groups in found.items():
+        for group, g in groups.items():
+            table.add_row(name, group, str(g["n"]), f"[bold]{g['accuracy']:.3f}[/]",
+                          *("–" if g.get(r) is None else f"{g[r]:.3f}" for r in rules))
     console.print(table)

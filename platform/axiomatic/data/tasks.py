@@ -12,7 +12,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from axiomatic.data import graphs, mixtures, tokenizer
+from axiomatic.data import graphs, mixtures, text, tokenizer
 from axiomatic.data.axioms import corr2cause, dseparation
 from axiomatic.data.dataset import UNKNOWN_CATEGORY, Dataset
 
@@ -85,6 +85,33 @@ def row_categories(data: Dataset) -> tuple[np.ndarray, tuple[str, ...]] | None:
     if task == "dseparation" and not known.any():
         return dseparation.given_sizes(data.tokens, data.lengths), dseparation.CATEGORY_NAMES
     return None
+
+
+def row_hops(data: Dataset) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """Each row's hop distance between the question's pair in the premise's skeleton (edges taken
+    both ways; 0 where they are not connected) and the names they index ("hops_0" ...), for
+    transitivity and d-separation rows; None for others. How far apart the pair stands is the
+    axis along which longer chains get harder."""
+    if task_of_rows(data) not in ("transitivity", "dseparation"):
+        return None
+    hops = np.array([_skeleton_distance(text.parse(*data.text(i)[:2])) for i in range(len(data))])
+    return hops, tuple(f"hops_{k}" for k in range(int(hops.max()) + 1))
+
+
+def _skeleton_distance(parsed: text.Parsed) -> int:
+    """Breadth-first search over the premise's edges, both ways; 0 when x never reaches y."""
+    neighbours: dict[str, set[str]] = {}
+    for a, b in parsed.edges:
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+    frontier, seen, distance = {parsed.x}, {parsed.x}, 0
+    while frontier:
+        if parsed.y in frontier:
+            return distance
+        frontier = {n for node in frontier for n in neighbours.get(node, ())} - seen
+        seen |= frontier
+        distance += 1
+    return 0
 
 
 def task_of_rows(data: Dataset) -> str | None:

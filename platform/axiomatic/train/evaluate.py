@@ -56,14 +56,14 @@ def answers(model: torch.nn.Module, data: Dataset, device: torch.device, batch_s
     return out
 
 
-def by_category(said_yes: np.ndarray, data: Dataset) -> dict[str, dict[str, float]]:
-    """Accuracy per row category (a d-separation question's given-set size, a transitivity pair's
-    category, a Corr2Cause hypothesis type), each beside the shortcut rules' accuracy on the same
-    rows: {category: {"n", "accuracy", rule: accuracy, ...}}; empty when the rows have none."""
-    found = tasks.row_categories(data)
-    if found is None:
+def by_group(said_yes: np.ndarray, data: Dataset, grouping: tuple[np.ndarray, tuple[str, ...]] | None
+             ) -> dict[str, dict[str, float]]:
+    """Accuracy per group of rows (``grouping``: each row's group index and the groups' names, as
+    ``tasks.row_categories`` or ``tasks.row_hops`` give them), each beside the shortcut rules'
+    accuracy on the same rows: {group: {"n", "accuracy", rule: accuracy, ...}}; empty for None."""
+    if grouping is None:
         return {}
-    codes, names = found
+    codes, names = grouping
     labels = data.labels.astype(bool)
     rules = baselines.predictions(data) or {}
     out = {}
