@@ -139,3 +139,23 @@ def test_a_database_that_does_not_connect_is_exit_2_and_writes_nothing(tmp_path,
     code, _, err = run(["study", path, "--runs-dir", str(runs)], capsys)
     assert code == 2 and expected in " ".join(err.split())
     assert not runs.exists()
+
+
+def test_a_password_in_the_url_is_never_recorded_nor_printed(postgres, tmp_path, capsys, local_ray):
+    # the server trusts 127.0.0.1, so it connects whatever the password; the run must still drop it
+    secret = "s3cret-pw"
+    with_password = postgres.replace("axiomatic@", f"axiomatic:{secret}@")
+    runs = tmp_path / "runs"
+    path = study_file(tmp_path, name="pgpw", seeds=[0], train={"lr": 3e-3, "batch_size": 64, "epochs": 1,
+                                                               "device": "cpu"})
+    code, report, err = run(["study", path, "--runs-dir", str(runs), "--optuna-storage", with_password, "--json"],
+                            capsys)
+    assert code == 0, err
+    assert report["optuna"]["storage"] == postgres
+    recorded = (runs / "pgpw" / "optuna_storage.json").read_text()
+    assert secret not in recorded and json.loads(recorded)["url"] == postgres
+
+    refused = with_password.replace(postgres.rsplit(":", 1)[1].split("/")[0], str(free_port()))
+    code, _, err = run(["study", study_file(tmp_path, name="pgpw2"), "--runs-dir", str(runs),
+                        "--optuna-storage", refused], capsys)
+    assert code == 2 and "cannot connect" in err and secret not in err

@@ -90,9 +90,14 @@ def push(ledger: Ledger, storage: OptunaStorage) -> None:
 
 
 def without_password(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    """The URL as it may be recorded and printed. Built anew without the password: SQLAlchemy
+    2.1's ``URL.set(password=None)`` leaves the password as it was."""
+    from sqlalchemy.engine import URL, make_url
 
-    return make_url(url).set(password=None).render_as_string(hide_password=False)
+    parsed = make_url(url)
+    bare = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
+                      parsed.query)
+    return bare.render_as_string(hide_password=False)
 
 
 def parse(url: str, source: str) -> str:
