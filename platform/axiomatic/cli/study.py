@@ -89,10 +89,27 @@ def _study(args) -> int:
     if not searcher.complete():
         finished = sum(c.finished or c.status is CellStatus.FAILED for c in searcher.cells.values())
         notices.print(f"[yellow]interrupted[/]: {finished} of {searcher.total_cells()} cells have ended; "
-                      f"rerun 'platform study {args.file}' to resume (finished cells do not run again), "
+                      f"rerun '{_resume_command(args)}' to resume (finished cells do not run again), "
                       f"or 'platform report {ledger.root}' for the partial tables")
         return INTERRUPTED
     return _finish(spec, ledger, store, ("md", "latex", "csv"), args.json, storage)
+
+
+def _resume_command(args) -> str:
+    """The command that resumes this run: the options that say where it is kept, what it joins
+    and which data it reads, as they were given (a URL without its password)."""
+    import shlex
+
+    from axiomatic.study.storage import without_password
+
+    named = {"--storage": args.storage, "--runs-dir": args.runs_dir if args.runs_dir != "runs" else None,
+             "--address": args.address, "--published-dir": args.published_dir, "--cache-dir": args.cache_dir,
+             "--optuna-storage": args.optuna_storage and without_password(args.optuna_storage)}
+    words = ["platform", "study", args.file]
+    for option, value in named.items():
+        if value is not None:
+            words += [option, value]
+    return shlex.join(words)
 
 
 def _study_ledger(args, spec):
@@ -103,11 +120,16 @@ def _study_ledger(args, spec):
     from axiomatic.study import Ledger
 
     runs = Path(args.runs_dir).resolve()
-    where = args.storage or spec.storage
+    where = args.storage if args.storage is not None else spec.storage
     if where is None:
         return Ledger(runs / spec.name)
-    source = "--storage" if args.storage else f"{args.file}: storage"
-    root = Location(where) / spec.name
+    source = "--storage" if args.storage is not None else f"{args.file}: storage"
+    if not where.strip():  # never "the current directory" by accident
+        raise UserError(f"{source}: empty; name a directory or a URI, or leave it out for --runs-dir")
+    try:
+        root = Location(where) / spec.name
+    except UserError as err:
+        raise UserError(f"{source}: {err}") from None
     probe_writable(root, source)
     if root.is_local:
         return Ledger(root)

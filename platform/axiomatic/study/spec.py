@@ -139,6 +139,15 @@ class StudySpec(BaseModel):
                              f"directory runs/<name>), got {name!r}")
         return name
 
+    @field_validator("storage")
+    @classmethod
+    def _storage_named(cls, storage: str | None) -> str | None:
+        # "" would be the current directory, silently ignoring --runs-dir: refused, as --storage '' is
+        if storage is not None and not storage.strip():
+            raise ValueError("empty; name a directory or a URI (s3://bucket/studies), or leave the key out "
+                             "for --runs-dir")
+        return storage
+
     @field_validator("data", "model", "train", mode="before")
     @classmethod
     def _empty_section(cls, section: Any) -> Any:
