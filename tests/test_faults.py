@@ -136,13 +136,14 @@ def test_a_run_file_with_a_repeated_section_is_refused_with_its_line(tmp_path, c
     assert not (tmp_path / "out").exists()
 
 
-def test_plan_of_a_gpu_study_on_a_cpu_machine_says_it_cannot_calibrate(capsys):
+def test_plan_of_a_gpu_study_on_a_cpu_machine_says_it_cannot_calibrate(capsys, published_dir):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU: the plan would calibrate there")
     repo = Path(__file__).resolve().parents[1]
-    assert cli.main(["plan", str(repo / "studies" / "pe_ablation.yaml"), "--json"]) == 0
+    study = str(repo / "studies" / "pe_ablation.yaml")  # it names the published files: skipped without them
+    assert cli.main(["plan", study, "--published-dir", str(published_dir), "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["seconds_per_step"] is None and plan["concurrency"] == 0
     assert plan["calibration_skipped"] == "its cells train on a GPU and this machine has none"
