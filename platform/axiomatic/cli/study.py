@@ -57,10 +57,11 @@ def _study(args) -> int:
     from axiomatic.report.console import LiveConsole
     from axiomatic.study import CellStatus, load_study
     from axiomatic.study import storage as optuna_storage
-    from axiomatic.study.runner import run_study, study_lock
+    from axiomatic.study.runner import run_cells, study_lock, study_ray
 
     store = data_store(args)
     spec = load_study(args.file, store.published)
+    _check_cells_train(spec, store)  # what 'platform plan' refuses is refused before the first cell
     ledger = _study_ledger(args, spec)
     fingerprint = _jsonable(spec.fingerprint())
     cluster = check_cluster(args.address)  # a cluster that does not answer or refuses us: nothing written
@@ -72,20 +73,22 @@ def _study(args) -> int:
     storage = optuna_storage.for_study(ledger, spec.name, args.optuna_storage or spec.optuna_storage,
                                        existing=resuming, source=args.file)
     with study_lock(ledger.work):  # before --new may archive the directory another runner is using
-        if ledger.exists() and ledger.fingerprint() != fingerprint:
-            if not args.new:
-                raise UserError(f"{args.file}: this study's data/model/train/suites/objective differ from "
-                                f"the existing run in {ledger.root}; its finished arms would mean something "
-                                f"else.\n{_diff(ledger.fingerprint(), fingerprint)}\n"
-                                "Rerun with --new to archive that run and start afresh, or use another name.")
-            notices.print(f"archived the previous run to {_archive(ledger)}")  # stderr: --json owns stdout
-        optuna_storage.pull(ledger)  # a run in object storage: its SQLite file, under the lock
-        ledger.initialise(Path(args.file).read_text(), fingerprint)
-        optuna_storage.record(ledger, storage)
-        live = LiveConsole(spec, console, enabled=not args.json)
-        with live:
-            searcher = run_study(spec, ledger, address=args.address, console_callback=live, store=store,
-                                 storage=storage)
+        # Ray first: a cluster without room for one cell is refused before the run is written
+        with study_ray(spec, ledger.work / "logs", args.address) as (dashboard, slots):
+            if ledger.exists() and ledger.fingerprint() != fingerprint:
+                if not args.new:
+                    raise UserError(f"{args.file}: this study's data/model/train/suites/objective differ from "
+                                    f"the existing run in {ledger.root}; its finished arms would mean something "
+                                    f"else.\n{_diff(ledger.fingerprint(), fingerprint)}\n"
+                                    "Rerun with --new to archive that run and start afresh, or use another name.")
+                notices.print(f"archived the previous run to {_archive(ledger)}")  # stderr: --json owns stdout
+            optuna_storage.pull(ledger)  # a run in object storage: its SQLite file, under the lock
+            ledger.initialise(Path(args.file).read_text(), fingerprint)
+            optuna_storage.record(ledger, storage)
+            live = LiveConsole(spec, console, enabled=not args.json)
+            with live:
+                searcher = run_cells(spec, ledger, dashboard, slots, console_callback=live, store=store,
+                                     storage=storage)
     if not searcher.complete():
         finished = sum(c.finished or c.status is CellStatus.FAILED for c in searcher.cells.values())
         notices.print(f"[yellow]interrupted[/]: {finished} of {searcher.total_cells()} cells have ended; "
@@ -253,8 +256,7 @@ def _plan(args) -> int:
     n_arms = arm_count(spec)
     cells = n_arms * len(spec.seeds)
     slots = _local_slots(spec)
-    runs = [spec.run_config(arm, spec.seeds[0]) for arm in arms] if arms else [
-        spec.run_config(spec.representative_arm(), spec.seeds[0])]
+    runs = _planned_runs(spec)
     first = runs[0]
     # arms may differ in steps (a curriculum stage picked or not, epochs, data size): the wall
     # estimate takes their mean, the table their range
@@ -280,6 +282,21 @@ def _plan(args) -> int:
         return 0
     _print_plan(plan)
     return 0
+
+
+def _planned_runs(spec) -> list:
+    """The run of every grid arm, else of the representative arm, at the first seed."""
+    from axiomatic.study import grid_arms
+
+    arms = grid_arms(spec) if spec.search.algorithm == "grid" else [spec.representative_arm()]
+    return [spec.run_config(arm, spec.seeds[0]) for arm in arms]
+
+
+def _check_cells_train(spec, store) -> None:
+    """Refuse, as the plan does, a study whose cells cannot train (e.g. a train.pack_length
+    shorter than a training row): else every cell would fail and the study exit 0."""
+    for run in _planned_runs(spec):
+        _steps(run, store)
 
 
 def _steps(run, store) -> int:

@@ -360,36 +360,50 @@ def scheduler(spec: StudySpec):
                          reduction_factor=spec.scheduler.reduction_factor)
 
 
+@contextmanager
+def study_ray(spec: StudySpec, log_dir: Path, address: str | None = None):
+    """Ray for a study, its own output going to ``log_dir``. Yields the joined cluster's dashboard
+    URL (None for a private Ray) and how many cells run at once: a cluster without room for one
+    cell (a custom resource it lacks) is exit 2 here, before the study writes anything."""
+    quiet_environment(log_dir)
+    with ray_session(address, num_cpus=os.cpu_count() or 2, num_gpus=_local_gpus(),
+                     log_to_driver=False, logging_level=logging.WARNING) as dashboard:
+        yield dashboard, concurrency(spec)
+
+
 def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, console_callback=None,
               store: Store | None = None, storage: OptunaStorage | None = None) -> ArmSearcher:
     """Run every missing cell of the study, its cells reading and writing data where ``store``
     says and its Optuna trials where ``storage`` says (None: the run's own); returns the searcher
     (for its final state)."""
+    with study_ray(spec, ledger.work / "logs", address) as (dashboard, slots):
+        return run_cells(spec, ledger, dashboard, slots, console_callback, store, storage)
+
+
+def run_cells(spec: StudySpec, ledger: Ledger, dashboard: str | None, slots: int, console_callback=None,
+              store: Store | None = None, storage: OptunaStorage | None = None) -> ArmSearcher:
+    """:func:`run_study` inside a :func:`study_ray` the caller holds."""
     ledger.work.mkdir(parents=True, exist_ok=True)
     storage = storage or optuna_storage.of_run(ledger, spec.name)
     study = optuna_study(spec, storage)
-    quiet_environment(ledger.work / "logs")
-    with ray_session(address, num_cpus=os.cpu_count() or 2, num_gpus=_local_gpus(),
-                     log_to_driver=False, logging_level=logging.WARNING) as dashboard:
-        searcher = ArmSearcher(spec, ledger, study,
-                               on_cell=console_callback.cell_changed if console_callback else None, store=store,
-                               keep_trials=lambda: optuna_storage.push(ledger, storage))
-        if console_callback:
-            console_callback.attach(searcher.progress, caption=f"Ray dashboard: {dashboard}" if dashboard else None)
-        slots = concurrency(spec)
-        tuner = tune.Tuner(
-            tune.with_resources(run_cell, trial_resources(spec)),
-            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler(spec),
-                                        metric=spec.objective.metric, mode=spec.objective.mode,
-                                        num_samples=-1, max_concurrent_trials=slots,
-                                        # a new actor per cell would re-import torch every time
-                                        reuse_actors=True,
-                                        trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
-            run_config=tune.RunConfig(
-                name=f"session-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=(ledger.root / "tune").path,
-                storage_filesystem=ledger.root.fs,
-                verbose=0, callbacks=tune_callbacks(console_callback),
-                failure_config=tune.FailureConfig(max_failures=1)),
-        )
-        tuner.fit()
-        return searcher
+    searcher = ArmSearcher(spec, ledger, study,
+                           on_cell=console_callback.cell_changed if console_callback else None, store=store,
+                           keep_trials=lambda: optuna_storage.push(ledger, storage))
+    if console_callback:
+        console_callback.attach(searcher.progress, caption=f"Ray dashboard: {dashboard}" if dashboard else None)
+    tuner = tune.Tuner(
+        tune.with_resources(run_cell, trial_resources(spec)),
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler(spec),
+                                    metric=spec.objective.metric, mode=spec.objective.mode,
+                                    num_samples=-1, max_concurrent_trials=slots,
+                                    # a new actor per cell would re-import torch every time
+                                    reuse_actors=True,
+                                    trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
+        run_config=tune.RunConfig(
+            name=f"session-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=(ledger.root / "tune").path,
+            storage_filesystem=ledger.root.fs,
+            verbose=0, callbacks=tune_callbacks(console_callback),
+            failure_config=tune.FailureConfig(max_failures=1)),
+    )
+    tuner.fit()
+    return searcher

@@ -93,7 +93,8 @@ class ResourcesSpec(_Section):
     workers: PositiveInt = 1
     # Ray custom resources each worker of a cell holds: {gpu_node: 1} places cells only on the
     # nodes started with --resources '{"gpu_node": N}' (at most N cells at once on each)
-    custom: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    # (strict: YAML's true is no amount, though pydantic would read it as 1)
+    custom: dict[str, Annotated[float, Field(gt=0, strict=True)]] = Field(default_factory=dict)
 
 
 NESTED_SPECS: dict[str, type[BaseModel]] = {
