@@ -57,7 +57,7 @@ def _study(args) -> int:
     from axiomatic.report.console import LiveConsole
     from axiomatic.study import CellStatus, load_study
     from axiomatic.study import storage as optuna_storage
-    from axiomatic.study.runner import run_cells, study_lock, study_ray
+    from axiomatic.study.runner import quiet_environment, run_cells, study_lock, study_ray
 
     store = data_store(args)
     spec = load_study(args.file, store.published)
@@ -70,18 +70,17 @@ def _study(args) -> int:
 
         require_shared(ledger.root.local_path, alive_nodes(cluster), cluster)
     resuming = ledger.exists() and ledger.fingerprint() == fingerprint
+    if resuming:
+        ledger.check_readable()  # a damaged record stops the run now, named, not a cell or the search halfway
     storage = optuna_storage.for_study(ledger, spec.name, args.optuna_storage or spec.optuna_storage,
                                        existing=resuming, source=args.file)
     with study_lock(ledger.work):  # before --new may archive the directory another runner is using
-        # Ray first: a cluster without room for one cell is refused before the run is written
+        incompatible = _incompatible(args, ledger, fingerprint)  # without --new: exit 2
+        # Ray before the run is written: a cluster without room for one cell is refused first
         with study_ray(spec, ledger.work / "logs", args.address) as (dashboard, slots):
-            if ledger.exists() and ledger.fingerprint() != fingerprint:
-                if not args.new:
-                    raise UserError(f"{args.file}: this study's data/model/train/suites/objective differ from "
-                                    f"the existing run in {ledger.root}; its finished arms would mean something "
-                                    f"else.\n{_diff(ledger.fingerprint(), fingerprint)}\n"
-                                    "Rerun with --new to archive that run and start afresh, or use another name.")
+            if incompatible:
                 notices.print(f"archived the previous run to {_archive(ledger)}")  # stderr: --json owns stdout
+                quiet_environment(ledger.work / "logs")  # a local run's archive took the driver log along
             optuna_storage.pull(ledger)  # a run in object storage: its SQLite file, under the lock
             ledger.initialise(Path(args.file).read_text(), fingerprint)
             optuna_storage.record(ledger, storage)
@@ -96,6 +95,18 @@ def _study(args) -> int:
                       f"or 'platform report {ledger.root}' for the partial tables")
         return INTERRUPTED
     return _finish(spec, ledger, store, ("md", "latex", "csv"), args.json, storage)
+
+
+def _incompatible(args, ledger, fingerprint: dict) -> bool:
+    """Whether an existing run means something else than this file; refused unless --new."""
+    if not ledger.exists() or ledger.fingerprint() == fingerprint:
+        return False
+    if not args.new:
+        raise UserError(f"{args.file}: this study's data/model/train/suites/objective differ from "
+                        f"the existing run in {ledger.root}; its finished arms would mean something "
+                        f"else.\n{_diff(ledger.fingerprint(), fingerprint)}\n"
+                        "Rerun with --new to archive that run and start afresh, or use another name.")
+    return True
 
 
 def _resume_command(args) -> str:
@@ -191,7 +202,7 @@ def _finish(spec, ledger, store, formats, as_json: bool, storage) -> int:
     if as_json:
         optuna = {"storage": optuna_storage.without_password(storage.url), "study": storage.study_name}
         emit_json({**report.to_json(), "files": [str(p) for p in written], "optuna": optuna})
-        return 0
+        return _unreadable_exit(report.unreadable)
     for rich_table in rendering.to_rich(paper_table):
         console.print(rich_table)
     for measure, measure_table in yes_class.items():
@@ -210,7 +221,14 @@ def _finish(spec, ledger, store, formats, as_json: bool, storage) -> int:
         console.print(f"[red]failed[/] {failed.arm} seed {failed.seed}: {summary.first_line(failed.error)}")
     console.print(f"report files: {ledger.work / 'report'}"
                   + ("" if ledger.root.is_local else f" (and {ledger.root / 'report'})"))
-    return 0
+    return _unreadable_exit(report.unreadable)
+
+
+def _unreadable_exit(unreadable) -> int:
+    """0, or 2 after naming each object the report had to leave out (on stderr)."""
+    for item in unreadable:
+        notices.print(f"[bold red]unreadable[/] {item}; the report leaves it out", highlight=False)
+    return 2 if unreadable else 0
 
 
 # ---------------------------------------------------------------- report
@@ -236,13 +254,18 @@ def _report(args) -> int:
 
 def _stored_spec(ledger, store):
     """The study file the run was last started with, as its run directory keeps it."""
-    from axiomatic.location import without_query
-    from axiomatic.study import load_study, validate_study
+    from axiomatic.study import validate_study
+    from axiomatic.userfiles import read_yaml
 
+    source = ledger.where("study.yaml")
+    if not ledger.root.is_file("study.yaml"):
+        raise UserError(f"{source}: missing; the report reads the study from it (put the study file back)")
     if ledger.root.is_local:
-        return load_study(ledger.root.local_path / "study.yaml", store.published)
-    source = f"{without_query(ledger.root.uri)}/study.yaml"
-    return validate_study(yaml.safe_load(ledger.root.read_text("study.yaml")), source, store.published)
+        return validate_study(read_yaml(ledger.root.local_path / "study.yaml", source), source, store.published)
+    copy = ledger.work / "study.yaml"  # read as a local file is: strictly, naming the stored object
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_bytes(ledger.root.read_bytes("study.yaml"))
+    return validate_study(read_yaml(copy, source), source, store.published)
 
 
 # ---------------------------------------------------------------- plan

@@ -17,7 +17,7 @@ from axiomatic.data.store import Store
 from axiomatic.report import plots, reach, rendering, tables
 from axiomatic.study import results
 from axiomatic.study import storage as optuna_storage
-from axiomatic.study.ledger import Ledger
+from axiomatic.study.ledger import Ledger, Unreadable
 from axiomatic.study.spec import StudySpec
 from axiomatic.study.storage import OptunaStorage
 
@@ -41,6 +41,17 @@ def importances(spec: StudySpec, storage: OptunaStorage) -> dict[str, float]:
         return dict(optuna.importance.get_param_importances(study))
     except (RuntimeError, ValueError):  # e.g. every arm scored the same
         return {}
+
+
+def readable_importances(spec: StudySpec, storage: OptunaStorage,
+                         kept_at: str) -> tuple[dict[str, float], list[Unreadable]]:
+    """:func:`importances`, or none and why when the Optuna storage (``kept_at``) cannot be read."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return importances(spec, storage), []
+    except SQLAlchemyError as err:
+        return {}, [Unreadable(kept_at, f"the Optuna trials cannot be read ({optuna_storage.reason(err)})")]
 
 
 def departures(spec: StudySpec, records: list[dict]) -> list[str]:
@@ -88,6 +99,7 @@ class StudyReport:
     importances: dict[str, float]
     departures: list[str]
     failed: list[FailedCell]
+    unreadable: list[Unreadable]  # objects of the run left out: each named, with what is wrong
     records: list[dict]
     suites: list[str]
     baselines: dict[str, dict]  # suite -> its shortcut baselines' accuracies
@@ -105,6 +117,7 @@ class StudyReport:
             "importances": self.importances,
             "departures": self.departures,
             "failed": [asdict(f) for f in self.failed],
+            "unreadable": [str(item) for item in self.unreadable],
         }
 
 
@@ -115,7 +128,8 @@ def build(spec: StudySpec, ledger: Ledger, store: Store | None = None,
     (None: the run's own)."""
     store = store or Store(published=spec.published_dir)
     storage = storage or optuna_storage.of_run(ledger, spec.name)
-    records = ledger.records()
+    records, unreadable = ledger.readable_records()
+    found, lost = readable_importances(spec, storage, optuna_storage.kept_at(ledger, storage))
     summaries = results.aggregate_arms(records)
     suites = sorted({s for summary in summaries for m in summary.metrics
                      if (s := metric_names.suite_of(m)) is not None})
@@ -126,9 +140,9 @@ def build(spec: StudySpec, ledger: Ledger, store: Store | None = None,
     return StudyReport(
         study=spec.name, objective=spec.objective.model_dump(), arms=summaries, baseline_arm=base,
         comparisons=comparisons, reaches=results.time_to_accuracy(records),
-        importances=importances(spec, storage), departures=departures(spec, records),
+        importances=found, departures=departures(spec, records),
         failed=[FailedCell(r["arm"], r["seed"], r["error"]) for r in results.failed_trials(records)],
-        records=records, suites=suites, baselines=suite_baselines(suites, store))
+        unreadable=unreadable + lost, records=records, suites=suites, baselines=suite_baselines(suites, store))
 
 
 def table(report: StudyReport, spec: StudySpec) -> tables.Table:

@@ -253,11 +253,20 @@ def study_lock(root: Path):
         yield
 
 
-def optuna_study(spec: StudySpec, storage: OptunaStorage) -> optuna.Study:
+def optuna_study(spec: StudySpec, storage: OptunaStorage, kept_at: str | None = None) -> optuna.Study:
+    """The study's Optuna study, created or loaded; storage that holds no Optuna database (a
+    damaged optuna.db) is exit 2 naming it (``kept_at``: where the run keeps that file)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=storage.study_name, storage=storage.url, load_if_exists=True,
-                                sampler=space.make_sampler(spec),
-                                direction="maximize" if spec.objective.mode == "max" else "minimize")
+    try:
+        study = optuna.create_study(study_name=storage.study_name, storage=storage.url, load_if_exists=True,
+                                    sampler=space.make_sampler(spec),
+                                    direction="maximize" if spec.objective.mode == "max" else "minimize")
+    except SQLAlchemyError as err:
+        shown = kept_at or optuna_storage.without_password(storage.url)
+        raise UserError(f"{shown}: the run's Optuna trials cannot be read ({optuna_storage.reason(err)}); "
+                        "restore it from a copy, or start the study afresh under another name") from None
     if spec.search.algorithm == "grid":
         space.enqueue_grid(study, spec)
     return study
@@ -385,7 +394,7 @@ def run_cells(spec: StudySpec, ledger: Ledger, dashboard: str | None, slots: int
     """:func:`run_study` inside a :func:`study_ray` the caller holds."""
     ledger.work.mkdir(parents=True, exist_ok=True)
     storage = storage or optuna_storage.of_run(ledger, spec.name)
-    study = optuna_study(spec, storage)
+    study = optuna_study(spec, storage, kept_at=optuna_storage.kept_at(ledger, storage))
     searcher = ArmSearcher(spec, ledger, study,
                            on_cell=console_callback.cell_changed if console_callback else None, store=store,
                            keep_trials=lambda: optuna_storage.push(ledger, storage))

@@ -89,6 +89,14 @@ def push(ledger: Ledger, storage: OptunaStorage) -> None:
         ledger.root.upload(ledger.work / SQLITE, SQLITE)
 
 
+def kept_at(ledger: Ledger, storage: OptunaStorage) -> str:
+    """Where the run keeps its trials, as a message names it: the SQLite file in the run (in
+    object storage, the stored object rather than the driver's copy), else the server's URL."""
+    if storage == default(ledger, storage.study_name):
+        return ledger.where(SQLITE)
+    return without_password(storage.url)
+
+
 def without_password(url: str) -> str:
     """The URL as it may be recorded and printed. Built anew without the password: SQLAlchemy
     2.1's ``URL.set(password=None)`` leaves the password as it was."""
@@ -132,7 +140,12 @@ def check(url: str, source: str) -> None:
         with engine.connect():
             pass
     except SQLAlchemyError as err:
-        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-        raise UserError(f"{source}: optuna_storage {shown}: cannot connect ({reason})") from None
+        raise UserError(f"{source}: optuna_storage {shown}: cannot connect ({reason(err)})") from None
     finally:
         engine.dispose()
+
+
+def reason(err: Exception) -> str:
+    """The first line of what the database driver said (SQLAlchemy's own text adds the SQL)."""
+    text = str(getattr(err, "orig", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
