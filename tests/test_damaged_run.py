@@ -5,6 +5,8 @@ Real moto S3 server, real Ray, real Optuna."""
 from __future__ import annotations
 
 import json
+import shlex
+import time
 
 import pytest
 
@@ -96,3 +98,25 @@ def test_a_rerun_refuses_a_damaged_object_naming_it(kept_run, capsys, tmp_path, 
     finally:
         root.write_bytes(name, kept)
     assert code == 2 and f"{without_query(root.uri)}/{name}: {expected}" in err and "Traceback" not in err
+
+
+def test_a_storage_gone_mid_study_is_named_with_how_to_resume(tmp_path):
+    from support.s3_server import s3_server, take_away
+    from test_study_resume import platform
+
+    with s3_server() as (bucket, server):
+        storage = under(bucket, "runs")
+        path = study_file(tmp_path, name="gone", seeds=[0], search={"algorithm": "grid", "max_concurrent": 1},
+                          train={"lr": 3e-3, "batch_size": 32, "epochs": 3, "device": "cpu"})
+        root = Location(storage) / "gone"
+        runner = platform(["study", path, "--storage", storage], tmp_path)
+        deadline = time.time() + 300
+        while time.time() < deadline and not root.exists("cells"):
+            time.sleep(0.3)  # until the first cell runs
+        assert runner.poll() is None, "the study ended before its storage went away"
+        take_away(server)
+        output = " ".join(runner.communicate(timeout=300)[0].decode().split())
+    assert runner.returncode == 1, output[-3000:]
+    assert f"the study's storage {without_query(root.uri)} stopped answering" in output, output[-3000:]
+    assert f"rerun '{shlex.join(['platform', 'study', path, '--storage', storage])}' to resume" in output
+    assert "Traceback" not in output, output[-3000:]

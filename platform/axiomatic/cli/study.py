@@ -12,7 +12,7 @@ import yaml
 from rich.table import Table
 
 from axiomatic.cli.common import DATA_DIRS, JSON_OUTPUT, console, data_store, emit_json, notices
-from axiomatic.errors import UserError
+from axiomatic.errors import Incomplete, UserError
 
 INTERRUPTED = 130  # what a shell reports for a command stopped by Ctrl-C (128 + SIGINT)
 
@@ -54,10 +54,8 @@ def add_commands(commands) -> None:
 
 def _study(args) -> int:
     from axiomatic.ray_session import alive_nodes, check_cluster
-    from axiomatic.report.console import LiveConsole
     from axiomatic.study import CellStatus, load_study
     from axiomatic.study import storage as optuna_storage
-    from axiomatic.study.runner import quiet_environment, run_cells, study_lock, study_ray
 
     store = data_store(args)
     spec = load_study(args.file, store.published)
@@ -74,6 +72,35 @@ def _study(args) -> int:
         ledger.check_readable()  # a damaged record stops the run now, named, not a cell or the search halfway
     storage = optuna_storage.for_study(ledger, spec.name, args.optuna_storage or spec.optuna_storage,
                                        existing=resuming, source=args.file)
+    try:
+        searcher = _run(args, spec, ledger, fingerprint, storage, store)
+        if searcher.trials_lost:
+            raise Incomplete(f"the Optuna database {optuna_storage.kept_at(ledger, storage)} stopped answering "
+                             f"({searcher.trials_lost}): the run is incomplete, not every arm's value was told "
+                             f"to Optuna. Its cells' results are kept in {ledger.root}; once the database "
+                             f"answers again, rerun '{_resume_command(args)}' to finish the study.")
+        if not searcher.complete():
+            finished = sum(c.finished or c.status is CellStatus.FAILED for c in searcher.cells.values())
+            notices.print(f"[yellow]interrupted[/]: {finished} of {searcher.total_cells()} cells have ended; "
+                          f"rerun '{_resume_command(args)}' to resume (finished cells do not run again), "
+                          f"or 'platform report {ledger.root}' for the partial tables")
+            return INTERRUPTED
+        return _finish(spec, ledger, store, ("md", "latex", "csv"), args.json, storage)
+    except (UserError, Incomplete):
+        raise
+    except Exception:
+        lost = _storage_lost(ledger, args)
+        if lost is None:
+            raise
+        raise lost from None
+
+
+def _run(args, spec, ledger, fingerprint: dict, storage, store):
+    """Run the study's missing cells under the study's lock; returns the searcher."""
+    from axiomatic.report.console import LiveConsole
+    from axiomatic.study import storage as optuna_storage
+    from axiomatic.study.runner import quiet_environment, run_cells, study_lock, study_ray
+
     with study_lock(ledger.work):  # before --new may archive the directory another runner is using
         incompatible = _incompatible(args, ledger, fingerprint)  # without --new: exit 2
         # Ray before the run is written: a cluster without room for one cell is refused first
@@ -84,17 +111,23 @@ def _study(args) -> int:
             optuna_storage.pull(ledger)  # a run in object storage: its SQLite file, under the lock
             ledger.initialise(Path(args.file).read_text(), fingerprint)
             optuna_storage.record(ledger, storage)
-            live = LiveConsole(spec, console, enabled=not args.json)
-            with live:
-                searcher = run_cells(spec, ledger, dashboard, slots, console_callback=live, store=store,
-                                     storage=storage)
-    if not searcher.complete():
-        finished = sum(c.finished or c.status is CellStatus.FAILED for c in searcher.cells.values())
-        notices.print(f"[yellow]interrupted[/]: {finished} of {searcher.total_cells()} cells have ended; "
-                      f"rerun '{_resume_command(args)}' to resume (finished cells do not run again), "
-                      f"or 'platform report {ledger.root}' for the partial tables")
-        return INTERRUPTED
-    return _finish(spec, ledger, store, ("md", "latex", "csv"), args.json, storage)
+            with LiveConsole(spec, console, enabled=not args.json) as live:
+                return run_cells(spec, ledger, dashboard, slots, console_callback=live, store=store,
+                                 storage=storage)
+
+
+def _storage_lost(ledger, args):
+    """After an error: an Incomplete naming the study's storage if it no longer answers, else None."""
+    try:
+        ledger.root.exists("fingerprint.json")
+        return None
+    except OSError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    from axiomatic.location import without_query
+
+    return Incomplete(f"the study's storage {without_query(ledger.root.uri)} stopped answering ({reason}); "
+                      f"the run is kept there up to its last write. Once it answers again, rerun "
+                      f"'{_resume_command(args)}' to resume (finished cells do not run again).")
 
 
 def _incompatible(args, ledger, fingerprint: dict) -> bool:

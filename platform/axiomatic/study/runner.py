@@ -69,6 +69,7 @@ class ArmSearcher(Searcher):
             if cell.status is CellStatus.RUNNING:  # left so by a runner that died; we hold the lock now
                 cell.status = CellStatus.PENDING
         self.running: dict[str, str] = {}  # tune trial id -> cell id
+        self.trials_lost: str | None = None  # why the Optuna storage stopped answering, if it did
         self.queue: list[str] = []
         for arm in self._known_arms():
             self._enqueue_missing_seeds(arm)
@@ -162,18 +163,34 @@ class ArmSearcher(Searcher):
     def complete(self) -> bool:
         """Every cell of every arm has its final status (done, stopped or failed): false after
         an interruption, which leaves cells pending or running for the next run to resume."""
-        return (self.arm_count() >= self.target_arms
+        return (self.arm_count() >= self.target_arms and not self.trials_lost
                 and not any(c.status in (CellStatus.PENDING, CellStatus.RUNNING) for c in self.cells.values()))
+
+    def _on_trials(self, action, *args):
+        """``action(*args)`` on the Optuna trials. A database that stops answering is remembered
+        for the driver to report, and ends the search (no arm asked for or told after it): Tune
+        would only log the error, and the study end looking complete."""
+        from optuna.exceptions import StorageInternalError
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if self.trials_lost:
+            return None
+        try:
+            return action(*args)
+        except (SQLAlchemyError, StorageInternalError) as err:
+            self.trials_lost = optuna_storage.reason(err)
+            return None
 
     # ---------------------------------------------------------------- Searcher API
 
     def suggest(self, trial_id: str):
         if not self.queue and self.arm_count() < self.target_arms:
             for _ in range(3):  # a repeated proposal costs one ask; give up after a few
-                if self._new_arm():
+                if self._on_trials(self._new_arm):
                     break
         if not self.queue:
-            return Searcher.FINISHED if self.arm_count() >= self.target_arms or not self.running else None
+            ended = self.arm_count() >= self.target_arms or self.trials_lost or not self.running
+            return Searcher.FINISHED if ended else None
         key = self.queue.pop(0)
         cell = self.cells[key]
         cell.status = CellStatus.RUNNING
@@ -198,7 +215,7 @@ class ArmSearcher(Searcher):
             cell.error = None  # an earlier attempt's failure is no longer the cell's story
         self.ledger.save(cell)
         self.on_cell(cell)
-        self._maybe_tell(cell.arm_id)
+        self._on_trials(self._maybe_tell, cell.arm_id)
 
     def _maybe_tell(self, arm: str) -> None:
         """Tell Optuna the arm's value once every seed has finished. A failed seed holds it back

@@ -146,6 +146,9 @@ def check(url: str, source: str) -> None:
 
 
 def reason(err: Exception) -> str:
-    """The first line of what the database driver said (SQLAlchemy's own text adds the SQL)."""
+    """The first line of what the database driver said (SQLAlchemy's own text adds the SQL;
+    Optuna's StorageInternalError wraps it)."""
+    while err.__cause__ is not None and getattr(err, "orig", None) is None:
+        err = err.__cause__
     text = str(getattr(err, "orig", None) or err).strip()
     return text.splitlines()[0] if text else type(err).__name__
