@@ -185,12 +185,16 @@ def _study_ledger(args, spec):
 
 
 def probe_writable(root, source: str) -> None:
-    """Write and remove one small object, so storage that cannot be written fails now (exit 2)."""
+    """Write and remove one small object and one directory, as the ledger and Ray Tune will, so
+    storage that cannot be written fails now (exit 2). Both: without credentials, a server that
+    does not check them took the object and refused Tune's directory after the run was written."""
     from axiomatic.location import without_query
 
     name = f".probe-{os.getpid()}"
     try:
         root.write_text(name, "")
+        root.delete(name)
+        (root / name).make()
         root.delete(name)
     except OSError as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
