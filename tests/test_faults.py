@@ -3,7 +3,6 @@ runner beside a live study, an interrupted study. Each named file and exit statu
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import shutil
@@ -16,7 +15,9 @@ from axiomatic import cli
 from axiomatic.cli.common import emit_json
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.data.tokenizer import VOCAB_SIZE
+from axiomatic.location import Location
 from axiomatic.model.config import ModelConfig
+from axiomatic.study.lease import Lease
 from axiomatic.study.results import aggregate_arms, paired_comparisons
 from axiomatic.train.config import RunConfig, TrainConfig
 from axiomatic.train.loop import RunData, Trainer, Worker
@@ -84,12 +85,15 @@ def test_new_is_refused_while_another_runner_holds_the_study(tmp_path, capsys):
     (live / "fingerprint.json").write_text(json.dumps({"data": {"size": 1}}))
     study = tmp_path / "held.yaml"
     study.write_text(yaml.safe_dump({"name": "held", "model": {"preset": "tiny"}}))
-    with open(runs / ".held.lock", "w") as lock:  # what a running 'platform study' holds
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    held = Lease(Location(runs), "held", "held")  # what a running 'platform study' holds: this live process's
+    held.take(print)
+    try:
         code = cli.main(["study", str(study), "--runs-dir", str(runs), "--new", "--json"])
+        assert sorted(p.name for p in runs.iterdir()) == ["held", "held.lease.json"]  # nothing archived
+    finally:
+        held.release()
     assert code == 2
     assert "another 'platform study' is running" in capsys.readouterr().err
-    assert sorted(p.name for p in runs.iterdir()) == [".held.lock", "held"]  # nothing archived
     assert json.loads((live / "fingerprint.json").read_text()) == {"data": {"size": 1}}
 
 

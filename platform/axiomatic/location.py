@@ -57,6 +57,15 @@ class Location:
     def name(self) -> str:
         return self.path.rstrip("/").rsplit("/", 1)[-1]
 
+    @property
+    def parent(self) -> Location:
+        """The directory this one is in (a URI keeps its query)."""
+        if "://" not in self.uri:
+            return Location(str(Path(self.uri).parent), (self.fs, str(Path(self.path).parent)))
+        base, query = (self.uri.split("?", 1) + [""])[:2]
+        uri = base.rstrip("/").rsplit("/", 1)[0] + (f"?{query}" if query else "")
+        return Location(uri, (self.fs, self.path.rstrip("/").rsplit("/", 1)[0]))
+
     def __truediv__(self, name: str) -> Location:
         if "://" not in self.uri:
             return Location(str(Path(self.uri) / name), (self.fs, str(Path(self.path) / name)))

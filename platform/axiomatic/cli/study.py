@@ -54,8 +54,9 @@ def add_commands(commands) -> None:
 
 def _study(args) -> int:
     from axiomatic.ray_session import alive_nodes, check_cluster
-    from axiomatic.study import CellStatus, load_study
+    from axiomatic.study import load_study
     from axiomatic.study import storage as optuna_storage
+    from axiomatic.study.lease import Lease
 
     store = data_store(args)
     spec = load_study(args.file, store.published)
@@ -72,20 +73,14 @@ def _study(args) -> int:
         ledger.check_readable()  # a damaged record stops the run now, named, not a cell or the search halfway
     storage = optuna_storage.for_study(ledger, spec.name, args.optuna_storage or spec.optuna_storage,
                                        existing=resuming, source=args.file)
+    lease = Lease(ledger.root.parent, ledger.root.name, spec.name)
+    lease.take(notices.print)  # before anything of the run is written, and --new's archive
     try:
-        searcher = _run(args, spec, ledger, fingerprint, storage, store)
-        if searcher.trials_lost:
-            raise Incomplete(f"the Optuna database {optuna_storage.kept_at(ledger, storage)} stopped answering "
-                             f"({searcher.trials_lost}): the run is incomplete, not every arm's value was told "
-                             f"to Optuna. Its cells' results are kept in {ledger.root}; once the database "
-                             f"answers again, rerun '{_resume_command(args)}' to finish the study.")
-        if not searcher.complete():
-            finished = sum(c.finished or c.status is CellStatus.FAILED for c in searcher.cells.values())
-            notices.print(f"[yellow]interrupted[/]: {finished} of {searcher.total_cells()} cells have ended; "
-                          f"rerun '{_resume_command(args)}' to resume (finished cells do not run again), "
-                          f"or 'platform report {ledger.root}' for the partial tables")
-            return INTERRUPTED
-        return _finish(spec, ledger, store, ("md", "latex", "csv"), args.json, storage)
+        return _run_and_report(args, spec, ledger, fingerprint, storage, store, lease)
+    except KeyboardInterrupt:  # the lease's heartbeat stopped the driver outside Tune's own handling
+        if lease.lost is None:
+            raise
+        raise _taken_over(lease, args) from None
     except (UserError, Incomplete):
         raise
     except Exception:
@@ -93,27 +88,56 @@ def _study(args) -> int:
         if lost is None:
             raise
         raise lost from None
+    finally:
+        lease.release()
+
+
+def _run_and_report(args, spec, ledger, fingerprint: dict, storage, store, lease) -> int:
+    from axiomatic.study import CellStatus
+    from axiomatic.study import storage as optuna_storage
+
+    searcher = _run(args, spec, ledger, fingerprint, storage, store)
+    if lease.lost:
+        raise _taken_over(lease, args)
+    if searcher.trials_lost:
+        raise Incomplete(f"the Optuna database {optuna_storage.kept_at(ledger, storage)} stopped answering "
+                         f"({searcher.trials_lost}): the run is incomplete, not every arm's value was told "
+                         f"to Optuna. Its cells' results are kept in {ledger.root}; once the database "
+                         f"answers again, rerun '{_resume_command(args)}' to finish the study.")
+    if not searcher.complete():
+        finished = sum(c.finished or c.status is CellStatus.FAILED for c in searcher.cells.values())
+        notices.print(f"[yellow]interrupted[/]: {finished} of {searcher.total_cells()} cells have ended; "
+                      f"rerun '{_resume_command(args)}' to resume (finished cells do not run again), "
+                      f"or 'platform report {ledger.root}' for the partial tables")
+        return INTERRUPTED
+    return _finish(spec, ledger, store, ("md", "latex", "csv"), args.json, storage)
+
+
+def _taken_over(lease, args) -> Incomplete:
+    return Incomplete(f"the lease of study {lease.study} ({lease.where}) was taken over by {lease.lost}, which "
+                      "found it stale (this driver was not heard from for a while): this driver stopped, and "
+                      "the study goes on under that one. To run it here again, stop that driver and rerun "
+                      f"'{_resume_command(args)}'.")
 
 
 def _run(args, spec, ledger, fingerprint: dict, storage, store):
-    """Run the study's missing cells under the study's lock; returns the searcher."""
+    """Run the study's missing cells (the caller holds its lease); returns the searcher."""
     from axiomatic.report.console import LiveConsole
     from axiomatic.study import storage as optuna_storage
-    from axiomatic.study.runner import quiet_environment, run_cells, study_lock, study_ray
+    from axiomatic.study.runner import quiet_environment, run_cells, study_ray
 
-    with study_lock(ledger.work):  # before --new may archive the directory another runner is using
-        incompatible = _incompatible(args, ledger, fingerprint)  # without --new: exit 2
-        # Ray before the run is written: a cluster without room for one cell is refused first
-        with study_ray(spec, ledger.work / "logs", args.address) as (dashboard, slots):
-            if incompatible:
-                notices.print(f"archived the previous run to {_archive(ledger)}")  # stderr: --json owns stdout
-                quiet_environment(ledger.work / "logs")  # a local run's archive took the driver log along
-            optuna_storage.pull(ledger)  # a run in object storage: its SQLite file, under the lock
-            ledger.initialise(Path(args.file).read_text(), fingerprint)
-            optuna_storage.record(ledger, storage)
-            with LiveConsole(spec, console, enabled=not args.json) as live:
-                return run_cells(spec, ledger, dashboard, slots, console_callback=live, store=store,
-                                 storage=storage)
+    incompatible = _incompatible(args, ledger, fingerprint)  # without --new: exit 2
+    # Ray before the run is written: a cluster without room for one cell is refused first
+    with study_ray(spec, ledger.work / "logs", args.address) as (dashboard, slots):
+        if incompatible:
+            notices.print(f"archived the previous run to {_archive(ledger)}")  # stderr: --json owns stdout
+            quiet_environment(ledger.work / "logs")  # a local run's archive took the driver log along
+        optuna_storage.pull(ledger)  # a run in object storage: its SQLite file, under the lease
+        ledger.initialise(Path(args.file).read_text(), fingerprint)
+        optuna_storage.record(ledger, storage)
+        with LiveConsole(spec, console, enabled=not args.json) as live:
+            return run_cells(spec, ledger, dashboard, slots, console_callback=live, store=store,
+                             storage=storage)
 
 
 def _storage_lost(ledger, args):
@@ -208,11 +232,7 @@ def _archive(ledger) -> str:
         archive = ledger.root.local_path.with_name(f"{ledger.root.name}.{stamp}")
         os.rename(ledger.root.local_path, archive)
         return str(archive)
-    from axiomatic.location import Location
-
-    parent = ledger.root.uri.split("?", 1)[0].rsplit("/", 1)[0]
-    query = ledger.root.uri[len(ledger.root.uri.split("?", 1)[0]):]
-    archive = Location(f"{parent}/{ledger.root.name}.{stamp}{query}")
+    archive = ledger.root.parent / f"{ledger.root.name}.{stamp}"
     ledger.root.copy_to(archive)
     ledger.root.delete("")
     return str(archive)

@@ -11,7 +11,6 @@ searcher keeps that mapping in the ledger instead.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import time
@@ -252,22 +251,6 @@ def _last_error(ledger: Ledger, key: str) -> str:
 
 
 # -------------------------------------------------------------------- driver
-
-
-@contextmanager
-def study_lock(root: Path):
-    """One runner per study directory; the kernel drops the lock if the runner is killed.
-
-    The lock file sits beside the run directory, not in it, so that archiving the directory
-    (``--new``) happens under the lock and cannot carry the lock away with it.
-    """
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.parent / f".{root.name}.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserError(f"{root}: another 'platform study' is running on this study") from None
-        yield
 
 
 def optuna_study(spec: StudySpec, storage: OptunaStorage, kept_at: str | None = None) -> optuna.Study:
