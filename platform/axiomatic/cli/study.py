@@ -140,18 +140,18 @@ def _run(args, spec, ledger, fingerprint: dict, storage, store):
                              storage=storage)
 
 
-def _storage_lost(ledger, args):
+def _storage_lost(ledger, args) -> Incomplete | None:
     """After an error: an Incomplete naming the study's storage if it no longer answers, else None."""
-    try:
-        ledger.root.exists("fingerprint.json")
-        return None
-    except OSError as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     from axiomatic.location import without_query
 
-    return Incomplete(f"the study's storage {without_query(ledger.root.uri)} stopped answering ({reason}); "
-                      f"the run is kept there up to its last write. Once it answers again, rerun "
-                      f"'{_resume_command(args)}' to resume (finished cells do not run again).")
+    try:
+        ledger.root.exists("fingerprint.json")
+    except OSError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return Incomplete(f"the study's storage {without_query(ledger.root.uri)} stopped answering ({reason}); "
+                          f"the run is kept there up to its last write. Once it answers again, rerun "
+                          f"'{_resume_command(args)}' to resume (finished cells do not run again).")
+    return None
 
 
 def _incompatible(args, ledger, fingerprint: dict) -> bool:
