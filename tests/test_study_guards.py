@@ -59,7 +59,8 @@ def test_a_packing_the_plan_refuses_is_refused_by_the_study_before_any_cell(tmp_
 
 
 @pytest.mark.parametrize("resources, train, expected", [
-    ({"custom": {"GPU": 1}}, {}, "resources.custom.GPU: one of Ray's own resources, not a custom one: use resources.gpu"),
+    ({"custom": {"GPU": 1}}, {},
+     "resources.custom.GPU: one of Ray's own resources, not a custom one: use resources.gpu"),
     ({"custom": {"gpu_node": True}}, {}, "resources.custom.gpu_node"),
     ({}, {"pack_length": True, "batch_tokens": 64}, "train.pack_length: expected a number, got a boolean (true)"),
 ], ids=["GPU as a custom resource", "a boolean amount", "a boolean pack_length"])

@@ -48,7 +48,8 @@ def test_a_second_driver_and_a_new_are_refused_while_the_first_runs(tmp_path, ca
                                     "pe": "rope"})
         code = cli.main(["study", changed, "--storage", storage, "--runs-dir", str(tmp_path / "runs-c"), "--new"])
         assert code == 2 and "another 'platform study' is running" in capsys.readouterr().err
-        assert not [name for name in Location(storage).subdirectories() if name.startswith("owned.")]  # nothing archived
+        archived = [name for name in Location(storage).subdirectories() if name.startswith("owned.")]
+        assert not archived
 
         output = first.communicate(timeout=300)[0].decode()
         assert first.returncode == 0, output[-3000:]

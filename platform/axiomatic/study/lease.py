@@ -10,8 +10,8 @@ machine's process space and is gone; a stale lease is taken over with a message.
 
 Object stores offer no atomic create here (pyarrow has no conditional PUT), so taking a lease is
 write, wait SETTLE_S (a fraction of it on a local disk), read back: of two drivers that start
-within the same second, the one whose write landed last keeps it and the other is refused. Heartbeats compare clocks across machines:
-they must agree to well within STALE_S (NTP does).
+within the same second, the one whose write landed last keeps it and the other is refused.
+Heartbeats compare clocks across machines: they must agree to well within STALE_S (NTP does).
 
 A holder that finds its lease taken over (it was not heard from for STALE_S) stops its study as
 Ctrl-C would, and says so.

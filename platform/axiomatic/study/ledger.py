@@ -117,7 +117,7 @@ UNREADABLE = (UnicodeDecodeError, json.JSONDecodeError, TypeError, ValueError)
 class Ledger:
     """A study's run directory, kept at ``root`` (a local directory or object storage, see
     :class:`~axiomatic.location.Location`). ``work`` is this machine's directory for what only
-    the driver touches (Ray's and Tune's logs, the lock, a working copy of an SQLite Optuna
+    the driver touches (Ray's and Tune's logs, a working copy of an SQLite Optuna
     database kept in object storage); for a local root it is the root itself."""
 
     def __init__(self, root: Location | str | Path, work: Path | None = None):

@@ -65,7 +65,7 @@ class ArmSearcher(Searcher):
         self.on_cell = on_cell or (lambda cell: None)
         self.cells: dict[str, Cell] = {c.id: c for c in ledger.cells()}
         for cell in self.cells.values():
-            if cell.status is CellStatus.RUNNING:  # left so by a runner that died; we hold the lock now
+            if cell.status is CellStatus.RUNNING:  # left so by a driver that died; this one holds the lease now
                 cell.status = CellStatus.PENDING
         self.running: dict[str, str] = {}  # tune trial id -> cell id
         self.trials_lost: str | None = None  # why the Optuna storage stopped answering, if it did
