@@ -15,9 +15,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_gpu_reproduce_tiny_trains_scores_and_writes_the_paper_style_table(tmp_path):
+def test_gpu_reproduce_tiny_trains_scores_and_writes_the_paper_style_table(tmp_path, published_dir):
+    # published_dir: configs/gpu_reproduce.yaml scores the published files; skipped without them
     out = tmp_path / "out"
-    env = {**os.environ, "AXIOMATIC_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "AXIOMATIC_CACHE": str(tmp_path / "cache"), "AXIOMATIC_PUBLISHED_DIR": str(published_dir)}
     done = subprocess.run(["bash", str(REPO / "bench" / "gpu_reproduce.sh"), str(out), "--tiny",
                            "--minutes", "0.6"], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

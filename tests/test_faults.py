@@ -3,7 +3,6 @@ runner beside a live study, an interrupted study. Each named file and exit statu
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import shutil
@@ -16,7 +15,9 @@ from axiomatic import cli
 from axiomatic.cli.common import emit_json
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.data.tokenizer import VOCAB_SIZE
+from axiomatic.location import Location
 from axiomatic.model.config import ModelConfig
+from axiomatic.study.lease import Lease
 from axiomatic.study.results import aggregate_arms, paired_comparisons
 from axiomatic.train.config import RunConfig, TrainConfig
 from axiomatic.train.loop import RunData, Trainer, Worker
@@ -84,12 +85,15 @@ def test_new_is_refused_while_another_runner_holds_the_study(tmp_path, capsys):
     (live / "fingerprint.json").write_text(json.dumps({"data": {"size": 1}}))
     study = tmp_path / "held.yaml"
     study.write_text(yaml.safe_dump({"name": "held", "model": {"preset": "tiny"}}))
-    with open(runs / ".held.lock", "w") as lock:  # what a running 'platform study' holds
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    held = Lease(Location(runs), "held", "held")  # what a running 'platform study' holds: this live process's
+    held.take(print)
+    try:
         code = cli.main(["study", str(study), "--runs-dir", str(runs), "--new", "--json"])
+        assert sorted(p.name for p in runs.iterdir()) == ["held", "held.lease.json"]  # nothing archived
+    finally:
+        held.release()
     assert code == 2
     assert "another 'platform study' is running" in capsys.readouterr().err
-    assert sorted(p.name for p in runs.iterdir()) == [".held.lock", "held"]  # nothing archived
     assert json.loads((live / "fingerprint.json").read_text()) == {"data": {"size": 1}}
 
 
@@ -136,13 +140,14 @@ def test_a_run_file_with_a_repeated_section_is_refused_with_its_line(tmp_path, c
     assert not (tmp_path / "out").exists()
 
 
-def test_plan_of_a_gpu_study_on_a_cpu_machine_says_it_cannot_calibrate(capsys):
+def test_plan_of_a_gpu_study_on_a_cpu_machine_says_it_cannot_calibrate(capsys, published_dir):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU: the plan would calibrate there")
     repo = Path(__file__).resolve().parents[1]
-    assert cli.main(["plan", str(repo / "studies" / "pe_ablation.yaml"), "--json"]) == 0
+    study = str(repo / "studies" / "pe_ablation.yaml")  # it names the published files: skipped without them
+    assert cli.main(["plan", study, "--published-dir", str(published_dir), "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["seconds_per_step"] is None and plan["concurrency"] == 0
     assert plan["calibration_skipped"] == "its cells train on a GPU and this machine has none"

@@ -110,6 +110,19 @@ def test_unwritable_storage_is_exit_2_before_anything_is_written(bucket, tmp_pat
     assert not (tmp_path / "runs").exists()
 
 
+def test_no_credentials_against_a_server_that_does_not_check_them_is_exit_2_with_nothing_written(
+        bucket, tmp_path, capsys, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance profile to fall back on
+    storage = under(bucket, "anonymous")
+    code, _, err = run(["study", study_file(tmp_path, name="anon"), "--storage", storage,
+                        "--runs-dir", str(tmp_path / "runs")], capsys)
+    assert code == 2 and "--storage: storage s3://studies/anonymous/anon is not writable" in " ".join(err.split())
+    monkeypatch.undo()  # the server's credentials again, to look
+    assert not Location(storage).exists("anon/fingerprint.json") and not Location(storage).exists("anon/study.yaml")
+
+
 def test_checkpoint_slots_in_s3_survive_a_write_cut_short(bucket, saved_checkpoint, tmp_path):
     location = Location(under(bucket, "slots/cell"))
     writer = RunFiles(location, scratch=tmp_path / "writer")

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
@@ -25,6 +26,7 @@ import pytest
 
 from axiomatic.study.ledger import Ledger
 from test_cluster_auth import free_port
+from test_study_resume import platform
 from test_study_run import attempts, local_ray, run, study_file  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
@@ -40,6 +42,14 @@ def postgres_bin() -> Path:
 @pytest.fixture(scope="module")
 def postgres():
     """The URL of an empty database on a PostgreSQL server of this test's own."""
+    with postgres_server() as (url, _):
+        yield url
+
+
+@contextmanager
+def postgres_server():
+    """A PostgreSQL server of the caller's own: the URL of an empty database on it, and a function
+    that stops the server for good."""
     bin_dir = postgres_bin()
     root = Path(tempfile.mkdtemp(prefix="axpg", dir="/tmp"))  # short: the server's socket lives here
     as_postgres = []
@@ -52,11 +62,13 @@ def postgres():
     run_as(bin_dir / "initdb", "-D", root / "data", "-A", "trust", "-U", "axiomatic", "-E", "UTF8", "--no-sync")
     run_as(bin_dir / "pg_ctl", "-D", root / "data", "-l", root / "server.log", "-w", "-o",
            f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off", "start")
+    stop = lambda: run_as(bin_dir / "pg_ctl", "-D", root / "data", "-m", "immediate", "stop")
     try:
         run_as(bin_dir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "axiomatic", "studies")
-        yield f"postgresql://axiomatic@127.0.0.1:{port}/studies"
+        yield f"postgresql://axiomatic@127.0.0.1:{port}/studies", stop
     finally:
-        run_as(bin_dir / "pg_ctl", "-D", root / "data", "-m", "immediate", "stop")
+        if (root / "data" / "postmaster.pid").exists():
+            stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -139,3 +151,49 @@ def test_a_database_that_does_not_connect_is_exit_2_and_writes_nothing(tmp_path,
     code, _, err = run(["study", path, "--runs-dir", str(runs)], capsys)
     assert code == 2 and expected in " ".join(err.split())
     assert not runs.exists()
+
+
+def test_a_password_in_the_url_is_never_recorded_nor_printed(postgres, tmp_path, capsys, local_ray):
+    # the server trusts 127.0.0.1, so it connects whatever the password; the run must still drop it
+    secret = "s3cret-pw"
+    with_password = postgres.replace("axiomatic@", f"axiomatic:{secret}@")
+    runs = tmp_path / "runs"
+    path = study_file(tmp_path, name="pgpw", seeds=[0], train={"lr": 3e-3, "batch_size": 64, "epochs": 1,
+                                                               "device": "cpu"})
+    code, report, err = run(["study", path, "--runs-dir", str(runs), "--optuna-storage", with_password, "--json"],
+                            capsys)
+    assert code == 0, err
+    assert report["optuna"]["storage"] == postgres
+    recorded = (runs / "pgpw" / "optuna_storage.json").read_text()
+    assert secret not in recorded and json.loads(recorded)["url"] == postgres
+
+    refused = with_password.replace(postgres.rsplit(":", 1)[1].split("/")[0], str(free_port()))
+    code, _, err = run(["study", study_file(tmp_path, name="pgpw2"), "--runs-dir", str(runs),
+                        "--optuna-storage", refused], capsys)
+    assert code == 2 and "cannot connect" in err and secret not in err
+
+
+def test_a_database_lost_mid_study_is_said_and_the_exit_is_not_0(tmp_path):
+    with postgres_server() as (url, stop):
+        path = study_file(tmp_path, name="pglost", seeds=[0], optuna_storage=url,
+                          train={"lr": 3e-3, "batch_size": 32, "epochs": 3, "device": "cpu"},
+                          search={"algorithm": "grid", "max_concurrent": 1})
+        ledger = Ledger(tmp_path / "runs" / "pglost")
+        runner = platform(["study", path], tmp_path)
+        deadline = time.time() + 300
+        while time.time() < deadline and not any(c.finished for c in _cells(ledger)):
+            time.sleep(0.3)  # until the first arm has its result
+        assert runner.poll() is None, "the study ended before its database could be stopped"
+        stop()  # for good: the second arm can be neither asked for nor told
+        output = " ".join(runner.communicate(timeout=300)[0].decode().split())
+    assert runner.returncode == 1, output[-3000:]
+    assert f"the Optuna database {url} stopped answering" in output, output[-6000:]
+    assert "the run is incomplete" in output
+    assert f"rerun 'platform study {path}' to finish the study" in output and "Traceback" not in output
+
+
+def _cells(ledger: Ledger):
+    try:
+        return ledger.cells()
+    except FileNotFoundError:  # the run directory is not there yet
+        return []

@@ -103,8 +103,9 @@ def test_ctrl_c_says_interrupted_and_exits_130(tmp_path):
     path = tmp_path / "stopped.yaml"
     path.write_text(yaml.safe_dump({**STUDY, "name": "stopped",
                                     "train": {**STUDY["train"], "epochs": 40}}))
-    ledger = Ledger(tmp_path / "runs" / "stopped")
-    runner = platform(["study", str(path)], tmp_path)
+    kept = tmp_path / "kept"
+    ledger = Ledger(kept / "stopped")
+    runner = platform(["study", str(path), "--storage", str(kept)], tmp_path)
     deadline = time.time() + 300
     while time.time() < deadline and not any(ledger.history(c.id) for c in ledger.cells()):
         time.sleep(0.5)  # until a cell has reported once
@@ -113,6 +114,8 @@ def test_ctrl_c_says_interrupted_and_exits_130(tmp_path):
     output = runner.communicate(timeout=300)[0].decode()
     assert runner.returncode == 130, output[-3000:]
     assert "interrupted" in output and "rerun 'platform study" in output
+    # the printed command resumes this run where it is kept, not a new one under ./runs
+    assert f"--storage{kept}" in "".join(output.split())
     assert not any(c.status == "done" and c.metrics.get("epoch", 0) < 40 for c in ledger.cells())
 
 

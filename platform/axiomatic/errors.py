@@ -1,5 +1,5 @@
 """User-facing errors: which file, which field, what was expected. The CLI exits 2 on these, and 1
-on a run that diverged (its input was valid; its training was not)."""
+on a run that diverged (its input was valid; its training was not) or stopped short (Incomplete)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from pydantic import ValidationError
 
 class UserError(Exception):
     """Bad input from the user; the message is complete and printed as is."""
+
+
+class Incomplete(RuntimeError):
+    """A run stopped short for a reason outside its input (a storage that stopped answering);
+    the message says what was lost and how to resume."""
 
 
 class Diverged(RuntimeError):

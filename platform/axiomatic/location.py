@@ -16,6 +16,7 @@ JSONL log is read and written whole (and a cell keeps its checkpoints in two slo
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +26,10 @@ import pyarrow.fs as pafs
 from axiomatic.errors import UserError
 from axiomatic.files import write_json_atomically
 
+# "s3:/bucket", "s3:bucket": a scheme with its "://" mistyped. As a local path it would
+# quietly become a directory "./s3:/bucket" and the study would run outside its storage.
+MISTYPED_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
 
 class Location:
     """A directory: ``Location("runs/x")`` or ``Location("s3://bucket/prefix?endpoint_override=...")``."""
@@ -32,6 +37,7 @@ class Location:
     def __init__(self, uri: str | Path, _resolved: tuple[pafs.FileSystem, str] | None = None):
         text = str(uri)
         if "://" not in text:
+            _refuse_mistyped_uri(text)
             text = str(Path(text).expanduser().resolve())
         self.uri = text
         self.fs, self.path = _resolved or _filesystem(text)
@@ -50,6 +56,15 @@ class Location:
     @property
     def name(self) -> str:
         return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def parent(self) -> Location:
+        """The directory this one is in (a URI keeps its query)."""
+        if "://" not in self.uri:
+            return Location(str(Path(self.uri).parent), (self.fs, str(Path(self.path).parent)))
+        base, query = (self.uri.split("?", 1) + [""])[:2]
+        uri = base.rstrip("/").rsplit("/", 1)[0] + (f"?{query}" if query else "")
+        return Location(uri, (self.fs, self.path.rstrip("/").rsplit("/", 1)[0]))
 
     def __truediv__(self, name: str) -> Location:
         if "://" not in self.uri:
@@ -172,6 +187,12 @@ class Location:
 
     def _info(self, name: str) -> pafs.FileInfo:
         return self.fs.get_file_info(self._join(name))
+
+
+def _refuse_mistyped_uri(text: str) -> None:
+    if MISTYPED_URI.match(text):
+        raise UserError(f"storage {text}: looks like a mistyped URI (expected SCHEME://bucket/prefix, "
+                        "e.g. s3://bucket/studies); a local directory is named by a path without ':'")
 
 
 def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:

@@ -15,6 +15,13 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 def s3_bucket(bucket: str = "studies"):
     """Yield the URI prefix of ``bucket`` on a fresh server (``s3://bucket?endpoint_override=...``).
     The credentials go into os.environ for the duration: a Ray started inside passes them on."""
+    with s3_server(bucket) as (uri, _):
+        yield uri
+
+
+@contextmanager
+def s3_server(bucket: str = "studies"):
+    """:func:`s3_bucket`, and the server itself (its ``stop()`` takes the bucket away for good)."""
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -26,9 +33,9 @@ def s3_bucket(bucket: str = "studies"):
     try:
         host, port = server.get_host_and_port()
         boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket=bucket)
-        yield f"s3://{bucket}?endpoint_override={host}:{port}&scheme=http"
+        yield f"s3://{bucket}?endpoint_override={host}:{port}&scheme=http", server
     finally:
-        server.stop()
+        server.stop()  # a second stop, after take_away, returns at once
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -40,3 +47,10 @@ def under(bucket_uri: str, path: str) -> str:
     """``s3://bucket/path?query`` from ``s3://bucket?query``."""
     base, query = bucket_uri.split("?", 1)
     return f"{base}/{path}?{query}"
+
+
+def take_away(server) -> None:
+    """The server gone for good: connections refused. ``stop()`` alone leaves its socket listening,
+    where requests would wait as on a paused server."""
+    server.stop()
+    server._server.server_close()

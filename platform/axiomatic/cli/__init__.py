@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from axiomatic.cli import data, study, train
 from axiomatic.cli.common import notices
-from axiomatic.errors import Diverged, UserError
+from axiomatic.errors import Diverged, Incomplete, UserError
 
 __all__ = ["build_parser", "main"]
 
@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         notices.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         return 2
+    except Incomplete as err:
+        notices.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        return 1
     except Diverged as err:
         notices.print(f"[bold red]error:[/] the run {escape(str(err))}; lower train.lr or set "
                       "train.grad_clip", highlight=False)

@@ -12,7 +12,7 @@ import yaml
 from rich.table import Table
 
 from axiomatic.cli.common import DATA_DIRS, JSON_OUTPUT, console, data_store, emit_json, notices
-from axiomatic.errors import UserError
+from axiomatic.errors import Incomplete, UserError
 
 INTERRUPTED = 130  # what a shell reports for a command stopped by Ctrl-C (128 + SIGINT)
 
@@ -54,13 +54,13 @@ def add_commands(commands) -> None:
 
 def _study(args) -> int:
     from axiomatic.ray_session import alive_nodes, check_cluster
-    from axiomatic.report.console import LiveConsole
-    from axiomatic.study import CellStatus, load_study
+    from axiomatic.study import load_study
     from axiomatic.study import storage as optuna_storage
-    from axiomatic.study.runner import run_study, study_lock
+    from axiomatic.study.lease import Lease
 
     store = data_store(args)
     spec = load_study(args.file, store.published)
+    _check_cells_train(spec, store)  # what 'platform plan' refuses is refused before the first cell
     ledger = _study_ledger(args, spec)
     fingerprint = _jsonable(spec.fingerprint())
     cluster = check_cluster(args.address)  # a cluster that does not answer or refuses us: nothing written
@@ -69,30 +69,118 @@ def _study(args) -> int:
 
         require_shared(ledger.root.local_path, alive_nodes(cluster), cluster)
     resuming = ledger.exists() and ledger.fingerprint() == fingerprint
+    if resuming:
+        ledger.check_readable()  # a damaged record stops the run now, named, not a cell or the search halfway
     storage = optuna_storage.for_study(ledger, spec.name, args.optuna_storage or spec.optuna_storage,
                                        existing=resuming, source=args.file)
-    with study_lock(ledger.work):  # before --new may archive the directory another runner is using
-        if ledger.exists() and ledger.fingerprint() != fingerprint:
-            if not args.new:
-                raise UserError(f"{args.file}: this study's data/model/train/suites/objective differ from "
-                                f"the existing run in {ledger.root}; its finished arms would mean something "
-                                f"else.\n{_diff(ledger.fingerprint(), fingerprint)}\n"
-                                "Rerun with --new to archive that run and start afresh, or use another name.")
-            notices.print(f"archived the previous run to {_archive(ledger)}")  # stderr: --json owns stdout
-        optuna_storage.pull(ledger)  # a run in object storage: its SQLite file, under the lock
-        ledger.initialise(Path(args.file).read_text(), fingerprint)
-        optuna_storage.record(ledger, storage)
-        live = LiveConsole(spec, console, enabled=not args.json)
-        with live:
-            searcher = run_study(spec, ledger, address=args.address, console_callback=live, store=store,
-                                 storage=storage)
+    lease = Lease(ledger.root.parent, ledger.root.name, spec.name)
+    lease.take(notices.print)  # before anything of the run is written, and --new's archive
+    try:
+        return _run_and_report(args, spec, ledger, fingerprint, storage, store, lease)
+    except KeyboardInterrupt:  # the lease's heartbeat stopped the driver outside Tune's own handling
+        if lease.lost is None:
+            raise
+        raise _taken_over(lease, args) from None
+    except (UserError, Incomplete):
+        raise
+    except Exception:
+        lost = _storage_lost(ledger, args)
+        if lost is None:
+            raise
+        raise lost from None
+    finally:
+        lease.release()
+
+
+def _run_and_report(args, spec, ledger, fingerprint: dict, storage, store, lease) -> int:
+    from axiomatic.study import CellStatus
+    from axiomatic.study import storage as optuna_storage
+
+    searcher = _run(args, spec, ledger, fingerprint, storage, store)
+    if lease.lost:
+        raise _taken_over(lease, args)
+    if searcher.trials_lost:
+        raise Incomplete(f"the Optuna database {optuna_storage.kept_at(ledger, storage)} stopped answering "
+                         f"({searcher.trials_lost}): the run is incomplete, not every arm's value was told "
+                         f"to Optuna. Its cells' results are kept in {ledger.root}; once the database "
+                         f"answers again, rerun '{_resume_command(args)}' to finish the study.")
     if not searcher.complete():
         finished = sum(c.finished or c.status is CellStatus.FAILED for c in searcher.cells.values())
         notices.print(f"[yellow]interrupted[/]: {finished} of {searcher.total_cells()} cells have ended; "
-                      f"rerun 'platform study {args.file}' to resume (finished cells do not run again), "
+                      f"rerun '{_resume_command(args)}' to resume (finished cells do not run again), "
                       f"or 'platform report {ledger.root}' for the partial tables")
         return INTERRUPTED
     return _finish(spec, ledger, store, ("md", "latex", "csv"), args.json, storage)
+
+
+def _taken_over(lease, args) -> Incomplete:
+    return Incomplete(f"the lease of study {lease.study} ({lease.where}) was taken over by {lease.lost}, which "
+                      "found it stale (this driver was not heard from for a while): this driver stopped, and "
+                      "the study goes on under that one. To run it here again, stop that driver and rerun "
+                      f"'{_resume_command(args)}'.")
+
+
+def _run(args, spec, ledger, fingerprint: dict, storage, store):
+    """Run the study's missing cells (the caller holds its lease); returns the searcher."""
+    from axiomatic.report.console import LiveConsole
+    from axiomatic.study import storage as optuna_storage
+    from axiomatic.study.runner import quiet_environment, run_cells, study_ray
+
+    incompatible = _incompatible(args, ledger, fingerprint)  # without --new: exit 2
+    # Ray before the run is written: a cluster without room for one cell is refused first
+    with study_ray(spec, ledger.work / "logs", args.address) as (dashboard, slots):
+        if incompatible:
+            notices.print(f"archived the previous run to {_archive(ledger)}")  # stderr: --json owns stdout
+            quiet_environment(ledger.work / "logs")  # a local run's archive took the driver log along
+        optuna_storage.pull(ledger)  # a run in object storage: its SQLite file, under the lease
+        ledger.initialise(Path(args.file).read_text(), fingerprint)
+        optuna_storage.record(ledger, storage)
+        with LiveConsole(spec, console, enabled=not args.json) as live:
+            return run_cells(spec, ledger, dashboard, slots, console_callback=live, store=store,
+                             storage=storage)
+
+
+def _storage_lost(ledger, args) -> Incomplete | None:
+    """After an error: an Incomplete naming the study's storage if it no longer answers, else None."""
+    from axiomatic.location import without_query
+
+    try:
+        ledger.root.exists("fingerprint.json")
+    except OSError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return Incomplete(f"the study's storage {without_query(ledger.root.uri)} stopped answering ({reason}); "
+                          f"the run is kept there up to its last write. Once it answers again, rerun "
+                          f"'{_resume_command(args)}' to resume (finished cells do not run again).")
+    return None
+
+
+def _incompatible(args, ledger, fingerprint: dict) -> bool:
+    """Whether an existing run means something else than this file; refused unless --new."""
+    if not ledger.exists() or ledger.fingerprint() == fingerprint:
+        return False
+    if not args.new:
+        raise UserError(f"{args.file}: this study's data/model/train/suites/objective differ from "
+                        f"the existing run in {ledger.root}; its finished arms would mean something "
+                        f"else.\n{_diff(ledger.fingerprint(), fingerprint)}\n"
+                        "Rerun with --new to archive that run and start afresh, or use another name.")
+    return True
+
+
+def _resume_command(args) -> str:
+    """The command that resumes this run: the options that say where it is kept, what it joins
+    and which data it reads, as they were given (a URL without its password)."""
+    import shlex
+
+    from axiomatic.study.storage import without_password
+
+    named = {"--storage": args.storage, "--runs-dir": args.runs_dir if args.runs_dir != "runs" else None,
+             "--address": args.address, "--published-dir": args.published_dir, "--cache-dir": args.cache_dir,
+             "--optuna-storage": args.optuna_storage and without_password(args.optuna_storage)}
+    words = ["platform", "study", args.file]
+    for option, value in named.items():
+        if value is not None:
+            words += [option, value]
+    return shlex.join(words)
 
 
 def _study_ledger(args, spec):
@@ -103,11 +191,16 @@ def _study_ledger(args, spec):
     from axiomatic.study import Ledger
 
     runs = Path(args.runs_dir).resolve()
-    where = args.storage or spec.storage
+    where = args.storage if args.storage is not None else spec.storage
     if where is None:
         return Ledger(runs / spec.name)
-    source = "--storage" if args.storage else f"{args.file}: storage"
-    root = Location(where) / spec.name
+    source = "--storage" if args.storage is not None else f"{args.file}: storage"
+    if not where.strip():  # never "the current directory" by accident
+        raise UserError(f"{source}: empty; name a directory or a URI, or leave it out for --runs-dir")
+    try:
+        root = Location(where) / spec.name
+    except UserError as err:
+        raise UserError(f"{source}: {err}") from None
     probe_writable(root, source)
     if root.is_local:
         return Ledger(root)
@@ -116,12 +209,16 @@ def _study_ledger(args, spec):
 
 
 def probe_writable(root, source: str) -> None:
-    """Write and remove one small object, so storage that cannot be written fails now (exit 2)."""
+    """Write and remove one small object and one directory, as the ledger and Ray Tune will, so
+    storage that cannot be written fails now (exit 2). Both: without credentials, a server that
+    does not check them took the object and refused Tune's directory after the run was written."""
     from axiomatic.location import without_query
 
     name = f".probe-{os.getpid()}"
     try:
         root.write_text(name, "")
+        root.delete(name)
+        (root / name).make()
         root.delete(name)
     except OSError as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -135,11 +232,7 @@ def _archive(ledger) -> str:
         archive = ledger.root.local_path.with_name(f"{ledger.root.name}.{stamp}")
         os.rename(ledger.root.local_path, archive)
         return str(archive)
-    from axiomatic.location import Location
-
-    parent = ledger.root.uri.split("?", 1)[0].rsplit("/", 1)[0]
-    query = ledger.root.uri[len(ledger.root.uri.split("?", 1)[0]):]
-    archive = Location(f"{parent}/{ledger.root.name}.{stamp}{query}")
+    archive = ledger.root.parent / f"{ledger.root.name}.{stamp}"
     ledger.root.copy_to(archive)
     ledger.root.delete("")
     return str(archive)
@@ -166,7 +259,7 @@ def _finish(spec, ledger, store, formats, as_json: bool, storage) -> int:
     if as_json:
         optuna = {"storage": optuna_storage.without_password(storage.url), "study": storage.study_name}
         emit_json({**report.to_json(), "files": [str(p) for p in written], "optuna": optuna})
-        return 0
+        return _unreadable_exit(report.unreadable)
     for rich_table in rendering.to_rich(paper_table):
         console.print(rich_table)
     for measure, measure_table in yes_class.items():
@@ -189,7 +282,14 @@ def _finish(spec, ledger, store, formats, as_json: bool, storage) -> int:
         console.print(f"[red]failed[/] {failed.arm} seed {failed.seed}: {summary.first_line(failed.error)}")
     console.print(f"report files: {ledger.work / 'report'}"
                   + ("" if ledger.root.is_local else f" (and {ledger.root / 'report'})"))
-    return 0
+    return _unreadable_exit(report.unreadable)
+
+
+def _unreadable_exit(unreadable) -> int:
+    """0, or 2 after naming each object the report had to leave out (on stderr)."""
+    for item in unreadable:
+        notices.print(f"[bold red]unreadable[/] {item}; the report leaves it out", highlight=False)
+    return 2 if unreadable else 0
 
 
 # ---------------------------------------------------------------- report
@@ -215,13 +315,18 @@ def _report(args) -> int:
 
 def _stored_spec(ledger, store):
     """The study file the run was last started with, as its run directory keeps it."""
-    from axiomatic.location import without_query
-    from axiomatic.study import load_study, validate_study
+    from axiomatic.study import validate_study
+    from axiomatic.userfiles import read_yaml
 
+    source = ledger.where("study.yaml")
+    if not ledger.root.is_file("study.yaml"):
+        raise UserError(f"{source}: missing; the report reads the study from it (put the study file back)")
     if ledger.root.is_local:
-        return load_study(ledger.root.local_path / "study.yaml", store.published)
-    source = f"{without_query(ledger.root.uri)}/study.yaml"
-    return validate_study(yaml.safe_load(ledger.root.read_text("study.yaml")), source, store.published)
+        return validate_study(read_yaml(ledger.root.local_path / "study.yaml", source), source, store.published)
+    copy = ledger.work / "study.yaml"  # read as a local file is: strictly, naming the stored object
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_bytes(ledger.root.read_bytes("study.yaml"))
+    return validate_study(read_yaml(copy, source), source, store.published)
 
 
 # ---------------------------------------------------------------- plan
@@ -235,8 +340,7 @@ def _plan(args) -> int:
     n_arms = arm_count(spec)
     cells = n_arms * len(spec.seeds)
     slots = _local_slots(spec)
-    runs = [spec.run_config(arm, spec.seeds[0]) for arm in arms] if arms else [
-        spec.run_config(spec.representative_arm(), spec.seeds[0])]
+    runs = _planned_runs(spec)
     first = runs[0]
     # arms may differ in steps (a curriculum stage picked or not, epochs, data size): the wall
     # estimate takes their mean, the table their range
@@ -262,6 +366,21 @@ def _plan(args) -> int:
         return 0
     _print_plan(plan)
     return 0
+
+
+def _planned_runs(spec) -> list:
+    """The run of every grid arm, else of the representative arm, at the first seed."""
+    from axiomatic.study import grid_arms
+
+    arms = grid_arms(spec) if spec.search.algorithm == "grid" else [spec.representative_arm()]
+    return [spec.run_config(arm, spec.seeds[0]) for arm in arms]
+
+
+def _check_cells_train(spec, store) -> None:
+    """Refuse, as the plan does, a study whose cells cannot train (e.g. a train.pack_length
+    shorter than a training row): else every cell would fail and the study exit 0."""
+    for run in _planned_runs(spec):
+        _steps(run, store)
 
 
 def _steps(run, store) -> int:

@@ -62,6 +62,10 @@ class LiveConsole(tune.Callback):
         if self.enabled:
             self.refresh()
             self.live.__exit__(*exc)
+            if not self.console.is_terminal:
+                # rich ends a live display with a newline on a terminal only: in a file or a CI
+                # log the progress line and whatever is printed next would share one line
+                self.console.line()
 
     # ---------------------------------------------------------------- events
 

@@ -17,7 +17,7 @@ from axiomatic.data.store import Store
 from axiomatic.report import plots, reach, rendering, tables
 from axiomatic.study import results
 from axiomatic.study import storage as optuna_storage
-from axiomatic.study.ledger import Ledger
+from axiomatic.study.ledger import Ledger, Unreadable
 from axiomatic.study.spec import StudySpec
 from axiomatic.study.storage import OptunaStorage
 
@@ -41,6 +41,17 @@ def importances(spec: StudySpec, storage: OptunaStorage) -> dict[str, float]:
         return dict(optuna.importance.get_param_importances(study))
     except (RuntimeError, ValueError):  # e.g. every arm scored the same
         return {}
+
+
+def readable_importances(spec: StudySpec, storage: OptunaStorage,
+                         kept_at: str) -> tuple[dict[str, float], list[Unreadable]]:
+    """:func:`importances`, or none and why when the Optuna storage (``kept_at``) cannot be read."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return importances(spec, storage), []
+    except SQLAlchemyError as err:
+        return {}, [Unreadable(kept_at, f"the Optuna trials cannot be read ({optuna_storage.reason(err)})")]
 
 
 def departures(spec: StudySpec, records: list[dict]) -> list[str]:
@@ -126,6 +137,7 @@ class StudyReport:
     departures: list[str]
     unlearned: list[str]  # curriculum stages that ended below LEARNED, one line per arm and stage
     failed: list[FailedCell]
+    unreadable: list[Unreadable]  # objects of the run left out: each named, with what is wrong
     records: list[dict]
     suites: list[str]
     baselines: dict[str, dict]  # suite -> its shortcut baselines' accuracies
@@ -145,6 +157,7 @@ class StudyReport:
             "departures": self.departures,
             "unlearned_stages": self.unlearned,
             "failed": [asdict(f) for f in self.failed],
+            "unreadable": [str(item) for item in self.unreadable],
         }
 
 
@@ -155,7 +168,8 @@ def build(spec: StudySpec, ledger: Ledger, store: Store | None = None,
     (None: the run's own)."""
     store = store or Store(published=spec.published_dir)
     storage = storage or optuna_storage.of_run(ledger, spec.name)
-    records = ledger.records()
+    records, unreadable = ledger.readable_records()
+    found, lost = readable_importances(spec, storage, optuna_storage.kept_at(ledger, storage))
     summaries = results.aggregate_arms(records)
     suites = sorted({s for summary in summaries for m in summary.metrics
                      if (s := metric_names.suite_of(m)) is not None})
@@ -163,16 +177,15 @@ def build(spec: StudySpec, ledger: Ledger, store: Store | None = None,
     comparisons = []
     if base is not None and any(s.arm == base for s in summaries):
         comparisons = results.paired_comparisons(records, base, spec.objective.metric)
-    ranked = importances(spec, storage)
     return StudyReport(
         study=spec.name, objective=spec.objective.model_dump(), arms=summaries, baseline_arm=base,
         comparisons=comparisons, reaches=results.time_to_accuracy(records),
-        importances=ranked,
-        importance_caveat=importance_caveat(summaries, spec.objective.metric) if ranked else None,
+        importances=found,
+        importance_caveat=importance_caveat(summaries, spec.objective.metric) if found else None,
         departures=departures(spec, records),
         unlearned=unlearned_stages(summaries),
         failed=[FailedCell(r["arm"], r["seed"], r["error"]) for r in results.failed_trials(records)],
-        records=records, suites=suites, baselines=suite_baselines(suites, store))
+        unreadable=unreadable + lost, records=records, suites=suites, baselines=suite_baselines(suites, store))
 
 
 def table(report: StudyReport, spec: StudySpec) -> tables.Table:

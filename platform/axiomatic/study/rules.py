@@ -192,7 +192,17 @@ def _scheduler_problems(scheduler: SchedulerSpec) -> Iterator[Problem]:
                                                 f"got {scheduler.grace_period}")
 
 
+# Ray's own resources, which its custom resources may not name: they come from cpu and gpu
+RAY_BUILTIN_RESOURCES = {"CPU": "resources.cpu", "GPU": "resources.gpu", "memory": None,
+                         "object_store_memory": None}
+
+
 def _resource_problems(resources: ResourcesSpec) -> Iterator[Problem]:
+    for name in resources.custom:
+        if name in RAY_BUILTIN_RESOURCES:
+            instead = RAY_BUILTIN_RESOURCES[name]
+            yield Problem(f"resources.custom.{name}", "one of Ray's own resources, not a custom one"
+                          + (f": use {instead}" if instead else ""))
     if 0 < resources.gpu < 1 and resources.workers > 1:
         yield Problem("resources.gpu", f"fractional GPUs ({resources.gpu}) only for 1-worker trials: "
                                        f"NCCL refuses two workers on one GPU (workers = {resources.workers})")

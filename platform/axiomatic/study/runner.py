@@ -11,7 +11,6 @@ searcher keeps that mapping in the ledger instead.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import time
@@ -66,9 +65,10 @@ class ArmSearcher(Searcher):
         self.on_cell = on_cell or (lambda cell: None)
         self.cells: dict[str, Cell] = {c.id: c for c in ledger.cells()}
         for cell in self.cells.values():
-            if cell.status is CellStatus.RUNNING:  # left so by a runner that died; we hold the lock now
+            if cell.status is CellStatus.RUNNING:  # left so by a driver that died; this one holds the lease now
                 cell.status = CellStatus.PENDING
         self.running: dict[str, str] = {}  # tune trial id -> cell id
+        self.trials_lost: str | None = None  # why the Optuna storage stopped answering, if it did
         self.queue: list[str] = []
         for arm in self._known_arms():
             self._enqueue_missing_seeds(arm)
@@ -162,18 +162,34 @@ class ArmSearcher(Searcher):
     def complete(self) -> bool:
         """Every cell of every arm has its final status (done, stopped or failed): false after
         an interruption, which leaves cells pending or running for the next run to resume."""
-        return (self.arm_count() >= self.target_arms
+        return (self.arm_count() >= self.target_arms and not self.trials_lost
                 and not any(c.status in (CellStatus.PENDING, CellStatus.RUNNING) for c in self.cells.values()))
+
+    def _on_trials(self, action, *args):
+        """``action(*args)`` on the Optuna trials. A database that stops answering is remembered
+        for the driver to report, and ends the search (no arm asked for or told after it): Tune
+        would only log the error, and the study end looking complete."""
+        from optuna.exceptions import StorageInternalError
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if self.trials_lost:
+            return None
+        try:
+            return action(*args)
+        except (SQLAlchemyError, StorageInternalError) as err:
+            self.trials_lost = optuna_storage.reason(err)
+            return None
 
     # ---------------------------------------------------------------- Searcher API
 
     def suggest(self, trial_id: str):
         if not self.queue and self.arm_count() < self.target_arms:
             for _ in range(3):  # a repeated proposal costs one ask; give up after a few
-                if self._new_arm():
+                if self._on_trials(self._new_arm):
                     break
         if not self.queue:
-            return Searcher.FINISHED if self.arm_count() >= self.target_arms or not self.running else None
+            ended = self.arm_count() >= self.target_arms or self.trials_lost or not self.running
+            return Searcher.FINISHED if ended else None
         key = self.queue.pop(0)
         cell = self.cells[key]
         cell.status = CellStatus.RUNNING
@@ -198,7 +214,7 @@ class ArmSearcher(Searcher):
             cell.error = None  # an earlier attempt's failure is no longer the cell's story
         self.ledger.save(cell)
         self.on_cell(cell)
-        self._maybe_tell(cell.arm_id)
+        self._on_trials(self._maybe_tell, cell.arm_id)
 
     def _maybe_tell(self, arm: str) -> None:
         """Tell Optuna the arm's value once every seed has finished. A failed seed holds it back
@@ -237,27 +253,20 @@ def _last_error(ledger: Ledger, key: str) -> str:
 # -------------------------------------------------------------------- driver
 
 
-@contextmanager
-def study_lock(root: Path):
-    """One runner per study directory; the kernel drops the lock if the runner is killed.
+def optuna_study(spec: StudySpec, storage: OptunaStorage, kept_at: str | None = None) -> optuna.Study:
+    """The study's Optuna study, created or loaded; storage that holds no Optuna database (a
+    damaged optuna.db) is exit 2 naming it (``kept_at``: where the run keeps that file)."""
+    from sqlalchemy.exc import SQLAlchemyError
 
-    The lock file sits beside the run directory, not in it, so that archiving the directory
-    (``--new``) happens under the lock and cannot carry the lock away with it.
-    """
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.parent / f".{root.name}.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserError(f"{root}: another 'platform study' is running on this study") from None
-        yield
-
-
-def optuna_study(spec: StudySpec, storage: OptunaStorage) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=storage.study_name, storage=storage.url, load_if_exists=True,
-                                sampler=space.make_sampler(spec),
-                                direction="maximize" if spec.objective.mode == "max" else "minimize")
+    try:
+        study = optuna.create_study(study_name=storage.study_name, storage=storage.url, load_if_exists=True,
+                                    sampler=space.make_sampler(spec),
+                                    direction="maximize" if spec.objective.mode == "max" else "minimize")
+    except SQLAlchemyError as err:
+        shown = kept_at or optuna_storage.without_password(storage.url)
+        raise UserError(f"{shown}: the run's Optuna trials cannot be read ({optuna_storage.reason(err)}); "
+                        "restore it from a copy, or start the study afresh under another name") from None
     if spec.search.algorithm == "grid":
         space.enqueue_grid(study, spec)
     return study
@@ -360,36 +369,50 @@ def scheduler(spec: StudySpec):
                          reduction_factor=spec.scheduler.reduction_factor)
 
 
+@contextmanager
+def study_ray(spec: StudySpec, log_dir: Path, address: str | None = None):
+    """Ray for a study, its own output going to ``log_dir``. Yields the joined cluster's dashboard
+    URL (None for a private Ray) and how many cells run at once: a cluster without room for one
+    cell (a custom resource it lacks) is exit 2 here, before the study writes anything."""
+    quiet_environment(log_dir)
+    with ray_session(address, num_cpus=os.cpu_count() or 2, num_gpus=_local_gpus(),
+                     log_to_driver=False, logging_level=logging.WARNING) as dashboard:
+        yield dashboard, concurrency(spec)
+
+
 def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, console_callback=None,
               store: Store | None = None, storage: OptunaStorage | None = None) -> ArmSearcher:
     """Run every missing cell of the study, its cells reading and writing data where ``store``
     says and its Optuna trials where ``storage`` says (None: the run's own); returns the searcher
     (for its final state)."""
+    with study_ray(spec, ledger.work / "logs", address) as (dashboard, slots):
+        return run_cells(spec, ledger, dashboard, slots, console_callback, store, storage)
+
+
+def run_cells(spec: StudySpec, ledger: Ledger, dashboard: str | None, slots: int, console_callback=None,
+              store: Store | None = None, storage: OptunaStorage | None = None) -> ArmSearcher:
+    """:func:`run_study` inside a :func:`study_ray` the caller holds."""
     ledger.work.mkdir(parents=True, exist_ok=True)
     storage = storage or optuna_storage.of_run(ledger, spec.name)
-    study = optuna_study(spec, storage)
-    quiet_environment(ledger.work / "logs")
-    with ray_session(address, num_cpus=os.cpu_count() or 2, num_gpus=_local_gpus(),
-                     log_to_driver=False, logging_level=logging.WARNING) as dashboard:
-        searcher = ArmSearcher(spec, ledger, study,
-                               on_cell=console_callback.cell_changed if console_callback else None, store=store,
-                               keep_trials=lambda: optuna_storage.push(ledger, storage))
-        if console_callback:
-            console_callback.attach(searcher.progress, caption=f"Ray dashboard: {dashboard}" if dashboard else None)
-        slots = concurrency(spec)
-        tuner = tune.Tuner(
-            tune.with_resources(run_cell, trial_resources(spec)),
-            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler(spec),
-                                        metric=spec.objective.metric, mode=spec.objective.mode,
-                                        num_samples=-1, max_concurrent_trials=slots,
-                                        # a new actor per cell would re-import torch every time
-                                        reuse_actors=True,
-                                        trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
-            run_config=tune.RunConfig(
-                name=f"session-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=(ledger.root / "tune").path,
-                storage_filesystem=ledger.root.fs,
-                verbose=0, callbacks=tune_callbacks(console_callback),
-                failure_config=tune.FailureConfig(max_failures=1)),
-        )
-        tuner.fit()
-        return searcher
+    study = optuna_study(spec, storage, kept_at=optuna_storage.kept_at(ledger, storage))
+    searcher = ArmSearcher(spec, ledger, study,
+                           on_cell=console_callback.cell_changed if console_callback else None, store=store,
+                           keep_trials=lambda: optuna_storage.push(ledger, storage))
+    if console_callback:
+        console_callback.attach(searcher.progress, caption=f"Ray dashboard: {dashboard}" if dashboard else None)
+    tuner = tune.Tuner(
+        tune.with_resources(run_cell, trial_resources(spec)),
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler(spec),
+                                    metric=spec.objective.metric, mode=spec.objective.mode,
+                                    num_samples=-1, max_concurrent_trials=slots,
+                                    # a new actor per cell would re-import torch every time
+                                    reuse_actors=True,
+                                    trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
+        run_config=tune.RunConfig(
+            name=f"session-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=(ledger.root / "tune").path,
+            storage_filesystem=ledger.root.fs,
+            verbose=0, callbacks=tune_callbacks(console_callback),
+            failure_config=tune.FailureConfig(max_failures=1)),
+    )
+    tuner.fit()
+    return searcher

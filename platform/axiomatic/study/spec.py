@@ -93,7 +93,8 @@ class ResourcesSpec(_Section):
     workers: PositiveInt = 1
     # Ray custom resources each worker of a cell holds: {gpu_node: 1} places cells only on the
     # nodes started with --resources '{"gpu_node": N}' (at most N cells at once on each)
-    custom: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    # (strict: YAML's true is no amount, though pydantic would read it as 1)
+    custom: dict[str, Annotated[float, Field(gt=0, strict=True)]] = Field(default_factory=dict)
 
 
 NESTED_SPECS: dict[str, type[BaseModel]] = {
@@ -138,6 +139,15 @@ class StudySpec(BaseModel):
             raise ValueError(f"expected letters, digits, '_', '.' and '-' only (it names the run "
                              f"directory runs/<name>), got {name!r}")
         return name
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_named(cls, storage: str | None) -> str | None:
+        # "" would be the current directory, silently ignoring --runs-dir: refused, as --storage '' is
+        if storage is not None and not storage.strip():
+            raise ValueError("empty; name a directory or a URI (s3://bucket/studies), or leave the key out "
+                             "for --runs-dir")
+        return storage
 
     @field_validator("data", "model", "train", mode="before")
     @classmethod

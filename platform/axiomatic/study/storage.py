@@ -89,10 +89,23 @@ def push(ledger: Ledger, storage: OptunaStorage) -> None:
         ledger.root.upload(ledger.work / SQLITE, SQLITE)
 
 
-def without_password(url: str) -> str:
-    from sqlalchemy.engine import make_url
+def kept_at(ledger: Ledger, storage: OptunaStorage) -> str:
+    """Where the run keeps its trials, as a message names it: the SQLite file in the run (in
+    object storage, the stored object rather than the driver's copy), else the server's URL."""
+    if storage == default(ledger, storage.study_name):
+        return ledger.where(SQLITE)
+    return without_password(storage.url)
 
-    return make_url(url).set(password=None).render_as_string(hide_password=False)
+
+def without_password(url: str) -> str:
+    """The URL as it may be recorded and printed. Built anew without the password: SQLAlchemy
+    2.1's ``URL.set(password=None)`` leaves the password as it was."""
+    from sqlalchemy.engine import URL, make_url
+
+    parsed = make_url(url)
+    bare = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
+                      parsed.query)
+    return bare.render_as_string(hide_password=False)
 
 
 def parse(url: str, source: str) -> str:
@@ -127,7 +140,15 @@ def check(url: str, source: str) -> None:
         with engine.connect():
             pass
     except SQLAlchemyError as err:
-        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-        raise UserError(f"{source}: optuna_storage {shown}: cannot connect ({reason})") from None
+        raise UserError(f"{source}: optuna_storage {shown}: cannot connect ({reason(err)})") from None
     finally:
         engine.dispose()
+
+
+def reason(err: Exception) -> str:
+    """The first line of what the database driver said (SQLAlchemy's own text adds the SQL;
+    Optuna's StorageInternalError wraps it)."""
+    while err.__cause__ is not None and getattr(err, "orig", None) is None:
+        err = err.__cause__
+    text = str(getattr(err, "orig", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -31,10 +31,23 @@ from axiomatic.model.config import PRESETS as MODEL_PRESETS
 from axiomatic.model.config import ModelConfig
 
 
+def _takes_numbers(annotation) -> bool:
+    """Whether a field's type is a number (int, float), or a union or tuple of them."""
+    return annotation in (int, float) or any(_takes_numbers(arg) for arg in get_args(annotation))
+
+
 class TrainConfig(BaseModel):
     """Optimiser, schedule, precision and evaluation cadence of one run."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, value, info):
+        # pydantic reads YAML's true as 1 in a number field: "pack_length: true" would pack rows of one token
+        if isinstance(value, bool) and _takes_numbers(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"expected a number, got a boolean ({str(value).lower()})")
+        return value
 
     lr: float = Field(1e-4, gt=0)
     batch_size: int = Field(128, gt=0)
