@@ -51,8 +51,9 @@ from axiomatic.data import generate, packing
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.packing import PackedBatch
 from axiomatic.train import build_run, evaluate, load_yaml, resolve_device
-from axiomatic.train.config import RECIPES
-from axiomatic.train.loop import RunData, Trainer, Worker
+from axiomatic.train.recipes import RECIPES
+from axiomatic.train.loop import Trainer, Worker
+from axiomatic.train.run_data import RunData
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,8 @@ from axiomatic.model.config import ModelConfig
 from axiomatic.study.lease import Lease
 from axiomatic.study.results import aggregate_arms, paired_comparisons
 from axiomatic.train.config import RunConfig, TrainConfig
-from axiomatic.train.loop import RunData, Trainer, Worker
+from axiomatic.train.loop import Trainer, Worker
+from axiomatic.train.run_data import RunData
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +177,7 @@ def test_an_arm_is_told_to_optuna_only_when_every_seed_has_finished(tmp_path):
 
     from axiomatic.study.ledger import Ledger
     from axiomatic.study import storage
-    from axiomatic.study.runner import ArmSearcher, optuna_study
+    from axiomatic.study.searcher import ArmSearcher, optuna_study
     from axiomatic.study.trial import describe_error
 
     spec, ledger = small_spec(), Ledger(tmp_path / "told")

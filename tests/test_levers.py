@@ -18,7 +18,8 @@ from axiomatic.model.layout import Layout
 from axiomatic.train import checkpoint
 from axiomatic.train.batches import assemble
 from axiomatic.train.config import RunConfig, TrainConfig, build_run
-from axiomatic.train.loop import RunData, Trainer, Worker
+from axiomatic.train.loop import Trainer, Worker
+from axiomatic.train.run_data import RunData
 from axiomatic.train.objective import next_token_loss
 
 FLIPPED = {"sequential": 0, "flipped": 1, "reversed": 0}
@@ -60,7 +61,7 @@ def test_labels_are_balanced_within_each_premise():
 
 def test_validation_split_never_shares_a_premise_with_training(tmp_path):
     from axiomatic.data.store import Store
-    from axiomatic.train.loop import load_data
+    from axiomatic.train.run_data import load_data
 
     spec = {"shares": FLIPPED, "chain_lengths": [3, 4], "size": 2000, "questions_per_premise": 4}
     run = build_run({"data": spec, "train": {"val_share": 0.1}}, "run.yaml")
@@ -226,7 +227,7 @@ def test_question_first_moves_each_question_before_its_premise():
 def test_question_first_applies_to_training_validation_and_every_suite(tmp_path):
     from axiomatic.data import suites
     from axiomatic.data.store import Store
-    from axiomatic.train.loop import load_data
+    from axiomatic.train.run_data import load_data
 
     sections = {"data": {"task": "dseparation", "size": 400}, "train": {"question_first": True},
                 "suites": ["dseparation/flipped_chain/len=7"]}

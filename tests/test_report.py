@@ -419,7 +419,7 @@ def test_a_stopped_cell_stays_stopped_on_disk_and_is_never_rescheduled(tmp_path)
 
     from axiomatic.study.ledger import CellStatus
     from axiomatic.study import storage
-    from axiomatic.study.runner import ArmSearcher, optuna_study
+    from axiomatic.study.searcher import ArmSearcher, optuna_study
 
     spec, ledger = ledger_with_a_stopped_seed(tmp_path)
     stopped = next(c for c in ledger.cells() if c.seed == 2 and c.arm == "pe=none")

@@ -13,7 +13,7 @@ from ray.tune.search import Searcher
 from axiomatic.study import space
 from axiomatic.study.cell_task import CellTask
 from axiomatic.study.ledger import CellStatus, Ledger, arm_id, cell_id
-from axiomatic.study.runner import ArmSearcher
+from axiomatic.study.searcher import ArmSearcher
 from axiomatic.study.spec import validate_study
 
 NONE, ROPE = {"model.pe": "none"}, {"model.pe": "rope"}

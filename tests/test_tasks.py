@@ -16,7 +16,8 @@ from axiomatic.study.spec import validate_study
 from axiomatic.train import checkpoint, launch
 from axiomatic.train.config import build_run, try_build_run
 from axiomatic.train.evaluate import yes_class_scores
-from axiomatic.train.loop import Trainer, Worker, load_data
+from axiomatic.train.loop import Trainer, Worker
+from axiomatic.train.run_data import load_data
 from axiomatic.data.store import Store
 
 TINY = {"preset": "tiny", "n_layer": 1, "d_model": 32, "n_head": 2, "d_mlp": 64, "dropout": 0.0}

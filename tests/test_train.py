@@ -22,7 +22,8 @@ from axiomatic.study import grid_arms, load_study
 from axiomatic.train import checkpoint, launch
 from axiomatic.train.config import RunConfig, TrainConfig, build_run, load_yaml
 from axiomatic.train.batches import epoch_batches
-from axiomatic.train.loop import RunData, Trainer, Worker, learning_rate, load_data, without_rows_of
+from axiomatic.train.loop import Trainer, Worker, learning_rate
+from axiomatic.train.run_data import RunData, load_data, without_rows_of
 from axiomatic.train.objective import answer_loss
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import argparse
 
 from rich.markup import escape
 
-from axiomatic.cli import data, study, train
+from axiomatic.cli import data, plan, study, train
 from axiomatic.cli.common import notices
 from axiomatic.errors import Diverged, Incomplete, UserError
 
@@ -40,6 +40,6 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="platform", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(title="commands")
-    for group in (data, train, study):
+    for group in (data, train, study, plan):
         group.add_commands(commands)
     return parser

@@ -186,7 +186,7 @@ def _score(args, run, model, device, name: str, data, base: dict) -> dict:
     from axiomatic.data import tasks
     from axiomatic.train import evaluate
     from axiomatic.train.evaluate import answers, by_group
-    from axiomatic.train.loop import input_order
+    from axiomatic.train.run_data import input_order
 
     try:
         turned = input_order(run)(data)

@@ -39,7 +39,7 @@ def question_first(data: Dataset) -> Dataset:
     if not periods.any(axis=1).all() or (last != QUESTION_MARK).any():
         raise ValueError("question_first: every row must be a premise of 'A causes B.' sentences "
                          "followed by one question ending in '?'")
-    premise_end = data.tokens.shape[1] - 1 - np.argmax(periods[:, ::-1], axis=1) + 1  # after its last '.'
+    premise_end = data.tokens.shape[1] - np.argmax(periods[:, ::-1], axis=1)  # just after its last '.'
     question = (data.lengths - premise_end)[:, None]
     # position j of the new row takes the question's token j, then the premise's token j - |question|
     source = np.where(columns < question, premise_end[:, None] + columns, columns - question)

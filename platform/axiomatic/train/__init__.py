@@ -7,9 +7,11 @@ of this package.
 """
 
 from axiomatic.train import checkpoint
-from axiomatic.train.config import RunConfig, TrainConfig, build_run, load_run, load_yaml, train_config
+from axiomatic.train.config import RunConfig, build_run, load_run, load_yaml
 from axiomatic.train.evaluate import evaluate
-from axiomatic.train.loop import RunData, Trainer, Worker, load_data, resolve_device, train_worker, without_rows_of
+from axiomatic.train.recipes import TrainConfig, train_config
+from axiomatic.train.loop import Trainer, Worker, resolve_device, train_worker
+from axiomatic.train.run_data import RunData, load_data, without_rows_of
 from axiomatic.train.steps import expected_training_rows, total_steps
 
 __all__ = ["RunConfig", "RunData", "TrainConfig", "Trainer", "Worker", "build_run", "checkpoint", "evaluate",

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from axiomatic.data import baselines, packing, tasks
+from axiomatic.data import baselines, packing
 from axiomatic.data.dataset import Dataset
 from axiomatic.data.tokenizer import NO_ID, YES_ID
 from axiomatic.train.batches import Phase, assemble_packed

@@ -27,11 +27,9 @@ import numpy as np
 import torch
 
 from axiomatic import metric_names
-from axiomatic.data import packing, rendering
 from axiomatic.data.packing import PackedBatch, packed_batches
 from axiomatic.data.suites import task_of_suite
 from axiomatic.data.tasks import YES_CLASS_TASKS
-from axiomatic.data.dataset import Dataset
 from axiomatic.data.store import Store
 from axiomatic.errors import Diverged, UserError
 from axiomatic.model.decoder import Decoder
@@ -41,7 +39,8 @@ from axiomatic.train.batches import Phase, assemble, assemble_packed, epoch_batc
 from axiomatic.train.checkpoint import TrainingState
 from axiomatic.train.config import RunConfig, TrainConfig
 from axiomatic.train.evaluate import evaluate
-from axiomatic.train.steps import batches_per_epoch, own_batch_rows, run_steps, validation_rows
+from axiomatic.train.run_data import RunData, load_data
+from axiomatic.train.steps import batches_per_epoch, own_batch_rows, run_steps
 from axiomatic.train.objective import answer_loss, next_token_loss
 
 Report = Callable[[dict, "Path | None"], None]
@@ -55,55 +54,12 @@ class Worker:
     wrap: Callable[[torch.nn.Module], torch.nn.Module] = lambda model: model
 
 
-@dataclass
-class RunData:
-    train: Dataset
-    val: Dataset
-    suites: dict[str, Dataset]
-    digest: str
-    stages: list[Dataset] = field(default_factory=list)  # curriculum training sets, in order
-
-
 def resolve_device(choice: str) -> torch.device:
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if choice == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' asked for, but torch sees no CUDA device")
     return torch.device(choice)
-
-
-def load_data(run: RunConfig, store: Store) -> RunData:
-    """Training set (checked for leakage against every suite), validation split and suites."""
-    data, manifest = store.training_set(run.data)
-    rng = np.random.default_rng(run.data.seed)
-    n_val = validation_rows(len(data), run.train.val_share)
-    if run.data.questions_per_premise > 1:
-        # the questions of one premise train together, so a premise is in one split only
-        train_rows, val_rows = packing.split_by_premise(data, n_val, rng)
-    else:
-        order = rng.permutation(len(data))
-        train_rows, val_rows = order[n_val:], order[:n_val]
-    val = data.subset(val_rows)
-    suites = {name: store.suite(name)[0] for name in run.suites}
-    stages = [without_rows_of(store.training_set(stage.data)[0], val) for stage in run.curriculum]
-    ordered = input_order(run)
-    return RunData(ordered(data.subset(train_rows)), ordered(val),
-                   {name: ordered(suite) for name, suite in suites.items()}, manifest["digest"],
-                   [ordered(stage) for stage in stages])
-
-
-def input_order(run: RunConfig):
-    """The function that puts a dataset's rows in the order this run reads them: the paper's
-    (premise first) unchanged, or ``train.question_first``'s."""
-    return rendering.question_first if run.train.question_first else (lambda data: data)
-
-
-def without_rows_of(data: Dataset, held_out: Dataset) -> Dataset:
-    """``data`` minus any row whose (premise, question) is in ``held_out``: a curriculum stage
-    must not train on the validation split it is judged by."""
-    seen = set(held_out.row_keys())
-    keep = np.array([key not in seen for key in data.row_keys()], dtype=bool)
-    return data if keep.all() else data.subset(keep)
 
 
 def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
