@@ -110,6 +110,12 @@ def test_spec_digest_is_canonical():
     assert len(ts2.digest()) == 64
 
 
+def test_hop_balance_off_keeps_the_digest_and_on_changes_it():
+    assert DataSpec(hop_balance=False).digest() == DataSpec().digest()
+    assert "hop_balance" not in DataSpec().canonical()
+    assert DataSpec(hop_balance=True).digest() != DataSpec().digest()
+
+
 # ---------------------------------------------------------------- labels are reachability
 
 @settings(max_examples=25, deadline=None)
@@ -117,14 +123,15 @@ def test_spec_digest_is_canonical():
     lo=st.integers(2, 8), span=st.integers(0, 3), flip_prob=st.floats(0, 1),
     perturbation=st.floats(0, 3), shuffle_share=st.floats(0, 1), k=st.integers(1, 4),
     balance=st.booleans(), size=st.integers(1, 150), seed=st.integers(0, 2**32 - 1),
-    name_length=st.sampled_from([(1, 1), (1, 3), (2, 5)]),
+    name_length=st.sampled_from([(1, 1), (1, 3), (2, 5)]), hop_balance=st.booleans(),
 )
 def test_labels_equal_networkx_reachability(lo, span, flip_prob, perturbation, shuffle_share, k,
-                                            balance, size, seed, name_length):
+                                            balance, size, seed, name_length, hop_balance):
     k = min(k, lo - 1)
     spec = DataSpec(size=size, seed=seed, chain_lengths=(lo, lo + span), flip_prob=flip_prob,
                     perturbation=perturbation, shuffle_share=shuffle_share,
-                    hypotheses_per_premise=k, balance=balance, name_length=name_length)
+                    hypotheses_per_premise=k, balance=balance, name_length=name_length,
+                    hop_balance=hop_balance)
     data = mixtures.generate(spec)
     assert len(data) == size
     assert set(np.unique(data.nodes)) <= set(range(lo, lo + span + 1))
@@ -480,3 +487,38 @@ def test_training_set_is_checked_against_every_suite(axiomatic_cache):
     for name in suites.generated_names():
         held_out.update(store.suite(name)[0].row_keys())
     assert not held_out & set(data.row_keys())
+
+
+# ---------------------------------------------------------------- distances and hop balance
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_skeleton_distances_equal_networkx(seed):
+    rng = np.random.default_rng(seed)
+    batch = graphs.random_dags(rng, 20, 8, 9)
+    distances = graphs.skeleton_distances(batch.adjacency)
+    for b in range(batch.count):
+        skeleton = nx.Graph(batch.edges[b].tolist())
+        lengths = dict(nx.all_pairs_shortest_path_length(skeleton))
+        for u in range(8):
+            for v in range(8):
+                assert distances[b, u, v] == lengths.get(u, {}).get(v, 0), (b, u, v)
+
+
+def reverse_item_distances(hop_balance: bool) -> np.ndarray:
+    """Edges apart of the No items of sequential 8-node chains (all reversed paths, 1..7 apart)."""
+    spec = DataSpec(size=6000, seed=3, chain_lengths=(8, 8), hop_balance=hop_balance,
+                    shares={"sequential": 1, "flipped": 0, "reversed": 0})
+    data = mixtures.generate(spec)
+    distances = []
+    for i in np.flatnonzero(data.labels == 0):
+        graph, parsed = premise_graph(*data.text(i)[:2])
+        distances.append(nx.shortest_path_length(graph.to_undirected(), parsed.x, parsed.y))
+    return np.bincount(distances, minlength=8)[1:]
+
+
+def test_hop_balance_makes_every_distance_equally_common():
+    plain, balanced = reverse_item_distances(False), reverse_item_distances(True)
+    # Uniform over pairs: 7 pairs 1 apart, 1 pair 7 apart. Uniform over distances: 3000 / 7 each.
+    assert plain[0] > 5 * plain[-1]
+    expected = balanced.sum() / 7
+    assert np.all(np.abs(balanced - expected) < 0.15 * expected), balanced

@@ -33,6 +33,8 @@ def add_commands(commands) -> None:
     gen.add_argument("--shuffle-share", type=float)
     gen.add_argument("--hypotheses-per-premise", type=int)
     gen.add_argument("--uniform", action="store_true", help="plain uniform pair sampling (no category balance)")
+    gen.add_argument("--hop-balance", action="store_true",
+                     help="questions drawn uniformly over the distances a premise offers (transitivity)")
     dsep = gen.add_argument_group("dseparation")
     dsep.add_argument("--dag-share", type=float, help="share of premises that are random DAGs")
     dsep.add_argument("--max-given", type=int, help="largest conditioning set asked about")
@@ -69,7 +71,8 @@ def add_commands(commands) -> None:
 TASK_OPTIONS = {
     "transitivity": (("--perturbation", "perturbation"), ("--chain-lengths", "chain_lengths"),
                      ("--flip-prob", "flip_prob"), ("--shuffle-share", "shuffle_share"),
-                     ("--hypotheses-per-premise", "hypotheses_per_premise"), ("--uniform", "balance")),
+                     ("--hypotheses-per-premise", "hypotheses_per_premise"), ("--uniform", "balance"),
+                     ("--hop-balance", "hop_balance")),
     "corr2cause": (("--nodes", "nodes"), ("--split", "split"), ("--semantics", "semantics"),
                    ("--names", "names"), ("--pair-order", "pair_order"), ("--types", "types"),
                    ("--premise", "premise"), ("--natural", "balanced")),

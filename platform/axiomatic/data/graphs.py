@@ -98,6 +98,21 @@ def transitive_closure(adjacency: np.ndarray) -> np.ndarray:
     return reach
 
 
+def skeleton_distances(adjacency: np.ndarray) -> np.ndarray:
+    """(B, n, n) edges on the shortest path between u and v with direction ignored; 0 on the
+    diagonal and between nodes no path joins (breadth-first, one hop per step, batched)."""
+    skeleton = adjacency | adjacency.transpose(0, 2, 1)
+    distance = np.zeros(adjacency.shape, dtype=np.int64)
+    reached = np.broadcast_to(np.eye(adjacency.shape[1], dtype=bool), adjacency.shape).copy()
+    for hops in range(1, adjacency.shape[1]):
+        grown = reached | (reached[:, :, :, None] & skeleton[:, None, :, :]).any(axis=2)
+        distance[grown & ~reached] = hops
+        if (grown == reached).all():
+            break
+        reached = grown
+    return distance
+
+
 def pair_categories(adjacency: np.ndarray, reach: np.ndarray) -> np.ndarray:
     """(4, B, n, n) masks of the ordered pairs (x, y), x != y, in each hypothesis category."""
     reverse = reach.transpose(0, 2, 1)

@@ -105,6 +105,8 @@ class DataSpec(BaseModel):
     questions_per_premise: int = Field(1, ge=1, description="questions asked of each premise, "
                                                             "trained together in one row")
     balance: bool = True
+    hop_balance: bool = Field(False, description="questions drawn uniformly over the distances "
+                                                 "(edges apart) a premise offers, not over pairs")
 
     @field_validator("chain_lengths", "name_length")
     @classmethod
@@ -152,6 +154,8 @@ class DataSpec(BaseModel):
         data = self.model_dump(mode="json", exclude={"task", "perturbation", "shares"})
         if self.questions_per_premise == 1:
             del data["questions_per_premise"]  # absent at its default: older digests stay valid
+        if not self.hop_balance:
+            del data["hop_balance"]
         data["shares"] = self.resolved_shares().model_dump()
         data["generator"] = GENERATOR_VERSION
         return data
@@ -188,7 +192,8 @@ def generate(spec: DataSpec) -> Dataset:
                 groups.append(transitivity.Group(_chains(rng, spec, kind, int(n), int(count)),
                                                  spec.name_length))
     data = transitivity.generate(rng, groups, spec.alphabet, k, spec.balance,
-                                 balance_within_premise=spec.questions_per_premise > 1)
+                                 balance_within_premise=spec.questions_per_premise > 1,
+                                 hop_balance=spec.hop_balance)
     return data.subset(rng.permutation(len(data))[: spec.size])
 
 

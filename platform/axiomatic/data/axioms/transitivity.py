@@ -31,12 +31,15 @@ class Group:
 
 def generate(rng: np.random.Generator, groups: list[Group], alphabet: str,
              hypotheses_per_premise: int = 1, balance: bool = True,
-             balance_within_premise: bool = False) -> Dataset:
+             balance_within_premise: bool = False, hop_balance: bool = False) -> Dataset:
     """Label, pick hypotheses for, and tokenize every premise of every group.
 
     ``hypotheses_per_premise`` k: rows p*k .. p*k+k-1 ask k distinct questions of premise p. Labels
     are balanced over all rows, or with ``balance_within_premise`` over each premise's k questions
     as far as its pairs allow (which lets k reach every ordered pair of the premise).
+    ``hop_balance``: within its category, a question's pair is drawn uniformly over the distances
+    (edges apart, direction ignored) the premise offers, then uniformly at that distance, so
+    far pairs are as common as near ones (Saparov et al. 2025); otherwise uniformly over pairs.
     """
     alphabet_ids = tokenizer.char_ids(alphabet)
     k = hypotheses_per_premise
@@ -54,7 +57,8 @@ def generate(rng: np.random.Generator, groups: list[Group], alphabet: str,
     parts, start = [], 0
     for (group, chars, name_lengths), masks in zip(named, truths):
         stop = start + group.graphs.count * k
-        x, y, picked = _pick_pairs(rng, masks, labels[start:stop], wanted[start:stop], k)
+        distances = graphs.skeleton_distances(group.graphs.adjacency) if hop_balance else None
+        x, y, picked = _pick_pairs(rng, masks, labels[start:stop], wanted[start:stop], k, distances)
         rows = np.repeat(np.arange(group.graphs.count), k)
         tokens, lengths = render(group.graphs.edges[rows], chars[rows], name_lengths[rows], x, y)
         nodes = np.full(len(x), group.graphs.nodes, dtype=np.int32)
@@ -116,8 +120,9 @@ def _rank_within(keys: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _pick_pairs(rng, masks, labels, wanted, k):
-    """Choose (x, y) per instance: uniformly within its category, distinct within a premise."""
+def _pick_pairs(rng, masks, labels, wanted, k, distances=None):
+    """Choose (x, y) per instance: uniformly within its category (uniformly over the distances
+    first, when given), distinct within a premise."""
     count = masks.shape[1]
     n = masks.shape[2]
     used = np.zeros((count, n, n), dtype=bool)
@@ -133,11 +138,26 @@ def _pick_pairs(rng, masks, labels, wanted, k):
         own = masks[np.maximum(want, 0), premises] & ~used
         has_own = (want >= 0) & own.reshape(count, -1).any(axis=1)
         choice = np.where(has_own[:, None, None], own, any_of_label)
-        flat = np.where(choice.reshape(count, -1), rng.random((count, n * n)), -1.0).argmax(axis=1)
+        keys = rng.random((count, n * n))
+        if distances is not None:
+            keys = keys ** _same_distance_counts(choice, distances).reshape(count, -1)
+        flat = np.where(choice.reshape(count, -1), keys, -1.0).argmax(axis=1)
         x[idx], y[idx] = np.divmod(flat, n)
         used[premises, x[idx], y[idx]] = True
         picked[idx] = masks[:, premises, x[idx], y[idx]].argmax(axis=0)
     return x, y, picked
+
+
+def _same_distance_counts(choice: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """(B, n, n): how many of a premise's candidate pairs stand at each pair's distance.
+
+    The largest of u ** c over the candidates (u uniform) picks a pair with probability
+    proportional to 1 / c (Efraimidis and Spirakis), so every distance on offer is equally likely.
+    """
+    levels = np.arange(distances.max() + 1)
+    at_level = distances[:, None] == levels[None, :, None, None]  # (B, D, n, n)
+    per_level = (at_level & choice[:, None]).sum(axis=(2, 3))  # (B, D)
+    return np.take_along_axis(per_level, distances.reshape(len(distances), -1), axis=1).reshape(distances.shape)
 
 
 # ---------------------------------------------------------------- rendering, shared by the axioms
