@@ -252,6 +252,22 @@ def test_run_config_substitutes_params_and_keeps_defaults_of_inactive_ones():
         spec.run_config({**base, "model.pe": "none", "model.width": 3}, seed=0)
 
 
+def test_a_nested_field_can_be_searched():
+    # the mixture's shares are a mapping: each share is its own parameter, at its full path
+    data = {"size": 2000, "shares": {"sequential": {"grid": [0.0, 0.3]}, "flipped": {"grid": [1.0, 0.7]},
+                                     "reversed": 0.0}}
+    arms = [{"data.shares.sequential": 0.0, "data.shares.flipped": 1.0},
+            {"data.shares.sequential": 0.3, "data.shares.flipped": 0.7}]  # shares must sum to 1
+    spec = validate_study(small_study(data=data, model={"preset": "tiny"},
+                                      search={"algorithm": "grid", "arms": arms}), "x.yaml")
+    assert grid_space(spec) == {"data.shares.sequential": [0.0, 0.3], "data.shares.flipped": [1.0, 0.7]}
+    run = spec.run_config({"data.shares.sequential": 0.3, "data.shares.flipped": 0.7}, seed=0)
+    assert (run.data.shares.sequential, run.data.shares.flipped, run.data.shares.reversed) == (0.3, 0.7, 0.0)
+    assert spec.data["shares"]["sequential"] == {"grid": [0.0, 0.3]}  # the spec itself unchanged
+    assert spec.arm_name({"data.shares.sequential": 0.3, "data.shares.flipped": 0.7}) == \
+        "shares.sequential=0.3 shares.flipped=0.7"
+
+
 def test_arm_names_are_short_and_readable():
     spec = _mixture_search()
     name = spec.arm_name({"model.pe": "rope", "model.rope_theta": 12345.6, "train.lr": 0.00123456})

@@ -443,6 +443,17 @@ def test_the_cpu_recipe_study_runs_exactly_the_two_cpu_recipe_files():
         assert arm == dataclasses.replace(run, suites=tuple(suites.expand(list(run.suites)))), name
 
 
+def test_the_complete_transitivity_study_runs_exactly_its_recipe_file():
+    from axiomatic.study.spec import load_study
+
+    study = load_study(REPO / "studies" / "cpu_transitivity.yaml")
+    run = build_run(load_yaml(REPO / "configs" / "cpu_transitivity.yaml"), "cpu_transitivity.yaml")
+    assert study.seeds == [0, 1, 2, 3, 4]
+    for seed in study.seeds:
+        arm = study.run_config({}, seed=seed)
+        assert arm == dataclasses.replace(run, seed=seed, suites=tuple(suites.expand(list(run.suites))))
+
+
 def test_the_dseparation_recipe_study_runs_exactly_the_recipe_file():
     from axiomatic.study.spec import load_study
 

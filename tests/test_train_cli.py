@@ -140,12 +140,14 @@ def test_train_writes_tensorboard_scalars_of_its_history_and_a_resume_replaces_l
 def test_eval_published_jsonl_and_suites(trained, published_dir, capsys):
     ckpt = trained[1] / "checkpoint"
     published = published_dir / "transitivity__reversed_chain__3.jsonl"
+    # several suites after one --suite, and --suite repeated
     code, stdout, _ = run_cli(capsys, "eval", ckpt, "--jsonl", published, "--suite", "flipped_chain/len=7",
-                              "--suite", "reversed_chain/*", "--json")
+                              "shuffled_chain/len=3", "--suite", "reversed_chain/*", "--json")
     assert code == 0
     scores = json.loads(stdout)
-    assert list(scores) == ["flipped_chain/len=7", "reversed_chain/len=3", "reversed_chain/len=4",
-                            "reversed_chain/len=5", "reversed_chain/len=6", str(published)]
+    assert list(scores) == ["flipped_chain/len=7", "shuffled_chain/len=3", "reversed_chain/len=3",
+                            "reversed_chain/len=4", "reversed_chain/len=5", "reversed_chain/len=6",
+                            str(published)]
     for score in scores.values():
         assert score["n"] == 500 and 0.0 <= score["accuracy"] <= 1.0
         assert {"mention_order", "direct_edge", "majority"} <= set(score)

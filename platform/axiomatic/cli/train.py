@@ -26,7 +26,8 @@ def add_commands(commands) -> None:
     ev = commands.add_parser("eval", help="score a checkpoint on suites and JSONL files",
                              parents=[JSON_OUTPUT, *DATA_DIRS])
     ev.add_argument("checkpoint")
-    ev.add_argument("--suite", action="append", default=[], help="suite name or prefix/* (repeatable)")
+    ev.add_argument("--suite", action="extend", nargs="+", default=[],
+                    help="suite names or prefix/* (several after one --suite, or --suite repeated)")
     ev.add_argument("--jsonl", action="append", default=[], help="file of {premise, hypothesis, label}")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     ev.add_argument("--by-category", action="store_true",

@@ -28,6 +28,7 @@ SUITE_VERSION = "suites-3"  # 2: shuffled chains never keep chain order; 3: ever
 SEED_VERSION = "suites-2"
 DEFAULT_ITEMS = 500
 LONG_CHAINS = (*range(7, 16), 20, 50)
+TRAINING_CHAINS = (3, 4, 5, 6)  # the chain lengths the CPU recipes train on
 DSEPARATION_MAX_GIVEN = 4  # conditioning sets of 0..4 nodes, the range of the published files
 
 
@@ -51,6 +52,11 @@ FAMILIES = {f.name: f for f in (
            description="sequential chains, sentences in chain order (length generalisation)"),
     Family("flipped_chain", LONG_CHAINS, "len", "flipped",
            description="chains with each edge flipped with probability 0.5"),
+    Family("flipped_chain_short", TRAINING_CHAINS, "len", "flipped",
+           description="flipped chains of the CPU recipes' training lengths, chain order "
+                       "(held-out items: the training distribution)"),
+    Family("shuffled_flipped_chain", TRAINING_CHAINS, "len", "flipped", order="shuffled",
+           description="flipped chains of the training lengths, sentences in random order"),
     Family("reversed_chain", (3, 4, 5, 6), "len", "sequential", order="reversed",
            description="sequential chains stated last edge first"),
     Family("shuffled_chain", tuple(range(3, 16)), "len", "sequential", order="shuffled",

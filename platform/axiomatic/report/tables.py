@@ -32,6 +32,8 @@ from axiomatic.study.results import ArmSummary
 
 # (suite family, group title), in the order of the paper's tables.
 GENERATED_FAMILIES = (
+    ("flipped_chain_short", "Training lengths (flipped, held out)"),
+    ("shuffled_flipped_chain", "Training lengths (flipped, shuffled)"),
     ("standard_chain", "Length generalisation (standard)"),
     ("flipped_chain", "Length generalisation (flipped)"),
     ("reversed_chain", "Reversal"),

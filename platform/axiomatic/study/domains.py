@@ -296,14 +296,21 @@ def parameters_of(sections: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[Para
     problem for each malformed one."""
     params, problems = [], []
     for section in SECTIONS:
-        for key, value in sections.get(section, {}).items():
-            if not is_domain(value):
-                continue
+        for path, value in _domains_under(section, sections.get(section, {})):
             try:
-                params.append(parse_domain(f"{section}.{key}", value))
+                params.append(parse_domain(path, value))
             except InvalidStudy as invalid:
                 problems += invalid.problems
     return tuple(params), problems
+
+
+def _domains_under(prefix: str, mapping: Mapping[str, Any]):
+    """(path, domain) for every domain in a section, nested ones included (``data.shares.sequential``)."""
+    for key, value in mapping.items():
+        if is_domain(value):
+            yield f"{prefix}.{key}", value
+        elif isinstance(value, Mapping):
+            yield from _domains_under(f"{prefix}.{key}", value)
 
 
 def sampling_order(params: Sequence[Param]) -> list[Param]:
@@ -362,10 +369,15 @@ def substitute(sections: Mapping[str, dict], declared: Sequence[Param],
     active = resolve_active(declared, params)
     out = {name: dict(section) for name, section in sections.items()}
     for param in declared:
+        *parents, last = param.key.split(".")
+        mapping = out[param.section]
+        for key in parents:  # copy each nested mapping on the way: the spec's own stay untouched
+            mapping[key] = dict(mapping[key])
+            mapping = mapping[key]
         if param.path in active:
-            out[param.section][param.key] = active[param.path]
+            mapping[last] = active[param.path]
         else:
-            del out[param.section][param.key]
+            del mapping[last]
     return out
 
 
