@@ -22,9 +22,9 @@ from pathlib import Path
 import ray
 from publish import emit  # bench/publish.py: the script's folder is on sys.path
 
+from axiomatic import Study
 from axiomatic.ray_session import ray_session
-from axiomatic.study import Ledger, grid_arms, validate_study
-from axiomatic.study.runner import run_study
+from axiomatic.study import grid_arms
 from axiomatic.train import train_worker
 
 
@@ -52,14 +52,14 @@ def direct_work(spec) -> float:
 
 
 def measure(cells: int, workers: int, root: Path) -> dict:
-    spec = validate_study(study(cells, workers), "bench")
-    work = direct_work(spec) if workers == 1 else None
+    run = Study.open(study(cells, workers), runs_dir=root)
+    work = direct_work(run.spec) if workers == 1 else None
     started = time.perf_counter()
     with ray_session(num_cpus=2, log_to_driver=False):
         ray_start = time.perf_counter() - started
-        run_study(spec, Ledger(root / spec.name))
+        run.run()
     wall = time.perf_counter() - started
-    finished = sum(c.finished for c in Ledger(root / spec.name).cells())
+    finished = sum(c.finished for c in run.ledger.cells())
     out = {"cells": cells, "finished": finished, "workers": workers, "wall_s": wall,
            "ray_start_s": ray_start, "direct_work_s": work}
     if work is not None:

@@ -28,10 +28,10 @@ from pathlib import Path
 import torch
 from publish import add_output_options, publish  # bench/publish.py: this folder is on sys.path
 
+from axiomatic import Study
 from axiomatic.data.store import Store
 from axiomatic.ray_session import ray_session
-from axiomatic.study import Ledger, grid_arms, validate_study
-from axiomatic.study.runner import run_study
+from axiomatic.study import grid_arms, validate_study
 from axiomatic.train import load_data, load_yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,10 +56,10 @@ def study(concurrent: int, cells: int, steps: int, rows: int, cpus: int, gpu: bo
 
 def measure(concurrent: int, cells: int, steps: int, rows: int, cpus: int, gpu: bool, root: Path,
             store: Store) -> dict:
-    spec = validate_study(study(concurrent, cells, steps, rows, cpus, gpu), "bench")
-    ledger = Ledger(root / spec.name)
+    run = Study.open(study(concurrent, cells, steps, rows, cpus, gpu), runs_dir=root, store=store)
+    spec, ledger = run.spec, run.ledger
     started = time.perf_counter()
-    run_study(spec, ledger, store=store)
+    run.run()
     wall = time.perf_counter() - started
     done = ledger.cells()
     finished = sum(c.finished for c in done)

@@ -33,7 +33,7 @@ def sections(**overrides) -> dict:
 def problems_of(run_sections: dict) -> dict[str, str]:
     run, problems = try_build_run(run_sections)
     assert run is None
-    return dict(problems)
+    return {problem.path: problem.message for problem in problems}
 
 
 # ---------------------------------------------------------------- the task of a section

@@ -54,10 +54,6 @@ def suite_of(metric: str) -> str | None:
     return None
 
 
-def is_accuracy(metric: str) -> bool:
-    return metric.endswith(ACC_SUFFIX)
-
-
 def is_score(metric: str) -> bool:
     """An accuracy or a Yes-class measure: a share in [0, 1], higher is better."""
     return any(metric.endswith("/" + measure) for measure in SCORES)

@@ -1,4 +1,4 @@
-"""The ``platform`` command: ``data``, ``train``, ``eval``, ``study``, ``plan``, ``report``.
+"""The ``platform`` command: ``data``, ``train``, ``eval``, ``study``, ``plan``, ``report``, ``diff``.
 
 Every command takes ``--json`` and then prints exactly one JSON document on stdout. Bad input is
 reported with the file and field at fault and exit status 2, before anything is written.
@@ -10,7 +10,7 @@ import argparse
 
 from rich.markup import escape
 
-from axiomatic.cli import data, plan, study, train
+from axiomatic.cli import data, diff, plan, study, train
 from axiomatic.cli.common import notices
 from axiomatic.errors import Diverged, Incomplete, UserError
 
@@ -40,6 +40,6 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="platform", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(title="commands")
-    for group in (data, train, study, plan):
+    for group in (data, train, study, plan, diff):
         group.add_commands(commands)
     return parser

@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 import pickle
 
+from axiomatic.errors import AxiomaticError
 
-class RefusedPickle(pickle.UnpicklingError):
+
+class RefusedPickle(AxiomaticError, pickle.UnpicklingError):
     """The pickle asked for something that is not plain data; nothing of it was run."""
 
 

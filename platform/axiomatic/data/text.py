@@ -89,14 +89,6 @@ class Corr2CauseParsed:
         return [(x, y, given) for kind, x, y, given in self.statements if kind == "independent"]
 
 
-def causes_sentence(a: str, b: str) -> str:
-    return f"{a} causes {b}."
-
-
-def does_cause_question(x: str, y: str) -> str:
-    return f"Does {x} cause {y}?"
-
-
 def premise_sentences(premise: str) -> list[str]:
     premise = premise.strip()
     if not premise.endswith("."):

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from axiomatic.data.locations import fetched_published_dir
 from axiomatic.data.plain_pickle import loads_plain
+from axiomatic.errors import AxiomaticError
 from axiomatic.files import write_directory_atomically
 
 REPOSITORY = "AniketVashishtha/Causal_Axioms"
@@ -44,7 +45,7 @@ _PROMPT_PREMISE = "Premise: "
 _DICT_LITERAL_MARKER = "Final dictionary is :"
 
 
-class FetchError(Exception):
+class FetchError(AxiomaticError):
     """A download failed, or its content is not the published one; the message names the file."""
 
 

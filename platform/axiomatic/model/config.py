@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, model_validator
 
+from axiomatic.errors import InvalidConfig, Problem
 from axiomatic.model.positional import PE_KINDS
 
 MIXERS = ("none", "conv")
@@ -33,33 +34,33 @@ def _is_positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _field_problem(name: str, value: Any) -> str:
+def _field_problem(name: str, value: Any) -> Problem:
     if name in _POSITIVE_INTS:
-        return f"ModelConfig.{name} must be a positive integer, got {value!r}"
+        return Problem(name, f"{name} must be a positive integer, got {value!r}")
     if name in _POSITIVE_NUMBERS:
-        return f"ModelConfig.{name} must be a positive number, got {value!r}"
+        return Problem(name, f"{name} must be a positive number, got {value!r}")
     if name == "dropout":
-        return f"ModelConfig.dropout must be a number in [0, 1), got {value!r}"
-    return f"ModelConfig.{name} must be one of {', '.join(_NAMED[name])}; got {value!r}"
+        return Problem(name, f"dropout must be a number in [0, 1), got {value!r}")
+    return Problem(name, f"{name} must be one of {', '.join(_NAMED[name])}; got {value!r}")
 
 
-def _shape_problems(d_model: Any, n_head: Any, pe: Any) -> list[str]:
+def _shape_problems(d_model: Any, n_head: Any, pe: Any) -> list[Problem]:
     """How the fields fit together: heads split the width evenly, RoPE rotates pairs (judged
     only where the widths themselves are sound; a bad one is a field problem already)."""
     if not (_is_positive_int(d_model) and _is_positive_int(n_head)):
         return []
     if d_model % n_head:
-        return [f"ModelConfig.n_head={n_head} must divide ModelConfig.d_model={d_model} "
-                "(each head gets d_model / n_head features)"]
+        return [Problem("n_head", f"n_head={n_head} must divide d_model={d_model} "
+                                  "(each head gets d_model / n_head features)")]
     if pe == "rope" and (d_model // n_head) % 2:
-        return [f"ModelConfig.pe='rope' needs an even head dim (d_model / n_head), got "
-                f"{d_model} / {n_head} = {d_model // n_head}"]
+        return [Problem("pe", f"pe='rope' needs an even head dim (d_model / n_head), got "
+                              f"{d_model} / {n_head} = {d_model // n_head}")]
     return []
 
 
 class ModelConfig(BaseModel):
-    """Every problem of a config is reported at once: building one with bad fields raises a
-    ``ValueError`` whose lines are each problem, each naming its field (``ModelConfig.<field>``)."""
+    """Every problem of a config is reported at once: building one with bad fields raises an
+    :class:`~axiomatic.errors.InvalidConfig` (a ``ValueError``) holding each problem at its field."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -81,13 +82,12 @@ class ModelConfig(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as err:
-            raise ValueError("\n".join(_problems(err, data))) from None  # every problem, a line each
+            raise InvalidConfig("ModelConfig", _problems(err, data)) from None  # every problem at once
 
     @model_validator(mode="after")
     def _shapes_fit(self) -> "ModelConfig":
-        problems = _shape_problems(self.d_model, self.n_head, self.pe)
-        if problems:
-            raise ValueError("\n".join(problems))
+        if _shape_problems(self.d_model, self.n_head, self.pe):
+            raise ValueError("the fields do not fit together")  # named by _problems, from the values
         return self
 
     @property
@@ -115,27 +115,25 @@ class ModelConfig(BaseModel):
         return cls(**d)
 
 
-def _problems(err: ValidationError, data: dict[str, Any]) -> list[str]:
-    """pydantic's errors as the config's own lines: a field's, in the order of :data:`_ORDER`,
-    then how the sound fields fit together (the model validator never ran if a field failed)."""
+def _problems(err: ValidationError, data: dict[str, Any]) -> list[Problem]:
+    """pydantic's errors as the config's own problems: a field's, in the order of :data:`_ORDER`,
+    then unknown and missing fields, then how the sound fields fit together (judged from the
+    values, as the model validator judged them when every field was sound)."""
     fields = ModelConfig.model_fields
     bad: set[str] = set()
-    lines: list[str] = []
+    problems: list[Problem] = []
     for e in err.errors():
         name = str(e["loc"][0]) if e["loc"] else ""
         if e["type"] == "extra_forbidden":
-            lines.append(f"unknown ModelConfig field(s) [{name!r}]; accepted: {', '.join(fields)}")
+            problems.append(Problem(name, f"unknown ModelConfig field(s) [{name!r}]; "
+                                          f"accepted: {', '.join(fields)}"))
         elif e["type"] == "missing":
-            lines.append(f"ModelConfig.{name} is required")
+            problems.append(Problem(name, f"{name} is required"))
         elif name in _ORDER:
             bad.add(name)
-        else:  # the model validator's own lines
-            lines.extend(e["msg"].removeprefix("Value error, ").splitlines())
     value = {name: data.get(name, fields[name].default) for name in fields}
-    field_lines = [_field_problem(name, value[name]) for name in _ORDER if name in bad]
-    if bad:
-        lines += _shape_problems(value["d_model"], value["n_head"], value["pe"])
-    return field_lines + lines
+    field_problems = [_field_problem(name, value[name]) for name in _ORDER if name in bad]
+    return field_problems + problems + _shape_problems(value["d_model"], value["n_head"], value["pe"])
 
 
 # Sizes. "paper" is the public code's GPT-2 config; the others keep its recipe (dropout, NoPE)

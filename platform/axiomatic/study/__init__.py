@@ -1,6 +1,6 @@
 """Studies: the spec and its search space, the ledger of cells, statistics over seeds.
 
-The runner (``axiomatic.study.runner``: ArmSearcher, run_study, study_ray) and the Tune
+The runner (``axiomatic.study.runner``: run_cells, study_ray) and the Tune
 trainable (``axiomatic.study.trial``) are not imported here: they import Ray.
 """
 

@@ -31,8 +31,8 @@ from pydantic import (
     field_validator,
 )
 
-from axiomatic.errors import field_path
-from axiomatic.study.problems import InvalidStudy, Problem
+from axiomatic.errors import Problem, field_path
+from axiomatic.study.problems import InvalidStudy
 
 SECTIONS = ("data", "model", "train")
 DOMAIN_KINDS = ("choice", "grid", "int", "float")

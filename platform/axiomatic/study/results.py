@@ -1,4 +1,4 @@
-"""Aggregation of a study's trial records over seeds: means, t intervals, paired tests.
+"""Aggregation of a study's trial records over seeds: means, t intervals (Student, Welch), paired tests.
 
 A trial record is a plain dict written by the study runner::
 
@@ -53,6 +53,30 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95,
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
     return {"mean": mean, "ci_low": low, "ci_high": high, "n": n, "values": sample.tolist()}
+
+
+def welch_ci(first: Sequence[float], second: Sequence[float], confidence: float = 0.95,
+             bounds: tuple[float, float] | None = None) -> dict | None:
+    """Mean of ``second`` minus mean of ``first``, independent samples of unequal variances, with
+    Welch's t interval (Welch-Satterthwaite degrees of freedom). None without values on either
+    side; no interval (None bounds) with fewer than two values on either side. ``bounds`` cuts
+    the interval to the range a difference can take."""
+    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if len(a) == 0 or len(b) == 0:
+        return None
+    difference = float(b.mean() - a.mean())
+    if len(a) < 2 or len(b) < 2:
+        return {"mean": difference, "ci_low": None, "ci_high": None}
+    var_a, var_b = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    standard_error = math.sqrt(var_a + var_b)
+    if standard_error == 0:  # every value alike on both sides: the difference is known exactly
+        return {"mean": difference, "ci_low": difference, "ci_high": difference}
+    df = (var_a + var_b) ** 2 / (var_a**2 / (len(a) - 1) + var_b**2 / (len(b) - 1))
+    half_width = float(stats.t.ppf((1 + confidence) / 2, df=df)) * standard_error
+    low, high = difference - half_width, difference + half_width
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"mean": difference, "ci_low": low, "ci_high": high}
 
 
 def _finite(value) -> bool:

@@ -1,6 +1,6 @@
 """The cross-field rules of a study file, and building every arm it can produce.
 
-Each check yields every problem it sees (a :class:`~axiomatic.study.problems.Problem` naming the
+Each check yields every problem it sees (a :class:`~axiomatic.errors.Problem` naming the
 field path); :func:`rule_problems` runs them all, then builds the run config of every arm a grid
 can produce (or of representative values of every domain), so a bad fixed value fails when the
 file is loaded, not in a trial. A check runs whenever what it reads is sound, so one message names
@@ -19,9 +19,9 @@ from axiomatic.data import suites as suite_catalog
 from axiomatic.data import tasks
 from axiomatic.data.tasks import YES_CLASS_TASKS
 from axiomatic.data.references import select_references
+from axiomatic.errors import Problem
 from axiomatic.model.config import ModelConfig
 from axiomatic.study.domains import SECTIONS, Param, resolve_active, sampling_order, substitute
-from axiomatic.study.problems import Problem
 from axiomatic.train.config import TrainConfig, try_build_run
 
 if TYPE_CHECKING:
@@ -265,16 +265,16 @@ def build_problems(spec: StudySpec, params: Sequence[Param]) -> list[Problem]:
     A problem every arm has belongs to the file's fixed values and is named once; one that only
     some arms have names those arms.
     """
-    arms_by_problem: dict[tuple[str, str], list[str]] = {}
+    arms_by_problem: dict[Problem, list[str]] = {}
     probes = list(_probe_assignments(spec, params))
     for assignment in probes:
         sections = _known_keys_only(substitute(spec.sections(), params, assignment))
         _, found = try_build_run({**sections, "curriculum": spec.curriculum, "suites": [],
                                   "seed": spec.seeds[0]})
-        for path_and_message in found:
-            arms_by_problem.setdefault(path_and_message, []).append(spec.arm_name(assignment))
-    return [Problem(path, message + _arms_note(arms, len(probes)))
-            for (path, message), arms in arms_by_problem.items()]
+        for problem in found:
+            arms_by_problem.setdefault(problem, []).append(spec.arm_name(assignment))
+    return [Problem(problem.path, problem.message + _arms_note(arms, len(probes)))
+            for problem, arms in arms_by_problem.items()]
 
 
 def _known_keys_only(sections: dict[str, dict]) -> dict[str, dict]:

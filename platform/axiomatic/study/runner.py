@@ -41,7 +41,7 @@ def quiet_environment(log_dir: Path) -> None:
     """Ray's and Tune's own output off (the live console is the only output), logs to files."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no config box, no status table
     # the ledger keeps the results: no CSV or TensorBoardX files per trial and session (each cell
-    # writes its own TensorBoard events); the Tuner is given the JSON logger alone (run_study)
+    # writes its own TensorBoard events); the Tuner is given the JSON logger alone (run_cells)
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     _quiet_python_logging(log_dir)
 
@@ -145,18 +145,12 @@ def study_ray(spec: StudySpec, log_dir: Path, address: str | None = None):
         yield dashboard, concurrency(spec)
 
 
-def run_study(spec: StudySpec, ledger: Ledger, address: str | None = None, console_callback=None,
-              store: Store | None = None, storage: OptunaStorage | None = None) -> ArmSearcher:
-    """Run every missing cell of the study, its cells reading and writing data where ``store``
-    says and its Optuna trials where ``storage`` says (None: the run's own); returns the searcher
-    (for its final state)."""
-    with study_ray(spec, ledger.work / "logs", address) as (dashboard, slots):
-        return run_cells(spec, ledger, dashboard, slots, console_callback, store, storage)
-
-
 def run_cells(spec: StudySpec, ledger: Ledger, dashboard: str | None, slots: int, console_callback=None,
               store: Store | None = None, storage: OptunaStorage | None = None) -> ArmSearcher:
-    """:func:`run_study` inside a :func:`study_ray` the caller holds."""
+    """Run every missing cell of the study inside a :func:`study_ray` the caller holds, its cells
+    reading and writing data where ``store`` says and its Optuna trials where ``storage`` says
+    (None: the run's own); returns the searcher (for its final state). ``axiomatic.Study.run``
+    calls it under the study's lease."""
     ledger.work.mkdir(parents=True, exist_ok=True)
     storage = storage or optuna_storage.of_run(ledger, spec.name)
     study = optuna_study(spec, storage, kept_at=optuna_storage.kept_at(ledger, storage))

@@ -39,7 +39,7 @@ from pydantic import (
 
 from axiomatic import metric_names
 from axiomatic.data import suites as suite_catalog
-from axiomatic.errors import UserError, field_path
+from axiomatic.errors import Problem, UserError, field_path
 from axiomatic.study.domains import (
     Param,
     check_assignment,
@@ -48,7 +48,7 @@ from axiomatic.study.domains import (
     resolve_active,
     substitute,
 )
-from axiomatic.study.problems import Problem, user_error
+from axiomatic.study.problems import user_error
 from axiomatic.study.rules import PARAMETERS, rule_problems
 from axiomatic.train.config import RunConfig, build_run
 from axiomatic.userfiles import read_yaml

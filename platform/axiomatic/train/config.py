@@ -15,7 +15,6 @@ override its fields:
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from axiomatic.data import tasks, tokenizer
 from axiomatic.data.axioms import corr2cause
 from axiomatic.data.tasks import TaskSpec
-from axiomatic.errors import UserError, invalid_input, validation_problems
+from axiomatic.errors import InvalidConfig, Problem, UserError, invalid_input, validation_problems
 from axiomatic.userfiles import read_yaml
 from axiomatic.model.config import PRESETS as MODEL_PRESETS
 from axiomatic.model.config import ModelConfig
@@ -39,24 +38,16 @@ def model_config(section: dict | None) -> ModelConfig:
     section = dict(section or {})
     preset = section.pop("preset", "tiny")
     if preset not in MODEL_PRESETS:
-        raise ValueError(f"preset: unknown preset {preset!r}; accepted: {', '.join(MODEL_PRESETS)}")
+        raise InvalidConfig("model", [Problem("preset", f"unknown preset {preset!r}; "
+                                                        f"accepted: {', '.join(MODEL_PRESETS)}")])
     known = set(ModelConfig.model_fields)
     unknown = [key for key in section if key not in known]
     if unknown:
         accepted = f"accepted: preset, {', '.join(sorted(known))}"
-        raise ValueError("\n".join(f"{key}: unknown key (not part of the schema); {accepted}" for key in unknown))
-    try:
-        # the vocabulary is the tokenizer's, so a run file never names it
-        return ModelConfig.preset(preset, **{"vocab_size": tokenizer.VOCAB_SIZE, **section})
-    except ValueError as err:
-        # ModelConfig says "ModelConfig.n_head=3 must divide ...", a line per problem: lead each
-        # line with its field, which the caller turns into the field's path
-        raise ValueError("\n".join(_lead_with_field(line) for line in str(err).splitlines())) from None
-
-
-def _lead_with_field(line: str) -> str:
-    fields = re.findall(r"ModelConfig\.(\w+)", line)
-    return f"{fields[0] if fields else '(section)'}: {line.replace('ModelConfig.', '')}"
+        raise InvalidConfig("model", [Problem(key, f"unknown key (not part of the schema); {accepted}")
+                                      for key in unknown])
+    # the vocabulary is the tokenizer's, so a run file never names it
+    return ModelConfig.preset(preset, **{"vocab_size": tokenizer.VOCAB_SIZE, **section})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +139,7 @@ class _RunFile(BaseModel):
         return stages
 
 
-Problems = list[tuple[str, str]]  # (field path, message)
+Problems = list[Problem]
 
 
 def build_run(sections: dict, source: str) -> RunConfig:
@@ -204,8 +195,8 @@ def _chosen_stages(curriculum: list[_StageFile], train: TrainConfig | None) -> t
     unknown = [name for name in wanted if name not in names]
     if unknown:
         known = ", ".join(n for n in names if n) or "none (give stages a 'name')"
-        return set(), [("train.stages", f"no curriculum stage named {', '.join(map(repr, unknown))}; "
-                                        f"the named stages: {known}; or 'none'")]
+        return set(), [Problem("train.stages", f"no curriculum stage named {', '.join(map(repr, unknown))}; "
+                                               f"the named stages: {known}; or 'none'")]
     return {names.index(name) for name in wanted}, []
 
 
@@ -214,11 +205,12 @@ def _question_first_problems(specs: list[TaskSpec], suite_names: list[str]) -> P
     its premise's sentences) and rows of several questions sharing one premise stated first."""
     problems = []
     if any(spec.task == "corr2cause" for spec in specs) or any(map(corr2cause.is_suite_name, suite_names)):
-        problems.append(("train.question_first", "not available for corr2cause data (its hypotheses "
-                                                 "end in '.' like its premise's sentences)"))
+        problems.append(Problem("train.question_first", "not available for corr2cause data (its "
+                                                        "hypotheses end in '.' like its premise's sentences)"))
     if any(getattr(spec, "questions_per_premise", 1) > 1 for spec in specs):
-        problems.append(("train.question_first", "needs data.questions_per_premise: 1 (several "
-                                                 "questions in one row share the premise stated before them)"))
+        problems.append(Problem("train.question_first", "needs data.questions_per_premise: 1 (several "
+                                                        "questions in one row share the premise stated "
+                                                        "before them)"))
     return problems
 
 
@@ -232,11 +224,12 @@ def _starting_weights(train: TrainConfig, model: ModelConfig, seed: int) -> tupl
         found = checkpoint.weights_of(path)
         trained = ModelConfig.from_dict(checkpoint.read_meta(found)["run"]["model"])
     except UserError as err:
-        return train, [("train.init_from", str(err))]
+        return train, [Problem("train.init_from", str(err))]
     differ = [f"{key} {getattr(trained, key)!r} (this run: {getattr(model, key)!r})"
               for key in ModelConfig.model_fields if key != "dropout" and getattr(trained, key) != getattr(model, key)]
     if differ:
-        return train, [("train.init_from", f"{found}: its model differs from this run's: {'; '.join(differ)}")]
+        return train, [Problem("train.init_from", f"{found}: its model differs from this run's: "
+                                                  f"{'; '.join(differ)}")]
     return train.model_copy(update={"init_from": str(found)}), []
 
 
@@ -246,16 +239,18 @@ def _build_section(prefix: str, build, section):
         return build(section), []
     except ValidationError as err:
         return None, validation_problems(err, prefix=prefix)
-    except (ValueError, TypeError) as err:
+    except InvalidConfig as err:
+        return None, [problem.under(prefix) for problem in err.problems]
+    except (ValueError, TypeError) as err:  # the data spec's builder: a "field: message" line each
         return None, [_located(prefix, line) for line in str(err).splitlines() if line.strip()]
 
 
-def _located(prefix: str, line: str) -> tuple[str, str]:
-    """("model.pe", "...") from a builder's "pe: ..." line: the builders lead with the field."""
+def _located(prefix: str, line: str) -> Problem:
+    """Problem("data.size", "...") from a builder's "size: ..." line: the builders lead with the field."""
     field, separator, message = line.partition(": ")
     if not separator or " " in field:
-        return prefix, line
-    return f"{prefix}.{field}", message
+        return Problem(prefix, line)
+    return Problem(f"{prefix}.{field}", message)
 
 
 def _stage(raw: _RunFile, k: int, main: TaskSpec) -> tuple[Stage | None, Problems]:

@@ -8,6 +8,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from axiomatic.errors import InvalidConfig, Problem
+
 
 def _takes_numbers(annotation) -> bool:
     """Whether a field's type is a number (int, float), or a union or tuple of them."""
@@ -100,25 +102,28 @@ def train_config(section: dict | None) -> TrainConfig:
     section = dict(section or {})
     recipe = section.pop("recipe", "paper")
     if recipe not in RECIPES:
-        raise ValueError(f"recipe: unknown recipe {recipe!r}; accepted: {', '.join(RECIPES)}")
+        raise InvalidConfig("train", [Problem("recipe", f"unknown recipe {recipe!r}; "
+                                                        f"accepted: {', '.join(RECIPES)}")])
     train = TrainConfig(**{**RECIPES[recipe], **section})
     problems = packing_problems(train)
     if problems:
-        raise ValueError("\n".join(problems))
+        raise InvalidConfig("train", problems)
     return train
 
 
-def packing_problems(train: TrainConfig) -> list[str]:
-    """Lines "field: message" for packing fields that do not go together."""
+def packing_problems(train: TrainConfig) -> list[Problem]:
+    """The packing fields that do not go together."""
     if train.pack_length is None:
-        return ["batch_tokens: needs train.pack_length (the row length it counts in)"] if train.batch_tokens else []
+        unused = Problem("batch_tokens", "needs train.pack_length (the row length it counts in)")
+        return [unused] if train.batch_tokens else []
     if train.batch_tokens is None:
-        return ["batch_tokens: required with train.pack_length (tokens per batch, a multiple of the row length)"]
+        return [Problem("batch_tokens", "required with train.pack_length (tokens per batch, a multiple of "
+                                        "the row length)")]
     problems = []
     if train.batch_tokens < train.pack_length:
-        problems.append(f"batch_tokens: {train.batch_tokens} is below one row of train.pack_length="
-                        f"{train.pack_length} tokens")
+        problems.append(Problem("batch_tokens", f"{train.batch_tokens} is below one row of train.pack_length="
+                                                f"{train.pack_length} tokens"))
     if train.replay:
-        problems.append("replay: not available with train.pack_length (a packed batch takes whole rows "
-                        "of one training set)")
+        problems.append(Problem("replay", "not available with train.pack_length (a packed batch takes whole "
+                                          "rows of one training set)"))
     return problems
