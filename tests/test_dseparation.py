@@ -185,7 +185,10 @@ def test_suite_labels_equal_networkx(name):
 
 
 def test_transitivity_suites_keep_their_names_and_bytes():
-    assert len(suites.generated_names()) == 54
+    # 54 names, and 4 + 4 since the held-out training-length families
+    assert len(suites.generated_names()) == 62
+    new_families = ("flipped_chain_short/", "shuffled_flipped_chain/")
+    assert len([n for n in suites.generated_names() if n.startswith(new_families)]) == 8
     assert not [n for n in suites.generated_names() if n.startswith("dseparation")]
     built = [suites.build(name) for name in ("standard_chain/len=7", "flipped_chain/len=12",
                                              "shuffled_chain/len=5", "branching_bf1.4/n=8")]
@@ -199,9 +202,10 @@ def test_transitivity_suites_keep_their_names_and_bytes():
 
 def test_task_suites(published_dir):
     published = list(suites.published_files(published_dir))
-    # what all_names returned before d-separation had suites: transitivity's cache keys stay
+    # what all_names returned before d-separation had suites, and since the held-out
+    # training-length suites (a training set is checked against them too, so its cache key moved)
     transitivity = suites.task_suites("transitivity", published_dir)
-    assert transitivity == suites.generated_names() + published and len(transitivity) == 101
+    assert transitivity == suites.generated_names() + published and len(transitivity) == 109
     dsep = suites.task_suites("dseparation", published_dir)
     published_dsep = [n for n in published if n.startswith("published/dseparation/")]
     assert dsep == CHAIN_SUITES + DAG_SUITES + published_dsep
