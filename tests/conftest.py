@@ -23,6 +23,18 @@ def axiomatic_cache(session_cache, monkeypatch):
     return session_cache
 
 
+@pytest.fixture(scope="session", autouse=True)
+def short_lease_settle():
+    """Every study start in object storage waits the lease's settle, 2 s by default, to part two
+    drivers that start within the same second; no test starts two so, so the local disk's 0.2 s
+    does. Session-wide: module fixtures start studies too, and subprocess drivers inherit it."""
+    from axiomatic.study.lease import SETTLE_ENV
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(SETTLE_ENV, "0.2")
+        yield
+
+
 @pytest.fixture(scope="session")
 def published_dir():
     """The paper's published evaluation files; tests that need them skip where they are absent."""

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from axiomatic import cli
-from axiomatic.location import Location, without_query
+from axiomatic.location import ATTEMPTS_ENV, Location, without_query
 from axiomatic.ray_session import ray_session
 from support.s3_server import s3_bucket, under
 from test_study_run import study_file
@@ -100,10 +100,12 @@ def test_a_rerun_refuses_a_damaged_object_naming_it(kept_run, capsys, tmp_path, 
     assert code == 2 and f"{without_query(root.uri)}/{name}: {expected}" in err and "Traceback" not in err
 
 
-def test_a_storage_gone_mid_study_is_named_with_how_to_resume(tmp_path):
+def test_a_storage_gone_mid_study_is_named_with_how_to_resume(tmp_path, monkeypatch):
     from support.s3_server import s3_server, take_away
     from test_study_resume import platform
 
+    # each request to the gone server tried twice, not 3 times: under a second of retries each, not 6 s
+    monkeypatch.setenv(ATTEMPTS_ENV, "2")
     with s3_server() as (bucket, server):
         storage = under(bucket, "runs")
         path = study_file(tmp_path, name="gone", seeds=[0], search={"algorithm": "grid", "max_concurrent": 1},

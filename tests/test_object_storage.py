@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from axiomatic.location import Location
+from axiomatic.errors import UserError
+from axiomatic.location import ATTEMPTS_ENV, Location
 from axiomatic.ray_session import ray_session
 from axiomatic.study.ledger import CellStatus, Ledger
 from axiomatic.train import checkpoint
@@ -108,6 +109,16 @@ def test_unwritable_storage_is_exit_2_before_anything_is_written(bucket, tmp_pat
     assert "--storage: storage s3://no-such-bucket/runs/nowhere is not writable" in message
     assert "endpoint_override" not in message  # the URI is shown without its query
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_attempts_per_request_come_from_the_environment(bucket, monkeypatch):
+    monkeypatch.setenv(ATTEMPTS_ENV, "1")
+    kept = Location(under(bucket, "attempts"))
+    kept.write_text("note.txt", "kept")  # the URI's endpoint and scheme survive the rebuilt filesystem
+    assert kept.read_text("note.txt") == "kept"
+    monkeypatch.setenv(ATTEMPTS_ENV, "none")
+    with pytest.raises(UserError, match=f"{ATTEMPTS_ENV}='none': expected a whole number of attempts"):
+        Location(under(bucket, "attempts"))
 
 
 def test_no_credentials_against_a_server_that_does_not_check_them_is_exit_2_with_nothing_written(

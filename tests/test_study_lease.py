@@ -13,8 +13,9 @@ import optuna
 import pytest
 
 from axiomatic import cli
+from axiomatic.errors import UserError
 from axiomatic.location import Location
-from axiomatic.study.lease import STALE_S, process_space
+from axiomatic.study.lease import HEARTBEAT_ENV, SETTLE_ENV, STALE_S, Lease, process_space
 from axiomatic.study.ledger import Ledger
 from support.s3_server import s3_bucket, under
 from test_study_resume import platform
@@ -99,7 +100,8 @@ def test_a_stale_lease_is_taken_over_with_a_message(tmp_path, capsys, local_ray,
     assert report["arms"][0]["seeds_done"] == 1 and not (runs / "stale.lease.json").exists()
 
 
-def test_a_driver_whose_lease_was_taken_over_stops_and_says_so(tmp_path):
+def test_a_driver_whose_lease_was_taken_over_stops_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv(HEARTBEAT_ENV, "1")  # the driver finds the takeover at its next beat: a second, not ten
     runs = tmp_path / "runs"
     path = study_file(tmp_path, name="usurped", seeds=[0, 1], search={"algorithm": "grid", "max_concurrent": 1},
                       train={**QUICK, "epochs": 40})
@@ -113,3 +115,16 @@ def test_a_driver_whose_lease_was_taken_over_stops_and_says_so(tmp_path):
     assert driver.returncode == 1, output[-3000:]
     assert "was taken over by driver 4242 on elsewhere" in output and "this driver stopped" in output
     assert json.loads((runs / "usurped.lease.json").read_text())["holder"] == "earlier"  # left to its new holder
+
+
+def test_the_lease_timings_come_from_the_environment_within_bounds(tmp_path, monkeypatch):
+    monkeypatch.setenv(HEARTBEAT_ENV, "2.5")
+    monkeypatch.setenv(SETTLE_ENV, "3")
+    lease = Lease(Location(tmp_path), "timed", "timed")
+    assert (lease.heartbeat_s, lease.settle_s) == (2.5, 3.0)
+    monkeypatch.setenv(HEARTBEAT_ENV, f"{STALE_S:.0f}")  # a lease beating that slowly would go stale
+    with pytest.raises(UserError, match=f"{HEARTBEAT_ENV}='60': expected seconds above 0 and below 60"):
+        Lease(Location(tmp_path), "timed", "timed")
+    monkeypatch.setenv(HEARTBEAT_ENV, "soon")
+    with pytest.raises(UserError, match="expected seconds above 0"):
+        Lease(Location(tmp_path), "timed", "timed")

@@ -1,5 +1,6 @@
 """Evaluation suites: composition of every generated suite, the published files, their baselines."""
 
+import functools
 import json
 
 import networkx as nx
@@ -15,6 +16,18 @@ ALL_GENERATED = suites.generated_names()
 
 def parsed_rows(data: Dataset) -> list[text.Parsed]:
     return [text.parse(*data.text(i)[:2]) for i in range(len(data))]
+
+
+# Several tests read the same suites (every generated one three times), and none changes one: each
+# is built and parsed once per session. test_suite_is_built_identically_every_time builds its own.
+@functools.cache
+def built(name: str) -> Dataset:
+    return suites.build(name)
+
+
+@functools.cache
+def parsed(name: str) -> tuple[text.Parsed, ...]:
+    return tuple(parsed_rows(built(name)))
 
 
 def in_chain_order(edges) -> bool:
@@ -55,12 +68,12 @@ def test_suite_names():
 def test_generated_suite_composition(name):
     family_name, size = suites.split_name(name)
     family = suites.FAMILIES[family_name]
-    data = suites.build(name)
+    data = built(name)
     assert len(data) == suites.DEFAULT_ITEMS == 500
     assert int(data.labels.sum()) == 250
     assert (data.nodes == size).all()
 
-    rows = parsed_rows(data)
+    rows = parsed(name)
     lo, hi = family.name_length
     name_lengths = [len(v) for p in rows for edge in p.edges for v in edge]
     assert lo <= min(name_lengths) and max(name_lengths) <= hi
@@ -97,14 +110,14 @@ def test_shuffled_flipped_suites_leave_chain_order():
     # The generator never keeps the chain order; from 4 nodes on, most orders follow neither end
     # (3 nodes have one other order: the chain read from its other end).
     for size in (4, 5, 6):
-        rows = parsed_rows(suites.build(f"shuffled_flipped_chain/len={size}"))
+        rows = parsed(f"shuffled_flipped_chain/len={size}")
         assert sum(not sentences_follow_chain(p.edges) for p in rows) > 0.6 * len(rows)
 
 
 def test_flipped_suites_flip_about_half_the_edges():
     flips = total = 0
     for size in (9, 15, 50):
-        for p in parsed_rows(suites.build(f"flipped_chain/len={size}")):
+        for p in parsed(f"flipped_chain/len={size}"):
             assert sentences_follow_chain(p.edges)
             sequence = chain_of(p.edges)
             if sequence[0] not in p.edges[0]:
@@ -118,7 +131,7 @@ def test_flipped_suites_flip_about_half_the_edges():
 
 def test_balanced_suites_are_balanced_in_categories():
     for name in ("standard_chain/len=12", "flipped_chain/len=12", "branching_bf1.4/n=8"):
-        counts = np.bincount(suites.build(name).categories, minlength=4)
+        counts = np.bincount(built(name).categories, minlength=4)
         assert counts[0] == counts[1] == 125  # direct == multi-hop among Yes
         if name.startswith("standard"):
             assert counts.tolist() == [125, 125, 250, 0]  # a chain has no unrelated pairs
@@ -150,12 +163,12 @@ def test_suite_through_the_store_matches_and_has_baselines(tmp_path):
 
 
 def test_shortcuts_on_generated_suites():
-    shuffled = baselines.score(suites.build("shuffled_chain/len=9"))
+    shuffled = baselines.score(built("shuffled_chain/len=9"))
     assert shuffled["mention_order"] < 0.65
-    standard = baselines.score(suites.build("standard_chain/len=9"))
+    standard = baselines.score(built("standard_chain/len=9"))
     assert standard["mention_order"] == 1.0  # why shuffled and flipped suites exist
     for name in ("flipped_chain/len=9", "branching_bf1.4/n=10", "shuffled_chain/len=9"):
-        assert baselines.score(suites.build(name))["direct_edge"] == pytest.approx(0.75)
+        assert baselines.score(built(name))["direct_edge"] == pytest.approx(0.75)
 
 
 @pytest.mark.parametrize("name", [
@@ -297,20 +310,19 @@ def test_shortcuts_on_token_arrays_equal_the_rules_on_the_parsed_text():
     # the vectorised rules must answer every row of every suite as the sentence-level rules do
     # (Corr2Cause suites have no rule: their questions are neither task's, see the next test)
     for name in [n for n in suites.all_names() if suites.task_of_suite(n) != "corr2cause"]:
-        data = suites.build(name)
-        parsed = [text.parse(*data.text(i)[:2]) for i in range(len(data))]
+        data, rows = built(name), parsed(name)
         fast = baselines.token_predictions(data)
-        if any(p.question != "transitivity" for p in parsed):
+        if any(p.question != "transitivity" for p in rows):
             assert fast is None, name
             continue
         assert fast is not None, name
-        assert fast["mention_order"].tolist() == [baselines.mention_order(p) for p in parsed], name
-        assert fast["direct_edge"].tolist() == [baselines.direct_edge(p) for p in parsed], name
+        assert fast["mention_order"].tolist() == [baselines.mention_order(p) for p in rows], name
+        assert fast["direct_edge"].tolist() == [baselines.direct_edge(p) for p in rows], name
 
 
 def test_corr2cause_suites_score_the_majority_and_the_yes_share_only():
     for name in ("corr2cause_minimal/n=5", "corr2cause_natural/all"):
-        data = suites.build(name)
+        data = built(name)
         assert baselines.token_predictions(data) is None and baselines.predictions(data) is None
         score = baselines.score(data)
         assert all(score[rule] is None for rule in baselines.NAMES if rule != "majority")
@@ -341,7 +353,7 @@ def assert_every_asked_name_is_stated(data: Dataset, source: str) -> None:
 # by construction, and its training sets below stand for it (its 7-8-variable suites take 20 s)
 @pytest.mark.parametrize("name", suites.generated_names("transitivity") + suites.generated_names("dseparation"))
 def test_every_suite_asks_only_about_stated_names(name):
-    assert_every_asked_name_is_stated(suites.build(name), name)
+    assert_every_asked_name_is_stated(built(name), name)
 
 
 @pytest.mark.parametrize("section", [

@@ -6,6 +6,8 @@ its history and checkpoints, so a cell on another node writes where the driver r
 shared mount. The URI's query carries what pyarrow's ``FileSystem.from_uri`` accepts (for an
 S3-compatible server: ``?endpoint_override=host:port&scheme=http``); credentials come from the
 environment (``AWS_ACCESS_KEY_ID`` ...), never from the URI, so a URI can be printed and recorded.
+How often each S3 request is tried before it fails comes from the environment too
+(``AXIOMATIC_STORAGE_ATTEMPTS``, else pyarrow's 3).
 
 On a local disk each write is atomic (a temporary file renamed into place); in object storage a
 PUT is atomic by nature. Object stores have no appending and no renaming of directories, so a
@@ -16,6 +18,7 @@ JSONL log is read and written whole (and a cell keeps its checkpoints in two slo
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -29,6 +32,11 @@ from axiomatic.files import write_json_atomically
 # "s3:/bucket", "s3:bucket": a scheme with its "://" mistyped. As a local path it would
 # quietly become a directory "./s3:/bucket" and the study would run outside its storage.
 MISTYPED_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+# How many times each S3 request is tried before it fails (pyarrow's default, 3, waits about 6 s in
+# all on a server that refuses connections): more rides out longer pauses, 1 learns at once that a
+# storage is gone. Read where a location is opened, so each node's environment sets its own.
+ATTEMPTS_ENV = "AXIOMATIC_STORAGE_ATTEMPTS"
 
 
 class Location:
@@ -205,7 +213,19 @@ def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
                         f"({type(err).__name__}: {err})") from None
     if not urlsplit(uri).path.strip("/") and not path.strip("/"):
         raise UserError(f"storage {without_query(uri)}: name a bucket (s3://BUCKET/prefix)")
-    return fs, path
+    return _with_attempts(fs), path
+
+
+def _with_attempts(fs: pafs.FileSystem) -> pafs.FileSystem:
+    """``fs`` trying each request as often as ``AXIOMATIC_STORAGE_ATTEMPTS`` says, where it is set
+    (S3 only: the URI's query cannot carry a retry strategy)."""
+    wanted = os.environ.get(ATTEMPTS_ENV, "").strip()
+    if not wanted or not isinstance(fs, pafs.S3FileSystem):
+        return fs
+    if not wanted.isdigit() or int(wanted) < 1:
+        raise UserError(f"{ATTEMPTS_ENV}={wanted!r}: expected a whole number of attempts, 1 or more")
+    options = fs.__reduce__()[1][0]  # what the URI set, as pyarrow pickles it (without the strategy)
+    return pafs.S3FileSystem(**options, retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=int(wanted)))
 
 
 def without_query(uri: str) -> str:

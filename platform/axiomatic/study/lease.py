@@ -12,6 +12,8 @@ Object stores offer no atomic create here (pyarrow has no conditional PUT), so t
 write, wait SETTLE_S (a fraction of it on a local disk), read back: of two drivers that start
 within the same second, the one whose write landed last keeps it and the other is refused.
 Heartbeats compare clocks across machines: they must agree to well within STALE_S (NTP does).
+The environment may set the heartbeat (``AXIOMATIC_LEASE_HEARTBEAT_S``, below STALE_S) and the
+settle (``AXIOMATIC_LEASE_SETTLE_S``, on any storage).
 
 A holder that finds its lease taken over (it was not heard from for STALE_S) stops its study as
 Ctrl-C would, and says so.
@@ -36,6 +38,8 @@ HEARTBEAT_S = 10.0
 STALE_S = 60.0
 SETTLE_S = 2.0
 LOCAL_SETTLE_S = 0.2  # a local write lands in microseconds
+HEARTBEAT_ENV = "AXIOMATIC_LEASE_HEARTBEAT_S"  # sooner: a takeover is noticed sooner, for more writes
+SETTLE_ENV = "AXIOMATIC_LEASE_SETTLE_S"  # longer: for a store whose writes land later than 2 s
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class Lease:
         self.place, self.file, self.study = place, f"{name}.lease.json", study
         self.me = Holder(uuid.uuid4().hex, socket.gethostname(), process_space(), os.getpid(), time.time())
         self.lost: str | None = None  # who took the lease over while this driver held it
+        self.heartbeat_s = _seconds_from_environment(HEARTBEAT_ENV, HEARTBEAT_S, below=STALE_S)
+        self.settle_s = _seconds_from_environment(SETTLE_ENV, LOCAL_SETTLE_S if place.is_local else SETTLE_S)
         self._stop = threading.Event()
         self._heart = threading.Thread(target=self._beat, name="study-lease", daemon=True)
 
@@ -82,7 +88,7 @@ class Lease:
                 raise self._refusal(found)
             notify(f"took over the lease of study {self.study} ({self.where}) from {found}, which {why}")
         self._write()
-        time.sleep(LOCAL_SETTLE_S if self.place.is_local else SETTLE_S)  # at the same moment: the last write wins
+        time.sleep(self.settle_s)  # of two drivers writing at the same moment, the last write wins
         found = self._read()
         if found is None or found.holder != self.me.holder:
             raise self._refusal(found)
@@ -108,7 +114,7 @@ class Lease:
                          f"{STALE_S:.0f} s is taken over.")
 
     def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_S):
+        while not self._stop.wait(self.heartbeat_s):
             try:
                 found = self._read()
             except OSError:  # the storage paused: the next beat tries again
@@ -132,6 +138,21 @@ class Lease:
 
     def _write(self) -> None:
         self.place.write_json(self.file, asdict(Holder(**{**asdict(self.me), "heartbeat": time.time()})))
+
+
+def _seconds_from_environment(name: str, default: float, below: float = float("inf")) -> float:
+    """A duration in seconds from environment variable ``name``, else ``default``."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")  # refused below, as a number out of range is
+    if not 0 < seconds < below:
+        limit = f" and below {below:.0f}" if below != float("inf") else ""
+        raise UserError(f"{name}={text!r}: expected seconds above 0{limit}")
+    return seconds
 
 
 def process_space() -> str:
