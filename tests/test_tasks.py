@@ -3,7 +3,6 @@ Yes-class measures, and the checks that refuse what cannot work (real torch, tin
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
