@@ -205,7 +205,7 @@ def _data_show(args) -> int:
 
 
 def _data_fetch_published(args) -> int:
-    from axiomatic.data import locations, upstream
+    from axiomatic.data import data_dirs, upstream
 
     base_url = args.base_url or upstream.DEFAULT_BASE_URL
     if urlparse(base_url).scheme not in ("http", "https", "file"):
@@ -220,7 +220,7 @@ def _data_fetch_published(args) -> int:
     except OSError as err:  # the download went well; the cache cannot be written
         raise UserError(f"--cache-dir: cannot write the published files there: {err}") from None
     # What commands read when no directory is named: ../shared, where it exists, comes first.
-    _print_fetched(result, locations.published_dir(root=args.cache_dir).resolve(), upstream.COMMIT, args.json)
+    _print_fetched(result, data_dirs.published_dir(root=args.cache_dir).resolve(), upstream.COMMIT, args.json)
     return 0
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from axiomatic.data import baselines, graphs, suites, tasks, tokenizer
 from axiomatic.data.dataset import Dataset
-from axiomatic.data.locations import cache_root, published_dir
+from axiomatic.data.data_dirs import cache_root, published_dir
 from axiomatic.data.tasks.task import TaskSpec
 from axiomatic.digest import file_digest, json_digest
 from axiomatic.files import write_directory_atomically

@@ -17,10 +17,10 @@ from axiomatic.data.references import select_references
 from axiomatic.data.store import Store
 from axiomatic.report import plots, reach, rendering, tables
 from axiomatic.study import results
-from axiomatic.study import storage as optuna_storage
+from axiomatic.study import optuna_db as optuna_storage
 from axiomatic.study.ledger import Ledger, Unreadable
 from axiomatic.study.spec import StudySpec
-from axiomatic.study.storage import OptunaStorage
+from axiomatic.study.optuna_db import OptunaStorage
 
 RENDERERS = {"md": rendering.to_markdown, "latex": rendering.to_latex, "csv": rendering.to_csv}
 SUFFIX = {"md": "md", "latex": "tex", "csv": "csv"}
