@@ -120,7 +120,8 @@ class Trainer:
         self.autocast = self.cfg.precision == "bf16"
         wrapped = worker.wrap(self.model)
         self.forward = torch.compile(wrapped) if self.cfg.compile and device.type == "cuda" else wrapped
-        # one Phase per curriculum stage, then the main training set last, each as its rows group
+        # one Phase per curriculum stage, then the main training set last; each dataset says how
+        # many of a premise's questions one training row holds (Dataset.questions_per_row)
         names = [f"curriculum.{k}.data" for k in range(len(data.stages))] + ["data"]
         if self.cfg.pack_length:
             rows = self.cfg.batch_tokens // self.cfg.pack_length // worker.world
