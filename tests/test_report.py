@@ -482,6 +482,10 @@ def test_departures_name_each_lever_an_arm_uses():
     assert not any("question_first" in note for note in plain)
     assert [note for note in turned if note not in plain] == [
         "train.question_first (each question stated before its premise, in training and every suite)"]
+    moved = departures(validate_study({"name": "given", "data": {"task": "dseparation", "size": 500},
+                                       "train": {"device": "cpu", "given_first": True}}, "given.yaml"),
+                       [{"params": {}}])
+    assert any(note.startswith("train.given_first (each d-separation question's given set") for note in moved)
 
 
 def test_an_arm_whose_curriculum_stage_did_not_learn_is_flagged():

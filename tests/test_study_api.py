@@ -214,3 +214,15 @@ def test_platform_diff_prints_json_markdown_and_a_table(example, second_run, cap
 def test_platform_diff_of_a_directory_that_is_no_run_is_exit_2(example, tmp_path, capsys):
     assert cli.main(["diff", str(example["study"].location.local_path), str(tmp_path)]) == 2
     assert "not a study run directory" in " ".join(capsys.readouterr().err.split())  # rich wraps it
+
+
+def test_the_working_copy_of_a_study_in_object_storage_is_removed_at_exit():
+    # Study.load of an s3:// or memory:// run reads through a local scratch directory; a
+    # notebook or test that loads many must not leave one behind per load
+    import subprocess
+
+    code = "from axiomatic.api.study import _scratch; path = _scratch(); (path / 'x').write_text('1'); print(path)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "platform")})
+    path = Path(out.stdout.strip())
+    assert path.name.startswith("axiomatic-report-") and not path.exists()

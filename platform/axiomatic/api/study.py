@@ -14,6 +14,8 @@ before anything is written; a run cut short for a reason outside its input raise
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -118,7 +120,7 @@ class Study:
         store = store or Store()
         root = Location(str(path_or_uri))
         # a run in object storage is read from there alone; this machine only holds a working copy
-        ledger = Ledger(root, None if root.is_local else Path(tempfile.mkdtemp(prefix="axiomatic-report-")))
+        ledger = Ledger(root, None if root.is_local else _scratch())
         if not ledger.exists():
             raise UserError(f"{path_or_uri}: not a study run directory (no fingerprint.json)")
         spec = run_dir.stored_spec(ledger, store)
@@ -285,3 +287,11 @@ def _read_spec(study: str | Path | StudySpec | Mapping, store: Store) -> tuple[S
     else:
         raise UserError(f"a study is a file, a StudySpec or a mapping of its fields, got {type(study).__name__}")
     return validate_study(raw, source, store.published), yaml.safe_dump(raw, sort_keys=False)
+
+
+def _scratch() -> Path:
+    """A working directory for a study read from object storage, removed when the interpreter
+    exits (a report reads and writes through it; nothing in it outlives the run it copies)."""
+    path = Path(tempfile.mkdtemp(prefix="axiomatic-report-"))
+    atexit.register(shutil.rmtree, path, True)
+    return path

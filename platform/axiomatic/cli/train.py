@@ -192,7 +192,7 @@ def _score(args, run, model, device, name: str, data, base: dict) -> dict:
     try:
         turned = input_order(run)(data)
     except ValueError as err:
-        raise UserError(f"{name}: {err} (the checkpoint was trained with train.question_first)") from None
+        raise UserError(f"{name}: {err} (the checkpoint was trained with train.question_first or train.given_first)") from None
     if int(turned.lengths.max()) > run.model.max_len:
         raise UserError(f"{name}: inputs of up to {int(data.lengths.max())} tokens exceed the "
                         f"model's max_len={run.model.max_len}")

@@ -69,6 +69,8 @@ def departures(spec: StudySpec, records: list[dict]) -> list[str]:
             any(r.train.aux_loss > 0 for r in runs),
         "train.question_first (each question stated before its premise, in training and every "
         "suite)": any(r.train.question_first for r in runs),
+        "train.given_first (each d-separation question's given set stated before its pair, in "
+        "training and every suite)": any(r.train.given_first for r in runs),
         "a curriculum before the main data": any(r.curriculum for r in runs),
         "train.init_from (the model starts from another run's weights)":
             any(r.train.init_from is not None for r in runs),

@@ -173,6 +173,9 @@ def try_build_run(sections: dict) -> tuple[RunConfig | None, Problems]:
     if not problems and built["train"].question_first:
         problems += _question_first_problems([built["data"], *(stage.data for stage, _ in stages)],
                                              raw.suites)
+    if not problems and built["train"].given_first:
+        problems += _given_first_problems([built["data"], *(stage.data for stage, _ in stages)],
+                                          raw.suites)
     if problems:
         return None, problems
     # every stage is checked all the same: the arm that does use it must build
@@ -212,6 +215,14 @@ def _question_first_problems(specs: list[TaskSpec], suite_names: list[str]) -> P
                                                         "questions in one row share the premise stated "
                                                         "before them)"))
     return problems
+
+
+def _given_first_problems(specs: list[TaskSpec], suite_names: list[str]) -> Problems:
+    """What ``train.given_first`` cannot turn: Corr2Cause rows (its hypotheses end in '.')."""
+    if any(spec.task == "corr2cause" for spec in specs) or any(map(corr2cause.is_suite_name, suite_names)):
+        return [Problem("train.given_first", "not available for corr2cause data (its hypotheses "
+                                             "end in '.' and state no d-separation given set)")]
+    return []
 
 
 def _starting_weights(train: TrainConfig, model: ModelConfig, seed: int) -> tuple[TrainConfig, Problems]:

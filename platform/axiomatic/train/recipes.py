@@ -63,6 +63,9 @@ class TrainConfig(BaseModel):
     question_first: bool = Field(False, description="state each question before its premise, in "
                                  "training, validation and every suite; the answer is read at the "
                                  "row's last token (transitivity and d-separation, one question a row)")
+    given_first: bool = Field(False, description="state each d-separation question's given set "
+                              "before its pair ('given {Z} Are X and Y d-separated?'), in training, "
+                              "validation and every suite")
     replay: float = Field(0.0, ge=0, lt=1, description="share of each batch after the first "
                                                        "curriculum stage drawn from earlier stages")
     gate_window: int = Field(100, gt=0, description="steps of training accuracy a stage's "

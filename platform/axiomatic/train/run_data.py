@@ -1,6 +1,6 @@
 """A run's datasets as the loop reads them: the training set (leakage-checked against every
 suite), the validation split (by premise where rows share one), the suites and the curriculum
-stages' sets, each in the input order the run reads (``train.question_first``)."""
+stages' sets, each in the input order the run reads (``train.question_first``, ``train.given_first``)."""
 
 from __future__ import annotations
 
@@ -46,8 +46,16 @@ def load_data(run: RunConfig, store: Store) -> RunData:
 
 def input_order(run: RunConfig):
     """The function that puts a dataset's rows in the order this run reads them: the paper's
-    (premise first) unchanged, or ``train.question_first``'s."""
-    return rendering.question_first if run.train.question_first else (lambda data: data)
+    (premise first) unchanged, or with ``train.given_first``'s and ``train.question_first``'s
+    moves (the given set first within the question, then the question before the premise)."""
+    moves = [move for move, wanted in ((rendering.given_first, run.train.given_first),
+                                       (rendering.question_first, run.train.question_first)) if wanted]
+
+    def ordered(data: Dataset) -> Dataset:
+        for move in moves:
+            data = move(data)
+        return data
+    return ordered
 
 
 def without_rows_of(data: Dataset, held_out: Dataset) -> Dataset:
