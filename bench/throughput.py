@@ -167,7 +167,7 @@ def measure(run_file: Path, rows: int, pack_length: int, rounds: int, steps: int
     base = build_run(load_yaml(run_file), str(run_file))
     device = resolve_device("auto")
     data = generate(base.data.model_copy(update={"size": rows}))
-    k = base.data.questions_per_premise
+    k = data.questions_per_row
     examples = packing.by_premise(data, k) if k > 1 else packing.single_questions(data)
     questions = data.subset(np.arange(min(len(data), eval_rows)))  # what an evaluation reads: one a row
     timed, failed = {}, {}

@@ -176,13 +176,13 @@ def test_an_arm_is_told_to_optuna_only_when_every_seed_has_finished(tmp_path):
     import optuna
 
     from axiomatic.study.ledger import Ledger
-    from axiomatic.study import storage
+    from axiomatic.study import optuna_db
     from axiomatic.study.searcher import ArmSearcher, optuna_study
     from axiomatic.study.trial import describe_error
 
     spec, ledger = small_spec(), Ledger(tmp_path / "told")
     ledger.initialise("", spec.fingerprint())
-    study = optuna_study(spec, storage.of_run(ledger, spec.name))
+    study = optuna_study(spec, optuna_db.of_run(ledger, spec.name))
     searcher = ArmSearcher(spec, ledger, study)
     searcher.suggest("t0")
     second = searcher.suggest("t1")
@@ -198,11 +198,11 @@ def test_an_arm_is_told_to_optuna_only_when_every_seed_has_finished(tmp_path):
     (trial,) = study.trials
     assert trial.state == optuna.trial.TrialState.RUNNING  # not the surviving seed's 0.8
 
-    rerun = ArmSearcher(spec, ledger, optuna_study(spec, storage.of_run(ledger, spec.name)))  # the next 'platform study'
+    rerun = ArmSearcher(spec, ledger, optuna_study(spec, optuna_db.of_run(ledger, spec.name)))  # the next 'platform study'
     again = rerun.suggest("t2")
     assert again["cell"] == second["cell"]
     rerun.on_trial_complete("t2", {"val/acc": 0.6, "finished": 1})
-    (trial,) = optuna.load_study(study_name="told", storage=storage.of_run(ledger, "told").url).trials
+    (trial,) = optuna.load_study(study_name="told", storage=optuna_db.of_run(ledger, "told").url).trials
     assert trial.state == optuna.trial.TrialState.COMPLETE and trial.value == pytest.approx(0.7)
     assert all(c.status == "done" and c.error is None for c in ledger.cells())
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from axiomatic import cli
-from axiomatic.data import locations, upstream
+from axiomatic.data import data_dirs, upstream
 from axiomatic.data.plain_pickle import RefusedPickle, loads_plain
 
 # One entry of each upstream shape: pickle, dict literal, d-separation prompt and plain JSONL.
@@ -109,8 +109,8 @@ def table(reference, repository) -> list[upstream.SourceFile]:
 def only_fetched(monkeypatch, table):
     """No ../shared and no $AXIOMATIC_PUBLISHED_DIR: commands find only what was fetched; the
     command fetches the sample table instead of the packaged one."""
-    monkeypatch.setattr(locations, "shared_published_dir", lambda: None)
-    monkeypatch.delenv(locations.PUBLISHED_ENV, raising=False)
+    monkeypatch.setattr(data_dirs, "shared_published_dir", lambda: None)
+    monkeypatch.delenv(data_dirs.PUBLISHED_ENV, raising=False)
     monkeypatch.setattr(upstream, "source_table", lambda: table)
 
 
@@ -136,7 +136,7 @@ def test_fetch_stores_the_reference_files_and_commands_find_them(only_fetched, r
     code, out, err = fetch(capsys, repository, cache)
     assert code == 0, err
     doc = json.loads(out)
-    fetched = locations.fetched_published_dir(cache)
+    fetched = data_dirs.fetched_published_dir(cache)
     assert doc == {"directory": str(fetched), "files": 4, "downloaded": True,
                    "commit": upstream.COMMIT, "read_by_default": True}
     for name in SAMPLE_FILES:
@@ -163,14 +163,14 @@ def test_fetch_stores_the_reference_files_and_commands_find_them(only_fetched, r
 def test_commands_read_shared_before_the_fetched_copy(only_fetched, repository, tmp_path, monkeypatch, capsys):
     cache = tmp_path / "cache"
     assert fetch(capsys, repository, cache)[0] == 0
-    fetched = locations.fetched_published_dir(cache)
-    assert locations.published_dir(root=cache) == fetched
+    fetched = data_dirs.fetched_published_dir(cache)
+    assert data_dirs.published_dir(root=cache) == fetched
     shared = tmp_path / "shared"
-    monkeypatch.setattr(locations, "shared_published_dir", lambda: shared)
-    assert locations.published_dir(root=cache) == shared
-    monkeypatch.setenv(locations.PUBLISHED_ENV, str(tmp_path / "from-env"))
-    assert locations.published_dir(root=cache) == tmp_path / "from-env"
-    assert locations.published_dir(tmp_path / "named", root=cache) == tmp_path / "named"
+    monkeypatch.setattr(data_dirs, "shared_published_dir", lambda: shared)
+    assert data_dirs.published_dir(root=cache) == shared
+    monkeypatch.setenv(data_dirs.PUBLISHED_ENV, str(tmp_path / "from-env"))
+    assert data_dirs.published_dir(root=cache) == tmp_path / "from-env"
+    assert data_dirs.published_dir(tmp_path / "named", root=cache) == tmp_path / "named"
 
 
 def test_packaged_digests_are_those_of_the_reference_files(published_dir):
@@ -187,7 +187,7 @@ def test_a_download_that_does_not_match_is_refused_and_the_cache_kept(only_fetch
                                                                       monkeypatch, capsys, tampering):
     cache = tmp_path / "cache"
     assert fetch(capsys, repository, cache)[0] == 0
-    fetched = locations.fetched_published_dir(cache)
+    fetched = data_dirs.fetched_published_dir(cache)
     (fetched / SAMPLE_FILES[1]).unlink()  # an incomplete copy: the next fetch downloads again
     before = snapshot(cache)
     if tampering == "source bytes":

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 import yaml
 
-from axiomatic import shared_storage
+from axiomatic import shared_directory
 from axiomatic.location import Location
 from axiomatic.study.ledger import CellStatus, Ledger
 from axiomatic.train.run_files import SCRATCH_VARIABLE
@@ -52,8 +52,8 @@ def two_nodes(tmp_path_factory, bucket):
 def test_node_local_run_directory_is_refused_on_two_nodes(two_nodes, study, tmp_path):
     address, env, _ = two_nodes
     runs = tmp_path / "runs"
-    kind = shared_storage.filesystem_of(tmp_path)[1]
-    assert kind in shared_storage.NODE_LOCAL, f"{tmp_path} is on {kind}: this test needs a local disk"
+    kind = shared_directory.filesystem_of(tmp_path)[1]
+    assert kind in shared_directory.NODE_LOCAL, f"{tmp_path} is on {kind}: this test needs a local disk"
     done = platform(["study", str(study), "--address", address, "--runs-dir", str(runs)], env, tmp_path)
     assert done.returncode == 2, done.stderr
     message = " ".join(done.stderr.split())
@@ -101,10 +101,10 @@ def test_filesystem_types_come_from_the_longest_mount_point(tmp_path, monkeypatc
     mounts = tmp_path / "mounts"
     mounts.write_text("/dev/vda / ext4 rw 0 0\n"
                       "fs:/export /shared\\040data nfs4 rw 0 0\n")
-    monkeypatch.setattr(shared_storage, "MOUNTS", mounts)
-    assert shared_storage.filesystem_of(tmp_path) == ("/", "ext4")
-    assert shared_storage.filesystem_of("/shared data/runs/x") == ("/shared data", "nfs4")
-    shared_storage.require_shared("/shared data/runs", nodes=3, cluster="head:6379")  # no error
+    monkeypatch.setattr(shared_directory, "MOUNTS", mounts)
+    assert shared_directory.filesystem_of(tmp_path) == ("/", "ext4")
+    assert shared_directory.filesystem_of("/shared data/runs/x") == ("/shared data", "nfs4")
+    shared_directory.require_shared("/shared data/runs", nodes=3, cluster="head:6379")  # no error
     with pytest.raises(Exception, match="has 3 nodes"):
-        shared_storage.require_shared(tmp_path, nodes=3, cluster="head:6379")
-    shared_storage.require_shared(tmp_path, nodes=1, cluster="head:6379")  # one node: its own disk is fine
+        shared_directory.require_shared(tmp_path, nodes=3, cluster="head:6379")
+    shared_directory.require_shared(tmp_path, nodes=1, cluster="head:6379")  # one node: its own disk is fine

@@ -418,7 +418,7 @@ def test_a_stopped_cell_stays_stopped_on_disk_and_is_never_rescheduled(tmp_path)
     import json
 
     from axiomatic.study.ledger import CellStatus
-    from axiomatic.study import storage
+    from axiomatic.study import optuna_db
     from axiomatic.study.searcher import ArmSearcher, optuna_study
 
     spec, ledger = ledger_with_a_stopped_seed(tmp_path)
@@ -428,7 +428,7 @@ def test_a_stopped_cell_stays_stopped_on_disk_and_is_never_rescheduled(tmp_path)
     ledger.save(stopped)
     on_disk = json.loads((ledger.cell_dir(stopped.id).local_path / "cell.json").read_text())
     assert on_disk["status"] == "stopped"
-    searcher = ArmSearcher(spec, ledger, optuna_study(spec, storage.of_run(ledger, spec.name)))
+    searcher = ArmSearcher(spec, ledger, optuna_study(spec, optuna_db.of_run(ledger, spec.name)))
     assert searcher.queue == [] and searcher.complete()
 
 

@@ -12,7 +12,7 @@ import time
 import optuna
 import yaml
 
-from axiomatic.study import storage
+from axiomatic.study import optuna_db
 from axiomatic.study.ledger import Ledger
 
 STUDY = {
@@ -93,7 +93,7 @@ def test_sigkill_then_rerun_never_repeats_a_finished_cell(tmp_path):
             assert runs[-1]["resumed_from_step"] == checkpointed[cell.id]
     # one Optuna trial per arm ends COMPLETE; none is left RUNNING (an arm handed out just before
     # the kill is either adopted or failed and queued again)
-    study = optuna.load_study(study_name="killed", storage=storage.of_run(ledger, "killed").url)
+    study = optuna.load_study(study_name="killed", storage=optuna_db.of_run(ledger, "killed").url)
     complete = [t.params["model.pe"] for t in study.trials if t.state.name == "COMPLETE"]
     assert sorted(complete) == ["none", "rope"]
     assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]

@@ -31,9 +31,9 @@ from axiomatic.location import Location, without_query
 from axiomatic.study import CellStatus, Ledger, StudySpec, load_study, validate_study
 from axiomatic.study import plan as planning
 from axiomatic.study import run_dir
-from axiomatic.study import storage as optuna_db
+from axiomatic.study import optuna_db as optuna_db
 from axiomatic.study.comparison import RunRecords, StudyComparison, compare_runs
-from axiomatic.study.storage import OptunaStorage
+from axiomatic.study.optuna_db import OptunaStorage
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -152,7 +152,7 @@ class Study:
         fingerprint = run_dir.fingerprint_of(self.spec)
         cluster = check_cluster(address)  # a cluster that does not answer or refuses us: nothing written
         if cluster and not cluster.startswith("ray://") and ledger.root.is_local:
-            from axiomatic.shared_storage import require_shared
+            from axiomatic.shared_directory import require_shared
 
             require_shared(ledger.root.local_path, alive_nodes(cluster), cluster)
         resuming = ledger.exists() and ledger.fingerprint() == fingerprint

@@ -22,31 +22,23 @@ def add_commands(commands) -> None:
 
     gen = sub.add_parser("generate", help="generate a training set into a directory",
                          parents=[JSON_OUTPUT, *DATA_DIRS])
-    gen.add_argument("--task", default="transitivity", help="transitivity (default), dseparation or corr2cause")
-    gen.add_argument("--preset", help="transitivity: OCC, TS2 or TS1 (default TS2); dseparation: DSEP")
-    gen.add_argument("--perturbation", type=float, help="0 = OCC, 1 = TS2, 2 = TS1, 3 = beyond")
+    from axiomatic.data import tasks
+
+    gen.add_argument("--task", default=tasks.DEFAULT_TASK, help=f"{tasks.DEFAULT_TASK} (default), "
+                     f"or one of {', '.join(n for n in tasks.names() if n != tasks.DEFAULT_TASK)}")
+    gen.add_argument("--preset", help="; ".join(
+        f"{task.name}: {', '.join(task.presets)}" + (f" (default {task.default_preset})" if task.default_preset else "")
+        for task in tasks.all_tasks() if task.presets))
     gen.add_argument("--size", type=int)
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--chain-lengths", type=int, nargs=2, metavar=("LO", "HI"))
     gen.add_argument("--name-length", type=int, nargs=2, metavar=("LO", "HI"))
-    gen.add_argument("--flip-prob", type=float)
-    gen.add_argument("--shuffle-share", type=float)
-    gen.add_argument("--hypotheses-per-premise", type=int)
-    gen.add_argument("--uniform", action="store_true", help="plain uniform pair sampling (no category balance)")
-    gen.add_argument("--hop-balance", action="store_true",
-                     help="questions drawn uniformly over the distances a premise offers (transitivity)")
-    dsep = gen.add_argument_group("dseparation")
-    dsep.add_argument("--dag-share", type=float, help="share of premises that are random DAGs")
-    dsep.add_argument("--max-given", type=int, help="largest conditioning set asked about")
-    c2c = gen.add_argument_group("corr2cause")
-    c2c.add_argument("--nodes", type=int, nargs=2, metavar=("LO", "HI"), help="variables per system, 2..8")
-    c2c.add_argument("--split", help="train, val, test or all (splits hold whole equivalence classes)")
-    c2c.add_argument("--semantics", help="exact (default) or corr2cause")
-    c2c.add_argument("--names", help="random (default) or letters")
-    c2c.add_argument("--pair-order", help="both (default) or forward")
-    c2c.add_argument("--types", nargs="+", help="hypothesis types (default: all six)")
-    c2c.add_argument("--premise", help="full (default) or minimal")
-    c2c.add_argument("--natural", action="store_true", help="the natural Yes share instead of balanced labels")
+    added: set[str] = set()
+    for task in tasks.all_tasks():  # each task's own options, in a group of its own
+        group = gen.add_argument_group(task.name)
+        for option in task.options:
+            if option.flag not in added:
+                group.add_argument(option.flag, **option.arguments)
+                added.add(option.flag)
     gen.add_argument("--out", required=True, help="directory for the arrays and manifest.json")
     gen.add_argument("--jsonl", action="store_true", help="also write DIR/instances.jsonl")
     gen.set_defaults(handler=_data_generate)
@@ -67,40 +59,29 @@ def add_commands(commands) -> None:
     fetch.set_defaults(handler=_data_fetch_published)
 
 
-# the options of each task, as (option, spec field); --size, --seed and --name-length serve all
-TASK_OPTIONS = {
-    "transitivity": (("--perturbation", "perturbation"), ("--chain-lengths", "chain_lengths"),
-                     ("--flip-prob", "flip_prob"), ("--shuffle-share", "shuffle_share"),
-                     ("--hypotheses-per-premise", "hypotheses_per_premise"), ("--uniform", "balance"),
-                     ("--hop-balance", "hop_balance")),
-    "corr2cause": (("--nodes", "nodes"), ("--split", "split"), ("--semantics", "semantics"),
-                   ("--names", "names"), ("--pair-order", "pair_order"), ("--types", "types"),
-                   ("--premise", "premise"), ("--natural", "balanced")),
-}
-TASK_OPTIONS["dseparation"] = (*TASK_OPTIONS["transitivity"][:4], ("--dag-share", "dag_share"),
-                               ("--max-given", "max_given"), ("--uniform", "balance"))
-DEFAULT_PRESETS = {"transitivity": "TS2", "dseparation": "DSEP"}
-
-
 def _spec_from_args(args):
+    """The spec the command line asks for: --size, --seed and --name-length serve every task, the
+    rest are the named task's own options (its Task.options)."""
     from axiomatic.data import tasks
 
-    if args.task not in tasks.TASKS:
-        raise UserError(f"--task: unknown task {args.task!r}; accepted: {', '.join(tasks.TASKS)}")
+    if args.task not in tasks.names():
+        raise UserError(f"--task: unknown task {args.task!r}; accepted: {', '.join(tasks.names())}")
+    task = tasks.get(args.task)
     section = {"task": args.task, "seed": args.seed}
     for option, field in (("--size", "size"), ("--name-length", "name_length")):
         if getattr(args, field) is not None:
             section[field] = getattr(args, field)
-    own = dict(TASK_OPTIONS[args.task])
-    for option, field in {o: f for options in TASK_OPTIONS.values() for o, f in options}.items():
-        value = getattr(args, option[2:].replace("-", "_"))
+    own = {option.flag: option for option in task.options}
+    for option in tasks.generate_options().values():
+        value = getattr(args, option.dest, None)
         if value is None or value is False:
             continue
-        if option not in own:
-            raise UserError(f"{option}: not an option of --task {args.task} (its own: "
+        if option.flag not in own:
+            raise UserError(f"{option.flag}: not an option of --task {args.task} (its own: "
                             f"{', '.join(own) or 'none'})")
-        section[field] = False if option in ("--uniform", "--natural") else value
-    preset = args.preset or (DEFAULT_PRESETS.get(args.task) if "perturbation" not in section else None)
+        section[own[option.flag].field] = False if own[option.flag].inverts else value
+    # the task's default preset stands for a perturbation; one given on the command line replaces it
+    preset = args.preset or (task.default_preset if "perturbation" not in section else None)
     if preset is not None:
         section["preset"] = preset
     try:
@@ -131,14 +112,13 @@ def _export(directory: Path, data, manifest: dict, jsonl: bool, task: str) -> No
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     if not jsonl:
         return
-    # corr2cause rows say which hypothesis type and how many variables they are about
-    types = tasks.category_names(task) if task == "corr2cause" else None
+    extra = tasks.get(task).jsonl_fields  # corr2cause: the hypothesis type, the variables
     with open(directory / "instances.jsonl", "w") as handle:
         for i in range(len(data)):
             premise, hypothesis, label = data.text(i)
             record = {"premise": premise, "hypothesis": hypothesis, "label": label}
-            if types is not None:
-                record.update(type=types[data.categories[i]], n_nodes=int(data.nodes[i]))
+            if extra is not None:
+                record.update(extra(data, i))
             handle.write(json.dumps(record) + "\n")
 
 
@@ -147,7 +127,7 @@ def _print_manifest(manifest: dict, out: Path) -> None:
     table = Table(title=f"training set → {out}", show_header=False)
     spec = manifest["spec"]
     table.add_row("digest", manifest["digest"][:16])
-    table.add_row("task", spec.get("task", "transitivity"))
+    table.add_row("task", spec.get("task", "transitivity"))  # a transitivity spec may predate tasks
     table.add_row("instances", f"{counts['n']:,}  (Yes share {counts['yes_share']:.3f})")
     if "shares" in manifest["recipe"]["train"]:
         shares = manifest["recipe"]["train"]["shares"]
@@ -225,7 +205,7 @@ def _data_show(args) -> int:
 
 
 def _data_fetch_published(args) -> int:
-    from axiomatic.data import locations, upstream
+    from axiomatic.data import data_dirs, upstream
 
     base_url = args.base_url or upstream.DEFAULT_BASE_URL
     if urlparse(base_url).scheme not in ("http", "https", "file"):
@@ -240,7 +220,7 @@ def _data_fetch_published(args) -> int:
     except OSError as err:  # the download went well; the cache cannot be written
         raise UserError(f"--cache-dir: cannot write the published files there: {err}") from None
     # What commands read when no directory is named: ../shared, where it exists, comes first.
-    _print_fetched(result, locations.published_dir(root=args.cache_dir).resolve(), upstream.COMMIT, args.json)
+    _print_fetched(result, data_dirs.published_dir(root=args.cache_dir).resolve(), upstream.COMMIT, args.json)
     return 0
 
 

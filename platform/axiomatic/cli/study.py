@@ -56,7 +56,7 @@ def _resume_command(args) -> str:
     and which data it reads, as they were given (a URL without its password)."""
     import shlex
 
-    from axiomatic.study.storage import without_password
+    from axiomatic.study.optuna_db import without_password
 
     named = {"--storage": args.storage, "--runs-dir": args.runs_dir if args.runs_dir != "runs" else None,
              "--address": args.address, "--published-dir": args.published_dir, "--cache-dir": args.cache_dir,
@@ -71,7 +71,7 @@ def _resume_command(args) -> str:
 def _finish(study, formats, as_json: bool) -> int:
     """Write the report's files, then print it: tables, notes, comparisons and importances."""
     from axiomatic.report import reach, rendering, summary
-    from axiomatic.study.storage import without_password
+    from axiomatic.study.optuna_db import without_password
 
     report = study.report()
     written = study.write_report(report, formats)

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from axiomatic.data import text, tokenizer
+from axiomatic.data import tasks, text, tokenizer
 from axiomatic.data.dataset import Dataset
 
-TRANSITIVITY_RULES = ("mention_order", "direct_edge")
-DSEPARATION_RULES = ("no_edge", "blocked_between", "nonempty_given", "skeleton_cut")
-NAMES = (*TRANSITIVITY_RULES, *DSEPARATION_RULES, "majority")
-TASK_RULES = {"transitivity": TRANSITIVITY_RULES, "dseparation": DSEPARATION_RULES}
+# which rules read which task's questions is the task's (tasks.Task.shortcut_rules)
+TRANSITIVITY_RULES = tasks.get("transitivity").shortcut_rules
+DSEPARATION_RULES = tasks.get("dseparation").shortcut_rules
+NAMES = (*dict.fromkeys(rule for task in tasks.all_tasks() for rule in task.shortcut_rules), "majority")
 MAX_NAME = 10  # characters a name key holds: 6 bits each after a sentinel bit, in an int64
 CODE = np.zeros(256, dtype=np.int64)  # token id -> 1..62 for the name characters, 0 otherwise
 CODE[tokenizer.CHAR_ID] = np.arange(1, len(tokenizer.CHAR_ID) + 1)
@@ -137,18 +137,20 @@ def token_predictions(data: Dataset) -> dict[str, np.ndarray] | None:
 
 
 def predictions(data: Dataset) -> dict[str, np.ndarray] | None:
-    """The Yes/No answer per row of every rule that applies to the suite's questions: the
-    transitivity rules, the d-separation rules, or None (no rows, a mix, another question)."""
-    fast = token_predictions(data)
+    """The Yes/No answer per row of every rule that reads the rows' task's questions (its
+    ``shortcut_rules``), or None (no rows, a mix, a task without rules)."""
+    task = tasks.task_of_rows(data)
+    rules = tasks.get(task).shortcut_rules if task is not None else ()
+    if not rules:
+        return None  # no rows, a mix, or a task no rule reads (corr2cause)
+    fast = token_predictions(data) if rules == TRANSITIVITY_RULES else None
     if fast is not None:
         return fast
     asked = (data.tokens == DOES).sum(axis=1) + (data.tokens == D_SEPARATED).sum(axis=1)
-    if not len(data) or (asked != 1).any():
-        return None  # another task's questions (corr2cause), which no rule here reads
+    if (asked != 1).any():
+        return None
     parsed = [text.parse(*data.text(i)[:2]) for i in range(len(data))]
-    questions = {p.question for p in parsed}
-    rules = TASK_RULES.get(questions.pop()) if len(questions) == 1 else None
-    if rules is None:
+    if {p.question for p in parsed} != {task}:
         return None
     return {name: np.array([RULES[name](p) for p in parsed]) for name in rules}
 

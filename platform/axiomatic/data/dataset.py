@@ -1,8 +1,9 @@
-"""The token-array form every dataset and suite takes: uint8 tokens, lengths, labels."""
+"""The token-array form every dataset and suite takes: uint8 tokens, lengths, labels, and the
+row structure training reads (how many of a premise's questions one training row holds)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from axiomatic.data import tokenizer
 
 UNKNOWN_CATEGORY = 255
+ARRAYS = ("tokens", "lengths", "labels", "categories", "nodes")  # what is saved, one .npy each
 
 
 @dataclass
@@ -19,12 +21,15 @@ class Dataset:
     labels: np.ndarray  # (N,) uint8: 1 = Yes, 0 = No
     categories: np.ndarray  # (N,) uint8: graphs.CATEGORY_NAMES index, or UNKNOWN_CATEGORY
     nodes: np.ndarray  # (N,) int32: nodes in the premise graph
+    # k > 1: the k rows that share a premise are its questions, trained together in one row
+    # (data.questions_per_premise); set by the task's generator and the store, not saved
+    questions_per_row: int = 1
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
     def subset(self, index) -> "Dataset":
-        picked = Dataset(*(getattr(self, f.name)[index] for f in fields(self)))
+        picked = Dataset(*(getattr(self, name)[index] for name in ARRAYS), self.questions_per_row)
         return picked.trimmed()
 
     def trimmed(self) -> "Dataset":
@@ -38,12 +43,12 @@ class Dataset:
         return premise, hypothesis, "Yes" if self.labels[i] else "No"
 
     def save(self, directory: Path) -> None:
-        for f in fields(self):
-            np.save(directory / f"{f.name}.npy", getattr(self, f.name))
+        for name in ARRAYS:
+            np.save(directory / f"{name}.npy", getattr(self, name))
 
     @classmethod
-    def load(cls, directory: Path) -> "Dataset":
-        return cls(*(np.load(directory / f"{f.name}.npy") for f in fields(cls)))
+    def load(cls, directory: Path, questions_per_row: int = 1) -> "Dataset":
+        return cls(*(np.load(directory / f"{name}.npy") for name in ARRAYS), questions_per_row)
 
     @classmethod
     def concat(cls, parts: list["Dataset"]) -> "Dataset":
@@ -53,8 +58,11 @@ class Dataset:
         for p in parts:
             tokens[start : start + len(p), : p.tokens.shape[1]] = p.tokens
             start += len(p)
-        rest = [np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)[1:]]
-        return cls(tokens, *rest)
+        rest = [np.concatenate([getattr(p, name) for p in parts]) for name in ARRAYS[1:]]
+        structures = {p.questions_per_row for p in parts}
+        if len(structures) > 1:
+            raise ValueError(f"cannot join datasets of {sorted(structures)} questions per row")
+        return cls(tokens, *rest, structures.pop())
 
     @classmethod
     def from_text(cls, records: list[tuple[str, str, str]]) -> "Dataset":

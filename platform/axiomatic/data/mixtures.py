@@ -194,7 +194,9 @@ def generate(spec: DataSpec) -> Dataset:
     data = transitivity.generate(rng, groups, spec.alphabet, k, spec.balance,
                                  balance_within_premise=spec.questions_per_premise > 1,
                                  hop_balance=spec.hop_balance)
-    return data.subset(rng.permutation(len(data))[: spec.size])
+    data = data.subset(rng.permutation(len(data))[: spec.size])
+    data.questions_per_row = spec.questions_per_premise  # a premise's questions train in one row
+    return data
 
 
 def _chains(rng, spec: DataSpec, kind: str, nodes: int, count: int) -> graphs.GraphBatch:

@@ -17,8 +17,8 @@ import numpy as np
 
 from axiomatic.data import baselines, graphs, suites, tasks, tokenizer
 from axiomatic.data.dataset import Dataset
-from axiomatic.data.locations import cache_root, published_dir
-from axiomatic.data.tasks import TaskSpec
+from axiomatic.data.data_dirs import cache_root, published_dir
+from axiomatic.data.tasks.task import TaskSpec
 from axiomatic.digest import file_digest, json_digest
 from axiomatic.files import write_directory_atomically
 
@@ -69,7 +69,8 @@ class Store:
 
     def training_set(self, spec: TaskSpec, check_against: list[str] | None = None) -> tuple[Dataset, dict]:
         """A training set, checked against the suites it will be scored on (default: every suite
-        of its task: a row of one task never equals a row of another)."""
+        of its task: a row of one task never equals a row of another), carrying its row structure
+        (the questions per row its task reads from the spec)."""
         if check_against is None:
             check_against = suites.task_suites(spec.task, self.published)
         check = sorted(check_against)
@@ -83,7 +84,9 @@ class Store:
             return data, {"spec": spec.model_dump(mode="json"), "leakage": leakage,
                           "baselines": baselines.score(sample), "baseline_rows": len(sample)}
 
-        return self._get(recipe, build, tasks.category_names(spec.task))
+        data, manifest = self._get(recipe, build, tasks.category_names(spec.task))
+        data.questions_per_row = tasks.questions_per_row(spec)
+        return data, manifest
 
     def remove_leakage(self, data: Dataset, suite_names: list[str]) -> tuple[Dataset, dict]:
         """Drop training rows whose (premise, question) appears in any evaluation suite."""

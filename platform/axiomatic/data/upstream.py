@@ -4,7 +4,7 @@
 ``AniketVashishtha/Causal_Axioms`` at a pinned commit, checks each download against its known
 sha256 before reading it, converts it to the platform's JSONL records (premise, hypothesis, label,
 suite, size, source), checks the converted bytes against the digest of the reference conversion,
-and moves the whole set into the dataset cache at once (``locations.fetched_published_dir``),
+and moves the whole set into the dataset cache at once (``data_dirs.fetched_published_dir``),
 where every command finds it when no other published directory exists.
 
 The table holds digests only (computed from the reference conversion in
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from axiomatic.data.locations import fetched_published_dir
+from axiomatic.data.data_dirs import fetched_published_dir
 from axiomatic.data.plain_pickle import loads_plain
 from axiomatic.errors import AxiomaticError
 from axiomatic.files import write_directory_atomically

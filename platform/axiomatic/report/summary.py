@@ -12,14 +12,15 @@ from pathlib import Path
 import optuna
 
 from axiomatic import metric_names
+from axiomatic.data import tasks
 from axiomatic.data.references import select_references
 from axiomatic.data.store import Store
 from axiomatic.report import plots, reach, rendering, tables
 from axiomatic.study import results
-from axiomatic.study import storage as optuna_storage
+from axiomatic.study import optuna_db as optuna_storage
 from axiomatic.study.ledger import Ledger, Unreadable
 from axiomatic.study.spec import StudySpec
-from axiomatic.study.storage import OptunaStorage
+from axiomatic.study.optuna_db import OptunaStorage
 
 RENDERERS = {"md": rendering.to_markdown, "latex": rendering.to_latex, "csv": rendering.to_csv}
 SUFFIX = {"md": "md", "latex": "tex", "csv": "csv"}
@@ -63,7 +64,7 @@ def departures(spec: StudySpec, records: list[dict]) -> list[str]:
         "model.mixer: conv (a causal depthwise convolution over mixer_width tokens before attention: "
         "a local position signal of its own, also in NoPE arms)": any(r.model.mixer == "conv" for r in runs),
         "data.questions_per_premise > 1 (several questions per premise in one training row)":
-            any(r.data.questions_per_premise > 1 for r in runs),
+            any(tasks.questions_per_row(r.data) > 1 for r in runs),
         "train.aux_loss > 0 (a next-token loss on premise and question tokens besides the answer)":
             any(r.train.aux_loss > 0 for r in runs),
         "train.question_first (each question stated before its premise, in training and every "

@@ -28,29 +28,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from axiomatic import metric_names
+from axiomatic.data import tasks
 from axiomatic.study.results import ArmSummary
 
-# (suite family, group title), in the order of the paper's tables.
-GENERATED_FAMILIES = (
-    ("flipped_chain_short", "Training lengths (flipped, held out)"),
-    ("shuffled_flipped_chain", "Training lengths (flipped, shuffled)"),
-    ("standard_chain", "Length generalisation (standard)"),
-    ("flipped_chain", "Length generalisation (flipped)"),
-    ("reversed_chain", "Reversal"),
-    ("shuffled_chain", "Shuffled order"),
-    ("name_shift", "Name shift"),
-    ("branching_bf1.4", "Branching bf1.4"),
-    ("branching_bf2.0", "Branching bf2.0"),
-    ("dseparation/flipped_chain", "d-separation, flipped chains"),
-    ("dseparation/branching_bf1.4", "d-separation, branching bf1.4"),
-    ("corr2cause", "Corr2Cause (balanced test split)"),
-    ("corr2cause_natural", "Corr2Cause (natural Yes share)"),
-    ("corr2cause_minimal", "Corr2Cause (minimal premise, balanced test split)"),
-)
-FAMILY_ORDER = tuple(family for family, _ in GENERATED_FAMILIES)
-FAMILY_TITLES = dict(GENERATED_FAMILIES)
 PUBLISHED_PREFIX = "published/"
-PUBLISHED_AXIOM_ORDER = ("transitivity", "dseparation")
 PUBLISHED_TITLE = "Published files"
 OTHER_TITLE = "Other"
 
@@ -106,11 +87,17 @@ class Table:
 # --- columns -------------------------------------------------------------------------------
 
 
+def family_titles() -> dict[str, str]:
+    """Suite family -> group title, in the order of the paper's tables: each task's report
+    groups, the tasks in the order registered (the published files' axioms go in that order too)."""
+    return {family: title for task in tasks.all_tasks() for family, title in task.report_groups}
+
+
 def split_suite(suite: str) -> tuple[str, int | None]:
     """("flipped_chain", 9) for "flipped_chain/len=9"; ("corr2cause", None) for "corr2cause/all"
     or "corr2cause/type=collider"; (suite, None) when it has neither."""
     family, _, last = suite.rpartition("/")
-    if family in FAMILY_TITLES and SELECTOR_COMPONENT.match(last):
+    if family in family_titles() and SELECTOR_COMPONENT.match(last):
         return family, None
     match = SIZE_COMPONENT.match(last)
     if not family or not match:
@@ -120,16 +107,13 @@ def split_suite(suite: str) -> tuple[str, int | None]:
 
 def _family_rank(family: str) -> tuple[int, int, int]:
     """Generated families in the paper's order, then published files by axiom, then the rest."""
-    if family in FAMILY_ORDER:
-        return (0, FAMILY_ORDER.index(family), 0)
+    order, axioms = tuple(family_titles()), tasks.names()
+    if family in order:
+        return (0, order.index(family), 0)
     if family.startswith(PUBLISHED_PREFIX):
         axiom, _, inner = family[len(PUBLISHED_PREFIX) :].partition("/")
-        axiom_rank = (
-            PUBLISHED_AXIOM_ORDER.index(axiom)
-            if axiom in PUBLISHED_AXIOM_ORDER
-            else len(PUBLISHED_AXIOM_ORDER)
-        )
-        inner_rank = FAMILY_ORDER.index(inner) if inner in FAMILY_ORDER else len(FAMILY_ORDER)
+        axiom_rank = axioms.index(axiom) if axiom in axioms else len(axioms)
+        inner_rank = order.index(inner) if inner in order else len(order)
         return (1, axiom_rank, inner_rank)
     return (2, 0, 0)
 
@@ -143,8 +127,9 @@ def suite_sort_key(suite: str) -> tuple:
 def group_title(suite: str) -> str:
     """The column group of a suite; each published family is a group of its own (by prefix)."""
     family, _ = split_suite(suite)
-    if family in FAMILY_TITLES:
-        return FAMILY_TITLES[family]
+    titles = family_titles()
+    if family in titles:
+        return titles[family]
     if family.startswith(PUBLISHED_PREFIX):
         return f"{PUBLISHED_TITLE}: {family[len(PUBLISHED_PREFIX):]}"
     return OTHER_TITLE

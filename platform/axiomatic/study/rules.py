@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from axiomatic import metric_names
 from axiomatic.data import suites as suite_catalog
 from axiomatic.data import tasks
-from axiomatic.data.tasks import YES_CLASS_TASKS
 from axiomatic.data.references import select_references
 from axiomatic.errors import Problem
 from axiomatic.model.config import ModelConfig
@@ -237,9 +236,9 @@ def _objective_problems(objective: ObjectiveSpec, expanded: list[str], published
     metric = objective.metric
     located = metric_names.suite_and_measure(metric)
     suite = located[0] if located else None
-    if suite is not None and located[1] != "acc" and suite_catalog.task_of_suite(suite) not in YES_CLASS_TASKS:
+    if suite is not None and located[1] != "acc" and not tasks.yes_class(suite_catalog.task_of_suite(suite)):
         yield Problem("objective.metric", f"{metric!r}: the Yes-class measures ({', '.join(metric_names.YES_CLASS_MEASURES)}) "
-                                          f"are reported for the suites of the tasks {', '.join(YES_CLASS_TASKS)} only; "
+                                          f"are reported for the suites of the tasks {', '.join(tasks.yes_class_tasks())} only; "
                                           f"use {metric_names.suite_acc(suite)}")
     elif metric not in TRIAL_METRICS and suite not in expanded:
         example = f"e.g. {metric_names.suite_acc(expanded[0])}" if expanded else "none: the study lists no suites"

@@ -19,7 +19,7 @@ from axiomatic.errors import UserError
 from axiomatic.location import Location, without_query
 from axiomatic.study.ledger import Ledger
 from axiomatic.study.spec import StudySpec, validate_study
-from axiomatic.userfiles import read_yaml
+from axiomatic.strict_yaml import read_yaml
 
 
 def ledger_for(spec: StudySpec, location: str | None, runs_dir: str | Path,

@@ -24,11 +24,11 @@ from ray.tune.logger import JsonLoggerCallback
 from axiomatic.data.store import Store
 from axiomatic.errors import UserError
 from axiomatic.ray_session import ray_session
-from axiomatic.study import storage as optuna_storage
+from axiomatic.study import optuna_db as optuna_storage
 from axiomatic.study.cell_task import CellTask
 from axiomatic.study.ledger import Ledger
 from axiomatic.study.spec import StudySpec
-from axiomatic.study.storage import OptunaStorage
+from axiomatic.study.optuna_db import OptunaStorage
 from axiomatic.study.searcher import ArmSearcher, optuna_study
 from axiomatic.study.trial import run_cell
 from axiomatic.train import launch

@@ -13,12 +13,12 @@ from axiomatic import metric_names
 from axiomatic.data.store import Store
 from axiomatic.errors import UserError
 from axiomatic.study import space
-from axiomatic.study import storage as optuna_storage
+from axiomatic.study import optuna_db as optuna_storage
 from axiomatic.study.cell_task import CellTask
 from axiomatic.study.ledger import Cell, CellStatus, Ledger, arm_id, cell_id
 from axiomatic.study.progress import SearchProgress, search_progress
 from axiomatic.study.spec import StudySpec
-from axiomatic.study.storage import OptunaStorage
+from axiomatic.study.optuna_db import OptunaStorage
 
 COMBINE = {"mean": np.mean, "median": np.median, "min": np.min}
 

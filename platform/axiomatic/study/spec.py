@@ -51,7 +51,7 @@ from axiomatic.study.domains import (
 from axiomatic.study.problems import user_error
 from axiomatic.study.rules import PARAMETERS, rule_problems
 from axiomatic.train.config import RunConfig, build_run
-from axiomatic.userfiles import read_yaml
+from axiomatic.strict_yaml import read_yaml
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 

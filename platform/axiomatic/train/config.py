@@ -24,7 +24,7 @@ from axiomatic.data import tasks, tokenizer
 from axiomatic.data.axioms import corr2cause
 from axiomatic.data.tasks import TaskSpec
 from axiomatic.errors import InvalidConfig, Problem, UserError, invalid_input, validation_problems
-from axiomatic.userfiles import read_yaml
+from axiomatic.strict_yaml import read_yaml
 from axiomatic.model.config import PRESETS as MODEL_PRESETS
 from axiomatic.model.config import ModelConfig
 from axiomatic.train.recipes import TrainConfig, train_config

@@ -29,7 +29,7 @@ import torch
 from axiomatic import metric_names
 from axiomatic.data.packing import PackedBatch, packed_batches
 from axiomatic.data.suites import task_of_suite
-from axiomatic.data.tasks import YES_CLASS_TASKS
+from axiomatic.data.tasks import yes_class
 from axiomatic.data.store import Store
 from axiomatic.errors import Diverged, UserError
 from axiomatic.model.decoder import Decoder
@@ -120,18 +120,18 @@ class Trainer:
         self.autocast = self.cfg.precision == "bf16"
         wrapped = worker.wrap(self.model)
         self.forward = torch.compile(wrapped) if self.cfg.compile and device.type == "cuda" else wrapped
-        # one Phase per curriculum stage, then the main training set last
-        specs = [stage.data for stage in run.curriculum] + [run.data]
+        # one Phase per curriculum stage, then the main training set last; each dataset says how
+        # many of a premise's questions one training row holds (Dataset.questions_per_row)
         names = [f"curriculum.{k}.data" for k in range(len(data.stages))] + ["data"]
         if self.cfg.pack_length:
             rows = self.cfg.batch_tokens // self.cfg.pack_length // worker.world
-            self.phases = [Phase(d, spec.questions_per_premise, device, rows, self.cfg.pack_length)
-                           for d, spec in zip([*data.stages, data.train], specs)]
+            self.phases = [Phase(d, d.questions_per_row, device, rows, self.cfg.pack_length)
+                           for d in [*data.stages, data.train]]
             self._check_packing(names, rows)
             self.steps_per_epoch = [phase.packing.rows // (rows * worker.world) for phase in self.phases]
         else:
-            self.phases = [Phase(d, spec.questions_per_premise, device, own_batch_rows(self.cfg, k, worker.world))
-                           for k, (d, spec) in enumerate(zip([*data.stages, data.train], specs))]
+            self.phases = [Phase(d, d.questions_per_row, device, own_batch_rows(self.cfg, k, worker.world))
+                           for k, d in enumerate([*data.stages, data.train])]
             self.steps_per_epoch = [batches_per_epoch(len(phase), phase.batch_rows, worker.world)
                                     for phase in self.phases]
         for name, phase, per_epoch in zip(names, self.phases, self.steps_per_epoch):
@@ -279,12 +279,12 @@ class Trainer:
         device, size, packed = self.worker.device, self.cfg.eval_batch_size, self.cfg.pack_length
         val = evaluate(self.model, self.data.val, device, size, self.autocast, packed)
         metrics = {metric_names.VAL_ACC: val["acc"], metric_names.VAL_LOSS: val["loss"]}
-        if self.run.data.task in YES_CLASS_TASKS:
+        if yes_class(self.run.data.task):
             metrics[metric_names.VAL_F1] = val["f1"]
         for name, suite in self.data.suites.items():
             scored = evaluate(self.model, suite, device, size, self.autocast, packed)
             metrics[metric_names.suite_acc(name)] = scored["acc"]
-            if task_of_suite(name) in YES_CLASS_TASKS:
+            if yes_class(task_of_suite(name)):
                 for measure in metric_names.YES_CLASS_MEASURES:
                     metrics[metric_names.suite_metric(name, measure)] = scored[measure]
         return metrics

@@ -29,7 +29,7 @@ def load_data(run: RunConfig, store: Store) -> RunData:
     data, manifest = store.training_set(run.data)
     rng = np.random.default_rng(run.data.seed)
     n_val = validation_rows(len(data), run.train.val_share)
-    if run.data.questions_per_premise > 1:
+    if data.questions_per_row > 1:
         # the questions of one premise train together, so a premise is in one split only
         train_rows, val_rows = packing.split_by_premise(data, n_val, rng)
     else:

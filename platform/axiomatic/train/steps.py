@@ -6,6 +6,7 @@ without building anything.
 
 from __future__ import annotations
 
+from axiomatic.data import tasks
 from axiomatic.train.config import RunConfig, TrainConfig
 
 NO_STEP_LIMIT = 10**12  # a run without max_steps ends with its epochs
@@ -47,4 +48,4 @@ def expected_training_rows(run: RunConfig) -> int:
     built); with k questions per row, premises split whole, so about a k-th of its rows."""
     size = run.data.size
     questions = size - validation_rows(size, run.train.val_share)
-    return -(-questions // run.data.questions_per_premise)
+    return -(-questions // tasks.questions_per_row(run.data))

@@ -232,9 +232,7 @@ def suite_spec(name: str, items: int = 500) -> Corr2CauseSpec:
     family, _, which = name.partition("/")
     key, _, value = which.partition("=")
     if name not in suite_names():
-        hint = ("; N = 2..4 have 0, 0 and 2 classes in the test split, too few for a suite"
-                if key == "n" and value in ("2", "3", "4") else "")
-        raise ValueError(f"unknown Corr2Cause suite {name!r}{hint}; accepted: {', '.join(suite_names())}")
+        raise unknown_suite(name)
     if family == "corr2cause_minimal":
         base["premise"] = "minimal"
     if key == "n":
@@ -245,6 +243,14 @@ def suite_spec(name: str, items: int = 500) -> Corr2CauseSpec:
         fields = dict(nodes=EXHAUSTIVE_NODES, balanced=family != "corr2cause_natural")
     spec = Corr2CauseSpec(**base, **fields)
     return spec.model_copy(update={"size": min(items, available(spec, spec.balanced))})
+
+
+def unknown_suite(name: str) -> ValueError:
+    """The error for a name of a Corr2Cause family that names no suite."""
+    key, _, value = name.partition("/")[2].partition("=")
+    hint = ("; N = 2..4 have 0, 0 and 2 classes in the test split, too few for a suite"
+            if key == "n" and value in ("2", "3", "4") else "")
+    return ValueError(f"unknown Corr2Cause suite {name!r}{hint}; accepted: {', '.join(suite_names())}")
 
 
 def build_suite(name: str, items: int = 500) -> Dataset:

@@ -150,7 +150,9 @@ def generate(spec: DSeparationSpec) -> Dataset:
             dags = graphs.random_dags(rng, int(count), int(n), int(spec.edges_per_node * n))
             groups.append(Group(graphs.shuffle_order(rng, dags), spec.name_length))
     data = ask(rng, groups, spec.alphabet, spec.max_given, spec.balance, k)
-    return data.subset(rng.permutation(len(data))[: spec.size])
+    data = data.subset(rng.permutation(len(data))[: spec.size])
+    data.questions_per_row = k  # a premise's questions train in one row
+    return data
 
 
 def ask(rng: np.random.Generator, groups: list[Group], alphabet: str, max_given: int,
