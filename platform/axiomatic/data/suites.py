@@ -16,7 +16,7 @@ from axiomatic.data import tasks
 from axiomatic.data.dataset import Dataset
 # graph_suites' names, as callers name them: suites.FAMILIES, suites.split_name, ...
 from axiomatic.data.graph_suites import (DEFAULT_ITEMS, FAMILIES, LONG_CHAINS, SUITE_VERSION,  # noqa: F401
-                                         Family, split_name)
+                                         split_name)
 from axiomatic.data.data_dirs import PUBLISHED_ENV, published_dir  # noqa: F401 (suites.published_dir, as callers name it)
 
 
