@@ -69,7 +69,9 @@ def _lease(runs, name: str, **holder) -> None:
     record = {"holder": "earlier", "host": "elsewhere", "process_space": "elsewhere:1", "pid": 4242,
               "heartbeat": time.time(), **holder}
     runs.mkdir(parents=True, exist_ok=True)
-    (runs / f"{name}.lease.json").write_text(json.dumps(record))
+    written = runs / f".{name}.lease.json.part"  # replaced whole, as a driver writes it: a reader
+    written.write_text(json.dumps(record))       # never sees half a record
+    written.replace(runs / f"{name}.lease.json")
 
 
 def test_a_fresh_lease_of_another_machine_is_refused(tmp_path, capsys):
@@ -110,7 +112,15 @@ def test_a_driver_whose_lease_was_taken_over_stops_and_says_so(tmp_path, monkeyp
     while time.time() < deadline and not (runs / "usurped" / "cells").exists():
         time.sleep(0.3)
     assert driver.poll() is None, "the study ended before its lease could be taken over"
-    _lease(runs, "usurped")  # what a driver elsewhere writes when it finds this one's heartbeat stale
+    lease = runs / "usurped.lease.json"
+    deadline = time.time() + 120
+    while driver.poll() is None and time.time() < deadline:
+        # what a driver elsewhere writes when it finds this one's heartbeat stale; again if this
+        # driver's own beat, read before the takeover, wrote over it (the usurper's settle would
+        # see that and try again)
+        if json.loads(lease.read_text())["holder"] != "earlier":
+            _lease(runs, "usurped")
+        time.sleep(0.3)
     output = " ".join(driver.communicate(timeout=120)[0].decode().split())
     assert driver.returncode == 1, output[-3000:]
     assert "was taken over by driver 4242 on elsewhere" in output and "this driver stopped" in output
