@@ -301,6 +301,7 @@ def test_given_first_applies_to_packed_training_rows_validation_and_every_suite(
         assert (first_given[asked] < first_are[asked]).all()
     # the moved rows still pack: a premise's four questions share its tokens
     assert np.bincount(packing.premise_groups(data.train)).max() == 4
+    assert data.train.questions_per_row == data.val.questions_per_row == 4  # and still train packed
 
 
 def test_given_first_trains_above_the_shortcuts():

@@ -27,9 +27,11 @@ validation and every suite alike.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from axiomatic.data import tokenizer
+from axiomatic.data import packing, tokenizer
 from axiomatic.data.dataset import Dataset
 
 PERIOD, QUESTION_MARK = tokenizer.TOKEN_ID["."], tokenizer.TOKEN_ID["?"]
@@ -67,8 +69,7 @@ def given_first(data: Dataset) -> Dataset:
     inside = columns < data.lengths[:, None]
     if (data.tokens[np.arange(len(data)), data.lengths - 1] != QUESTION_MARK).any():
         raise ValueError("given_first: every row must end in a question ending in '?'")
-    periods = (data.tokens == PERIOD) & inside
-    start = np.where(periods.any(axis=1), data.tokens.shape[1] - np.argmax(periods[:, ::-1], axis=1), 0)
+    start = packing.premise_lengths(data)  # where each row's question begins
     in_question = columns >= start[:, None]
     has_given = ((data.tokens == GIVEN) & in_question & inside).any(axis=1)
     given = np.where(has_given, np.argmax((data.tokens == GIVEN) & in_question, axis=1), start)
@@ -85,8 +86,9 @@ def given_first(data: Dataset) -> Dataset:
 
 
 def _reordered(data: Dataset, source: np.ndarray) -> Dataset:
-    """``data`` with position j of each row taking that row's token ``source[j]`` (padding kept)."""
+    """``data`` with position j of each row taking that row's token ``source[j]`` (padding kept;
+    labels and the row structure unchanged)."""
     inside = np.arange(data.tokens.shape[1]) < data.lengths[:, None]
     tokens = np.where(inside, np.take_along_axis(data.tokens, np.where(inside, source, 0), axis=1),
                       tokenizer.PAD_ID).astype(np.uint8)
-    return Dataset(tokens, data.lengths, data.labels, data.categories, data.nodes)
+    return replace(data, tokens=tokens)
