@@ -175,8 +175,10 @@ def test_a_password_in_the_url_is_never_recorded_nor_printed(postgres, tmp_path,
 
 def test_a_database_lost_mid_study_is_said_and_the_exit_is_not_0(tmp_path):
     with postgres_server() as (url, stop):
+        # epochs enough that the second arm cannot finish while the database is being stopped
+        # (3 epochs took about 2 s a cell on an idle machine, and it sometimes did)
         path = study_file(tmp_path, name="pglost", seeds=[0], optuna_storage=url,
-                          train={"lr": 3e-3, "batch_size": 32, "epochs": 3, "device": "cpu"},
+                          train={"lr": 3e-3, "batch_size": 32, "epochs": 15, "device": "cpu"},
                           search={"algorithm": "grid", "max_concurrent": 1})
         ledger = Ledger(tmp_path / "runs" / "pglost")
         runner = platform(["study", path], tmp_path)
