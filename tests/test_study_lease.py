@@ -14,6 +14,7 @@ import pytest
 
 from axiomatic import cli
 from axiomatic.errors import UserError
+from axiomatic.files import write_json_atomically
 from axiomatic.location import Location
 from axiomatic.study.lease import HEARTBEAT_ENV, SETTLE_ENV, STALE_S, Lease, process_space
 from axiomatic.study.ledger import Ledger
@@ -68,10 +69,8 @@ def test_a_second_driver_and_a_new_are_refused_while_the_first_runs(tmp_path, ca
 def _lease(runs, name: str, **holder) -> None:
     record = {"holder": "earlier", "host": "elsewhere", "process_space": "elsewhere:1", "pid": 4242,
               "heartbeat": time.time(), **holder}
-    runs.mkdir(parents=True, exist_ok=True)
-    written = runs / f".{name}.lease.json.part"  # replaced whole, as a driver writes it: a reader
-    written.write_text(json.dumps(record))       # never sees half a record
-    written.replace(runs / f"{name}.lease.json")
+    # replaced whole, as a driver writes it: a reader never sees half a record
+    write_json_atomically(runs / f"{name}.lease.json", record)
 
 
 def test_a_fresh_lease_of_another_machine_is_refused(tmp_path, capsys):
