@@ -14,6 +14,7 @@ from axiomatic.data import mixtures, packing, tokenizer
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.model import Decoder, ModelConfig
 from axiomatic.model.layout import PAD_SEGMENT, Layout
+from axiomatic.model.mixer import within_names
 from axiomatic.model.positional import PE_KINDS
 from axiomatic.train.evaluate import evaluate, packed as packed_evaluation_batches
 from axiomatic.train.batches import Phase, assemble, assemble_packed
@@ -48,7 +49,7 @@ def single_rows(data, rows, b: int, j: int) -> tuple[torch.Tensor, torch.Tensor]
     return torch.from_numpy(own.astype(np.int64))[None], torch.tensor([len(own)])
 
 
-@pytest.mark.parametrize("pe, mixer", list(itertools.product(PE_KINDS, ["none", "conv"])))
+@pytest.mark.parametrize("pe, mixer", list(itertools.product(PE_KINDS, ["none", "conv", "name"])))
 def test_each_question_of_a_row_gets_the_logits_of_a_row_of_its_own(packed, pe, mixer):
     data, rows, layout = packed
     model = make_model(pe=pe, mixer=mixer)
@@ -209,7 +210,7 @@ def test_a_packed_layout_restarts_positions_and_predecessors_at_each_instance(pa
     assert not (mask & other & ~torch.eye(ROW, dtype=torch.bool)).any()
 
 
-@pytest.mark.parametrize("pe, mixer", list(itertools.product(PE_KINDS, ["none", "conv"])))
+@pytest.mark.parametrize("pe, mixer", list(itertools.product(PE_KINDS, ["none", "conv", "name"])))
 def test_packed_instances_get_the_logits_they_get_unpacked(packed, pe, mixer):
     data, _, _ = packed
     phase, plan, batch, plain = both_batches(data)
@@ -305,3 +306,47 @@ def test_packed_evaluation_scores_what_evaluation_by_length_scores(packed, pe):
     # a row longer than pack_length: the dataset is read by length, with the same scores
     longest = int(data.lengths.max())
     assert evaluate(model, data, cpu, batch_size=8, pack_length=longest - 1) == alone
+
+
+# ---------------------------------------------------------------- the name mixer
+
+def name_mixer_inputs(premise: str, question: str):
+    """A real row's ids, and each token's predecessor within its node name."""
+    ids = torch.tensor([tokenizer.encode(premise, question)])
+    model = make_model(pe="none", mixer="name", n_layer=1)
+    return ids, model, within_names(ids, None, model.name_token)
+
+
+def test_the_name_mixer_links_the_characters_of_one_name_only():
+    ids, _, predecessor = name_mixer_inputs("ab causes xyz.", "Does ab cause xyz?")
+    spelled = [tokenizer.VOCAB[i] for i in ids[0]]
+    assert spelled[:5] == ["a", "b", "causes", "x", "y"]
+    # b follows a, y follows x, z follows y; a word, a name's first character or "?" follows nothing
+    expected = [-1, 0, -1, -1, 3, 4, -1, -1, -1, 8, -1, -1, 11, 12, -1]
+    assert predecessor[0].tolist() == expected
+
+
+def test_the_name_mixer_never_sees_past_its_name_and_carries_no_position():
+    """What the mixer adds at a name's characters depends on that name alone: the same wherever
+    the name stands, whatever stands next to it."""
+    ids, model, predecessor = name_mixer_inputs("ab causes xyz. xyz causes c.", "Does ab cause c?")
+    mixer = model.blocks[0].mixer
+    mixed = mixer(model.tok_emb(ids), predecessor)[0]
+    xyz_first, xyz_second = slice(3, 6), slice(7, 10)  # the name xyz, as an effect and as a cause
+    assert [tokenizer.VOCAB[i] for i in ids[0, xyz_second]] == ["x", "y", "z"]
+    assert torch.equal(mixed[xyz_first], mixed[xyz_second])
+    # the conv mixer over the same row does tell them apart: it sees "causes" and "." beside them
+    conv = make_model(pe="none", mixer="conv", n_layer=1).blocks[0].mixer
+    convolved = conv(model.tok_emb(ids))[0]
+    assert not torch.allclose(convolved[xyz_first], convolved[xyz_second])
+
+
+def test_the_name_mixer_keeps_the_order_of_a_names_characters():
+    ids, model, predecessor = name_mixer_inputs("ab causes ba.", "Does ab cause ba?")
+    mixed = model.blocks[0].mixer(model.tok_emb(ids), predecessor)[0]
+    assert not torch.allclose(mixed[1], mixed[4])  # "ab" and "ba" end as different vectors
+
+
+def test_the_name_mixer_needs_the_tokenizers_vocabulary():
+    with pytest.raises(ValueError, match="vocab_size"):
+        make_model(mixer="name", vocab_size=tokenizer.VOCAB_SIZE + 1)

@@ -486,6 +486,9 @@ def test_departures_name_each_lever_an_arm_uses():
                                        "train": {"device": "cpu", "given_first": True}}, "given.yaml"),
                        [{"params": {}}])
     assert any(note.startswith("train.given_first (each d-separation question's given set") for note in moved)
+    named = departures(validate_study({"name": "names", "model": {"preset": "tiny", "mixer": "name"},
+                                       "train": {"device": "cpu"}}, "names.yaml"), [{"params": {}}])
+    assert [note.split(" (")[0] for note in named if "mixer" in note] == ["model.mixer: name"]
 
 
 def test_an_arm_whose_curriculum_stage_did_not_learn_is_flagged():

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from axiomatic.data import suites, tokenizer
+from axiomatic.data import mixtures, suites, text, tokenizer
+from axiomatic.data.axioms import corr2cause, dseparation
 from axiomatic.data.tokenizer import TOKEN_ID
 
 ROUND_TRIP_FILES = (
@@ -155,3 +156,20 @@ def test_encode_many_pads_with_pad_id():
 def test_unparseable_sentences_raise(premise, hypothesis):
     with pytest.raises(ValueError):
         tokenizer.encode(premise, hypothesis)
+
+
+@pytest.mark.parametrize("generate", [
+    lambda: mixtures.generate(mixtures.preset("TS1", size=300, seed=1)),
+    lambda: dseparation.generate(dseparation.DSeparationSpec(size=300, seed=1, perturbation=2.0)),
+    lambda: corr2cause.generate(corr2cause.Corr2CauseSpec(nodes=(2, 5), split="all", size=300, seed=1)),
+], ids=["transitivity", "dseparation", "corr2cause"])
+def test_two_names_never_touch_so_a_run_of_characters_is_one_name(generate):
+    """The decoder (tokenizer.decode) and the name mixer (model.mixer.within_names) both read a run of
+    character tokens as one node name: every task's grammar must put a word or a punctuation
+    token between any two names."""
+    data = generate()
+    for i in range(len(data)):
+        premise, hypothesis, _ = data.text(i)
+        kinds = [piece.kind for piece in text.parse_input(premise, hypothesis)]
+        assert ("name", "name") not in set(zip(kinds, kinds[1:])), (premise, hypothesis)
+        assert tokenizer.encode(premise, hypothesis) == data.tokens[i, : data.lengths[i]].tolist()

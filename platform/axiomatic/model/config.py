@@ -2,7 +2,8 @@
 
 Defaults are the paper's model: 12 layers, 8 heads, width 512, MLP 2048, dropout 0.1, no
 positional encoding. The vocabulary size has no default: the caller fills it from the tokenizer
-(``train.config`` does for every run), so the model knows nothing of the data.
+(``train.config`` does for every run), so the model knows nothing of the data, except with
+``mixer: name``, which must know which token ids spell node names.
 ``mixer`` and ``embed_init`` are the two options that depart from the paper's model (see
 :mod:`axiomatic.model.decoder`). See docs/model.md.
 """
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 from axiomatic.errors import InvalidConfig, Problem
 from axiomatic.model.positional import PE_KINDS
 
-MIXERS = ("none", "conv")
+MIXERS = ("none", "conv", "name")
 EMBED_INITS = ("gpt2", "paper")
 
 # bool is an int subclass; True as a layer count is a bug, not a 1: strict types refuse it
@@ -74,8 +75,10 @@ class ModelConfig(BaseModel):
     max_len: PositiveInt = 512  # longest input accepted; 50-node chains with 3-character names are ~400
     rope_theta: Annotated[Number, Field(gt=0)] = 10000.0
     layer_norm_eps: Annotated[Number, Field(gt=0)] = 1e-5
-    mixer: Literal[MIXERS] = "none"  # type: ignore[valid-type]  # "conv": a causal depthwise convolution before attention in each block
-    mixer_width: PositiveInt = 4  # tokens the conv mixes: the token and its width - 1 predecessors
+    # "conv": a causal depthwise convolution before attention in each block; "name": the same,
+    # over the characters of one node name only (no position signal)
+    mixer: Literal[MIXERS] = "none"  # type: ignore[valid-type]
+    mixer_width: PositiveInt = 4  # tokens the mixer mixes: the token and its width - 1 predecessors
     embed_init: Literal[EMBED_INITS] = "gpt2"  # type: ignore[valid-type]  # "paper": N(0, 1) input embeddings, as the paper's code leaves them
 
     def __init__(self, **data: Any) -> None:

@@ -19,7 +19,8 @@ that hold one premise and several questions (a :class:`~axiomatic.model.layout.L
 logits at every position for the auxiliary next-token loss (:class:`Readout`).
 
 Two options depart from the paper's model, both off by default: ``mixer: conv`` (a causal
-depthwise convolution before attention in each block, :mod:`axiomatic.model.mixer`) and
+depthwise convolution before attention in each block, :mod:`axiomatic.model.mixer`; ``mixer:
+name`` keeps it within each node name, so it carries no position) and
 ``embed_init: paper`` (which *is* the paper's code: input embeddings drawn from N(0, 1), where
 GPT-2's init draws them from N(0, 0.02)).
 
@@ -40,7 +41,8 @@ from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex
 
 from axiomatic.model.config import ModelConfig
 from axiomatic.model.layout import Layout
-from axiomatic.model.mixer import CausalConv
+from axiomatic.data import tokenizer
+from axiomatic.model.mixer import CausalConv, within_names
 from axiomatic.model.positional import (
     ABSOLUTE_KINDS,
     AbsolutePositional,
@@ -72,9 +74,13 @@ class Context:
     """
 
     def __init__(self, T: int, layout: Layout | None, rope: tuple[torch.Tensor, torch.Tensor] | None,
-                 alibi_slopes: torch.Tensor | None, flex: bool = False):
+                 alibi_slopes: torch.Tensor | None, flex: bool = False,
+                 mixer_predecessor: torch.Tensor | None = None):
         self.positions = None if layout is None else layout.positions
-        self.predecessor = None if layout is None else layout.predecessor
+        # the token each one's mixer reads before it: its predecessor in its own sequence (None:
+        # the token to the left), or, for the name mixer, only within its node name
+        self.mixer_predecessor = mixer_predecessor if mixer_predecessor is not None else (
+            None if layout is None else layout.predecessor)
         self.rope = rope
         self.T = T
         self.layout = layout
@@ -173,7 +179,7 @@ class Block(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.ln_1 = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
-        self.mixer = CausalConv(config.d_model, config.mixer_width) if config.mixer == "conv" else None
+        self.mixer = CausalConv(config.d_model, config.mixer_width) if config.mixer != "none" else None
         self.attn = CausalSelfAttention(config)
         self.ln_2 = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.mlp = MLP(config)
@@ -182,7 +188,7 @@ class Block(nn.Module):
         """The block's output at every position, or at ``queries`` (B, K) only, as (B, K, C)."""
         a = self.ln_1(x)
         if self.mixer is not None:
-            a = a + self.mixer(a, ctx.predecessor)
+            a = a + self.mixer(a, ctx.mixer_predecessor)
         h = x if queries is None else at_positions(x, queries)
         h = h + self.attn(a, ctx, queries)
         return h + self.mlp(self.ln_2(h))
@@ -227,6 +233,15 @@ class Decoder(nn.Module):
             self.register_buffer("rope_sin", sin, persistent=False)
         if config.pe == "alibi":
             self.register_buffer("alibi_slopes", alibi_slopes(config.n_head), persistent=False)
+        if config.mixer == "name":
+            # the one thing this model knows of the tokenizer: which ids spell node names (the
+            # checkpoint pins the tokenizer's version, so these ids cannot drift under it)
+            if config.vocab_size != tokenizer.VOCAB_SIZE:
+                raise ValueError(f"mixer 'name' reads the tokenizer's {tokenizer.VOCAB_SIZE} ids, "
+                                 f"got vocab_size={config.vocab_size}")
+            name_token = torch.zeros(config.vocab_size, dtype=torch.bool)
+            name_token[torch.from_numpy(tokenizer.CHAR_ID.astype("int64"))] = True
+            self.register_buffer("name_token", name_token, persistent=False)
 
         self.apply(self._init_weights)
         # GPT-2: scale the projections that write into the residual stream by 1/sqrt(2 n_layer),
@@ -268,7 +283,11 @@ class Decoder(nn.Module):
         # FlexAttention has no dropout and this code no ALiBi score_mod: those keep the dense mask
         flex = (self.use_flex and layout is not None and slopes is None
                 and (self.config.dropout == 0 or not self.training))
-        return self.drop(x), Context(tokens.size(1), layout, rope, slopes, flex)
+        mixer_predecessor = None
+        if self.config.mixer == "name":
+            mixer_predecessor = within_names(tokens, None if layout is None else layout.predecessor,
+                                             self.name_token)
+        return self.drop(x), Context(tokens.size(1), layout, rope, slopes, flex, mixer_predecessor)
 
     def _trunk(self, tokens: torch.Tensor, layout: Layout | None = None) -> torch.Tensor:
         """Residual stream after the last block, (B, T, d_model), before the final LayerNorm."""

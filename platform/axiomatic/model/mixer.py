@@ -10,6 +10,14 @@ paper's model: it adds a position signal of its own, though only over ``width`` 
 The predecessor of a token is the token before it *in its own sequence*: in a multi-question row
 (:mod:`axiomatic.model.layout`) a question's first token follows the premise's last token, not the
 previous question, so every question is mixed exactly as it would be alone.
+
+``mixer: name`` is the same convolution with a shorter reach: a token's predecessors count only
+while they spell the *same node name* (:func:`within_names`). A character is mixed with the
+characters before it in its name and with nothing else; every other token only with itself. So the
+mixer makes a name one vector, as a tokenizer that kept names whole would, and carries no position
+in the row: what it adds to a token is the same wherever in the row its name stands, and it never
+sees a neighbouring word. Where a name stands, and whether it is a cause or an effect, the model
+must learn from attention under the causal mask alone, as the paper's NoPE model does.
 """
 
 from __future__ import annotations
@@ -39,6 +47,21 @@ class CausalConv(nn.Module):
             shifted = _previous(shifted, predecessor)
             out = out + shifted * self.weight[:, offset]
         return out
+
+
+def within_names(tokens: torch.Tensor, predecessor: torch.Tensor | None,
+                 name_token: torch.Tensor) -> torch.Tensor:
+    """Each token's predecessor where both are characters of one node name, else -1.
+
+    tokens: (B, T) ids; predecessor: (B, T) as for :class:`CausalConv` (None: the token to the
+    left); name_token: (vocab,) bool, True for the ids that spell names. Two names never touch in
+    a row (a word or a punctuation token always stands between them), so consecutive characters
+    belong to one name."""
+    if predecessor is None:
+        predecessor = torch.arange(-1, tokens.size(1) - 1, device=tokens.device).expand_as(tokens)
+    is_name = name_token[tokens]
+    previous_is_name = is_name.gather(1, predecessor.clamp(min=0)) & (predecessor >= 0)
+    return torch.where(is_name & previous_is_name, predecessor, -1)
 
 
 def _previous(x: torch.Tensor, predecessor: torch.Tensor | None) -> torch.Tensor:
