@@ -14,7 +14,7 @@ from axiomatic.data import mixtures, packing, tokenizer
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.model import Decoder, ModelConfig
 from axiomatic.model.layout import PAD_SEGMENT, Layout
-from axiomatic.model.mixer import within_names
+from axiomatic.model.mixer import sentence_starts, within_names
 from axiomatic.model.positional import PE_KINDS
 from axiomatic.train.evaluate import evaluate, packed as packed_evaluation_batches
 from axiomatic.train.batches import Phase, assemble, assemble_packed
@@ -49,7 +49,7 @@ def single_rows(data, rows, b: int, j: int) -> tuple[torch.Tensor, torch.Tensor]
     return torch.from_numpy(own.astype(np.int64))[None], torch.tensor([len(own)])
 
 
-@pytest.mark.parametrize("pe, mixer", list(itertools.product(PE_KINDS, ["none", "conv", "name"])))
+@pytest.mark.parametrize("pe, mixer", list(itertools.product(PE_KINDS, ["none", "conv", "name", "sentence"])))
 def test_each_question_of_a_row_gets_the_logits_of_a_row_of_its_own(packed, pe, mixer):
     data, rows, layout = packed
     model = make_model(pe=pe, mixer=mixer)
@@ -210,7 +210,7 @@ def test_a_packed_layout_restarts_positions_and_predecessors_at_each_instance(pa
     assert not (mask & other & ~torch.eye(ROW, dtype=torch.bool)).any()
 
 
-@pytest.mark.parametrize("pe, mixer", list(itertools.product(PE_KINDS, ["none", "conv", "name"])))
+@pytest.mark.parametrize("pe, mixer", list(itertools.product(PE_KINDS, ["none", "conv", "name", "sentence"])))
 def test_packed_instances_get_the_logits_they_get_unpacked(packed, pe, mixer):
     data, _, _ = packed
     phase, plan, batch, plain = both_batches(data)
@@ -350,3 +350,36 @@ def test_the_name_mixer_keeps_the_order_of_a_names_characters():
 def test_the_name_mixer_needs_the_tokenizers_vocabulary():
     with pytest.raises(ValueError, match="vocab_size"):
         make_model(mixer="name", vocab_size=tokenizer.VOCAB_SIZE + 1)
+
+
+def test_a_sentence_starts_after_a_full_stop_or_a_question_mark():
+    ids = torch.tensor([tokenizer.encode("ab causes c. c causes d.", "Does ab cause d?")])
+    model = make_model(pe="none", mixer="sentence", n_layer=1)
+    start = sentence_starts(ids, None, model.sentence_end)[0].tolist()
+    assert start == [0] * 5 + [5] * 4 + [9] * 6
+    # a multi-question row: each question starts a sentence of its own after the premise
+    questions = torch.tensor([tokenizer.encode("ab causes c.", "Does ab cause c?")[5:]] * 2).reshape(1, -1)
+    row = torch.cat([ids[:, :5], questions], dim=1)
+    layout = Layout.from_spans(torch.tensor([5]), torch.tensor([[6, 6]]), row.size(1))
+    assert sentence_starts(row, layout.predecessor, model.sentence_end)[0].tolist() == [0] * 5 + [5] * 6 + [11] * 6
+
+
+def test_the_sentence_mean_is_blind_to_order_and_place():
+    """The mean a token gets is that of its sentence so far: the same for any order of the tokens
+    before it in the sentence and wherever the sentence stands; a cause and an effect differ."""
+    model = make_model(pe="none", mixer="sentence", n_layer=1)
+    mean = model.blocks[0].sentence_mean
+
+    def mixed(premise: str, question: str) -> tuple[list[str], torch.Tensor]:
+        ids = torch.tensor([tokenizer.encode(premise, question)])
+        start = sentence_starts(ids, None, model.sentence_end)
+        return [tokenizer.VOCAB[i] for i in ids[0]], mean(model.tok_emb(ids), start)[0]
+
+    spelled, out = mixed("x causes y. y causes z.", "Does x cause z?")
+    assert spelled[:8] == ["x", "causes", "y", ".", "y", "causes", "z", "."]
+    assert not torch.allclose(out[2], out[4])  # y as the effect, then as the cause
+    moved_spelled, moved = mixed("y causes z. x causes y.", "Does x cause z?")
+    assert moved_spelled[4:8] == ["x", "causes", "y", "."]
+    assert torch.allclose(out[:4], moved[4:8], atol=1e-6)  # the sentence "x causes y." anywhere
+    reference = (model.tok_emb.weight[[tokenizer.TOKEN_ID[t] for t in ("x", "causes", "y")]]).mean(dim=0)
+    assert torch.allclose(out[2], reference * mean.weight, atol=1e-6)

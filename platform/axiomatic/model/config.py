@@ -3,7 +3,7 @@
 Defaults are the paper's model: 12 layers, 8 heads, width 512, MLP 2048, dropout 0.1, no
 positional encoding. The vocabulary size has no default: the caller fills it from the tokenizer
 (``train.config`` does for every run), so the model knows nothing of the data, except with
-``mixer: name``, which must know which token ids spell node names.
+``mixer: name`` or ``sentence``, which must know which token ids spell node names and end sentences.
 ``mixer`` and ``embed_init`` are the two options that depart from the paper's model (see
 :mod:`axiomatic.model.decoder`). See docs/model.md.
 """
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 from axiomatic.errors import InvalidConfig, Problem
 from axiomatic.model.positional import PE_KINDS
 
-MIXERS = ("none", "conv", "name")
+MIXERS = ("none", "conv", "name", "sentence")
 EMBED_INITS = ("gpt2", "paper")
 
 # bool is an int subclass; True as a layer count is a bug, not a 1: strict types refuse it
@@ -76,7 +76,8 @@ class ModelConfig(BaseModel):
     rope_theta: Annotated[Number, Field(gt=0)] = 10000.0
     layer_norm_eps: Annotated[Number, Field(gt=0)] = 1e-5
     # "conv": a causal depthwise convolution before attention in each block; "name": the same,
-    # over the characters of one node name only (no position signal)
+    # over the characters of one node name only (no position signal); "sentence": "name" plus the
+    # mean of the sentence so far (no position signal either)
     mixer: Literal[MIXERS] = "none"  # type: ignore[valid-type]
     mixer_width: PositiveInt = 4  # tokens the mixer mixes: the token and its width - 1 predecessors
     embed_init: Literal[EMBED_INITS] = "gpt2"  # type: ignore[valid-type]  # "paper": N(0, 1) input embeddings, as the paper's code leaves them

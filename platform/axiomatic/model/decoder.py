@@ -20,7 +20,8 @@ logits at every position for the auxiliary next-token loss (:class:`Readout`).
 
 Two options depart from the paper's model, both off by default: ``mixer: conv`` (a causal
 depthwise convolution before attention in each block, :mod:`axiomatic.model.mixer`; ``mixer:
-name`` keeps it within each node name, so it carries no position) and
+name`` keeps it within each node name, and ``mixer: sentence`` adds the mean of the sentence so
+far: neither carries position) and
 ``embed_init: paper`` (which *is* the paper's code: input embeddings drawn from N(0, 1), where
 GPT-2's init draws them from N(0, 0.02)).
 
@@ -42,7 +43,7 @@ from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex
 from axiomatic.model.config import ModelConfig
 from axiomatic.model.layout import Layout
 from axiomatic.data import tokenizer
-from axiomatic.model.mixer import CausalConv, within_names
+from axiomatic.model.mixer import CausalConv, SentenceMean, sentence_starts, within_names
 from axiomatic.model.positional import (
     ABSOLUTE_KINDS,
     AbsolutePositional,
@@ -75,12 +76,14 @@ class Context:
 
     def __init__(self, T: int, layout: Layout | None, rope: tuple[torch.Tensor, torch.Tensor] | None,
                  alibi_slopes: torch.Tensor | None, flex: bool = False,
-                 mixer_predecessor: torch.Tensor | None = None):
+                 mixer_predecessor: torch.Tensor | None = None, sentence_start: torch.Tensor | None = None):
         self.positions = None if layout is None else layout.positions
         # the token each one's mixer reads before it: its predecessor in its own sequence (None:
-        # the token to the left), or, for the name mixer, only within its node name
+        # the token to the left), or, for the name and sentence mixers, only within its node name;
+        # and where each token's sentence starts, for the sentence mixer's mean
         self.mixer_predecessor = mixer_predecessor if mixer_predecessor is not None else (
             None if layout is None else layout.predecessor)
+        self.sentence_start = sentence_start
         self.rope = rope
         self.T = T
         self.layout = layout
@@ -180,6 +183,7 @@ class Block(nn.Module):
         super().__init__()
         self.ln_1 = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.mixer = CausalConv(config.d_model, config.mixer_width) if config.mixer != "none" else None
+        self.sentence_mean = SentenceMean(config.d_model) if config.mixer == "sentence" else None
         self.attn = CausalSelfAttention(config)
         self.ln_2 = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.mlp = MLP(config)
@@ -187,7 +191,9 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, ctx: Context, queries: torch.Tensor | None = None) -> torch.Tensor:
         """The block's output at every position, or at ``queries`` (B, K) only, as (B, K, C)."""
         a = self.ln_1(x)
-        if self.mixer is not None:
+        if self.sentence_mean is not None:
+            a = a + self.mixer(a, ctx.mixer_predecessor) + self.sentence_mean(a, ctx.sentence_start)
+        elif self.mixer is not None:
             a = a + self.mixer(a, ctx.mixer_predecessor)
         h = x if queries is None else at_positions(x, queries)
         h = h + self.attn(a, ctx, queries)
@@ -233,15 +239,18 @@ class Decoder(nn.Module):
             self.register_buffer("rope_sin", sin, persistent=False)
         if config.pe == "alibi":
             self.register_buffer("alibi_slopes", alibi_slopes(config.n_head), persistent=False)
-        if config.mixer == "name":
+        if config.mixer in ("name", "sentence"):
             # the one thing this model knows of the tokenizer: which ids spell node names (the
             # checkpoint pins the tokenizer's version, so these ids cannot drift under it)
             if config.vocab_size != tokenizer.VOCAB_SIZE:
-                raise ValueError(f"mixer 'name' reads the tokenizer's {tokenizer.VOCAB_SIZE} ids, "
+                raise ValueError(f"mixer {config.mixer!r} reads the tokenizer's {tokenizer.VOCAB_SIZE} ids, "
                                  f"got vocab_size={config.vocab_size}")
             name_token = torch.zeros(config.vocab_size, dtype=torch.bool)
             name_token[torch.from_numpy(tokenizer.CHAR_ID.astype("int64"))] = True
             self.register_buffer("name_token", name_token, persistent=False)
+            boundary = torch.zeros(config.vocab_size, dtype=torch.bool)
+            boundary[[tokenizer.TOKEN_ID["."], tokenizer.TOKEN_ID["?"]]] = True
+            self.register_buffer("sentence_end", boundary, persistent=False)
 
         self.apply(self._init_weights)
         # GPT-2: scale the projections that write into the residual stream by 1/sqrt(2 n_layer),
@@ -283,11 +292,14 @@ class Decoder(nn.Module):
         # FlexAttention has no dropout and this code no ALiBi score_mod: those keep the dense mask
         flex = (self.use_flex and layout is not None and slopes is None
                 and (self.config.dropout == 0 or not self.training))
-        mixer_predecessor = None
-        if self.config.mixer == "name":
-            mixer_predecessor = within_names(tokens, None if layout is None else layout.predecessor,
-                                             self.name_token)
-        return self.drop(x), Context(tokens.size(1), layout, rope, slopes, flex, mixer_predecessor)
+        mixer_predecessor = sentence_start = None
+        if self.config.mixer in ("name", "sentence"):
+            predecessor = None if layout is None else layout.predecessor
+            mixer_predecessor = within_names(tokens, predecessor, self.name_token)
+            if self.config.mixer == "sentence":
+                sentence_start = sentence_starts(tokens, predecessor, self.sentence_end)
+        return self.drop(x), Context(tokens.size(1), layout, rope, slopes, flex, mixer_predecessor,
+                                     sentence_start)
 
     def _trunk(self, tokens: torch.Tensor, layout: Layout | None = None) -> torch.Tensor:
         """Residual stream after the last block, (B, T, d_model), before the final LayerNorm."""

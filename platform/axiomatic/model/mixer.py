@@ -18,6 +18,14 @@ mixer makes a name one vector, as a tokenizer that kept names whole would, and c
 in the row: what it adds to a token is the same wherever in the row its name stands, and it never
 sees a neighbouring word. Where a name stands, and whether it is a cause or an effect, the model
 must learn from attention under the causal mask alone, as the paper's NoPE model does.
+
+``mixer: sentence`` adds to the name mixer the mean of the sentence so far
+(:class:`SentenceMean`): every token also gets the average of the tokens from its sentence's first
+token to itself, in no order. A name after ``causes`` then holds ``causes`` and the cause's
+characters, one before it does not, so a cause and an effect differ without any position: the mean
+is the same for any order of those tokens and wherever the sentence stands. It is what one NoPE
+attention head gives when it attends evenly over the current sentence; the mixer supplies it from
+the first step instead of waiting for attention to find the sentence's start.
 """
 
 from __future__ import annotations
@@ -47,6 +55,37 @@ class CausalConv(nn.Module):
             shifted = _previous(shifted, predecessor)
             out = out + shifted * self.weight[:, offset]
         return out
+
+
+class SentenceMean(nn.Module):
+    """One weight per channel times the mean of the sentence so far (its first token to this one)."""
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(d_model).uniform_(-1.0, 1.0))  # as CausalConv at width 1
+
+    def forward(self, x: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, C); start: (B, T) index of the first token of each token's sentence
+        (:func:`sentence_starts`)."""
+        total = torch.cumsum(x, dim=1)
+        index = (start - 1).clamp(min=0)[..., None].expand_as(x)
+        before = total.gather(1, index).masked_fill((start == 0)[..., None], 0.0)
+        count = torch.arange(1, x.size(1) + 1, device=x.device) - start
+        return (total - before) / count[..., None] * self.weight
+
+
+def sentence_starts(tokens: torch.Tensor, predecessor: torch.Tensor | None,
+                    boundary_token: torch.Tensor) -> torch.Tensor:
+    """Index of the first token of each token's sentence: a sentence starts at a token with no
+    predecessor or whose predecessor ends a sentence (``boundary_token``: (vocab,) bool, the ids
+    of ``.`` and ``?``). The tokens of a sentence are contiguous in every row kind (a question of
+    a multi-question row starts a sentence of its own), so the start is a running maximum."""
+    if predecessor is None:
+        predecessor = torch.arange(-1, tokens.size(1) - 1, device=tokens.device).expand_as(tokens)
+    ends = boundary_token[tokens].gather(1, predecessor.clamp(min=0))
+    starts = (predecessor < 0) | ends
+    index = torch.arange(tokens.size(1), device=tokens.device).expand_as(tokens)
+    return torch.where(starts, index, 0).cummax(dim=1).values
 
 
 def within_names(tokens: torch.Tensor, predecessor: torch.Tensor | None,

@@ -65,6 +65,8 @@ def departures(spec: StudySpec, records: list[dict]) -> list[str]:
         "a local position signal of its own, also in NoPE arms)": any(r.model.mixer == "conv" for r in runs),
         "model.mixer: name (the same convolution within each node name only: names become one "
         "vector each, as whole-name tokens would; no position signal)": any(r.model.mixer == "name" for r in runs),
+        "model.mixer: sentence (the name mixer plus the mean of the sentence so far, in no order: "
+        "no position signal)": any(r.model.mixer == "sentence" for r in runs),
         "data.questions_per_premise > 1 (several questions per premise in one training row)":
             any(tasks.questions_per_row(r.data) > 1 for r in runs),
         "train.aux_loss > 0 (a next-token loss on premise and question tokens besides the answer)":
