@@ -520,3 +520,22 @@ def test_importances_over_arms_that_do_not_differ_carry_a_caveat():
     assert importance_caveat(apart, "val/acc") is None
     assert "rank noise" in importance_caveat(overlapping, "val/acc")
     assert "single seed" in importance_caveat(single, "val/acc")
+
+
+def test_a_narrow_console_keeps_every_arm_label_whole():
+    """Run without a terminal (nohup, CI) rich draws 80 columns: an arm cut to ``pe=sinusoid…``
+    no longer says which arm a row is, so the numbers wrap and the labels stay whole."""
+    from rich.console import Console
+
+    suites = ["standard_chain/len=7", "standard_chain/len=9", "standard_chain/len=12",
+              "standard_chain/len=15", "flipped_chain/len=9", "flipped_chain/len=12"]
+    arms = ["mixer=sentence pe=none", "mixer=conv pe=sinusoidal"]
+    summaries = aggregate_arms([record(arm, seed, metrics={f"suite/{s}/acc": 0.8 + 0.01 * seed for s in suites})
+                                for arm in arms for seed in range(3)])
+    table = build_table(summaries, BASELINES, select_references(["paper TS2 NoPE"]))
+    console = Console(width=60, record=True, color_system=None)
+    for view in to_rich(table):
+        console.print(view)
+    printed = console.export_text()
+    assert all(printed.count(arm) == 2 for arm in arms)  # one row in each of the two tables
+    assert "…" not in printed

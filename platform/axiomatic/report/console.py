@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from ray import tune
 
-from axiomatic.report.rendering import format_interval
+from axiomatic.report.rendering import add_label_column, format_interval
 from axiomatic.study.ledger import CellStatus
 from axiomatic.study.progress import ArmProgress, SearchProgress
 from axiomatic.study.results import mean_ci, metric_bounds
@@ -96,8 +96,9 @@ class LiveConsole(tune.Callback):
         metric = self.spec.objective.metric
         table = Table(title=f"{self.spec.name}: {metric} ({self.spec.objective.mode})", expand=False,
                       caption=self.caption)
-        for column in ("arm", "seeds done/run/total", f"{metric} mean ± CI", "best", "status", "ETA"):
-            table.add_column(column, justify="left" if column in ("arm", "status") else "right")
+        add_label_column(table, "arm", [arm.arm for arm in snapshot.arms])
+        for column in ("seeds done/run/total", f"{metric} mean ± CI", "best", "status", "ETA"):
+            table.add_column(column, justify="left" if column == "status" else "right")
         for arm in snapshot.arms:
             table.add_row(*self._row(arm))
         return table

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import rich.table
 
-from axiomatic.report.rendering import MISSING, format_interval
+from axiomatic.report.rendering import MISSING, add_label_column, format_interval
 from axiomatic.study.results import Reach
 
 
@@ -38,8 +38,9 @@ def to_markdown(reaches: Sequence[Reach]) -> str:
 
 def to_rich(reaches: Sequence[Reach]) -> rich.table.Table:
     view = rich.table.Table(title="Time to validation accuracy (seeds that got there)", title_justify="left")
-    for column in REACH_HEADER:
-        view.add_column(column, justify="left" if column == "arm" else "right")
+    add_label_column(view, REACH_HEADER[0], [reach.arm for reach in reaches])
+    for column in REACH_HEADER[1:]:
+        view.add_column(column, justify="right")
     for reach in reaches:
         view.add_row(*_reach_texts(reach))
     return view

@@ -140,15 +140,26 @@ def to_csv(table: Table) -> str:
     return buffer.getvalue()
 
 
+LABEL_WIDTH_CAP = 40  # beyond this a label folds onto a second line
+
+
+def add_label_column(view: rich.table.Table, header: str, labels: Sequence[str]) -> None:
+    """The column that names each row (an arm, a baseline), wide enough for its longest label:
+    on a narrow console rich shrinks the widest columns first, and an arm cut to
+    ``perturbation…`` no longer says which arm it is. The numbers wrap instead."""
+    longest = max((len(label) for label in labels), default=0)
+    view.add_column(header, min_width=min(max(longest, len(header)), LABEL_WIDTH_CAP), overflow="fold")
+
+
 def to_rich(table: Table) -> list[rich.table.Table]:
     """One rich table per column group: all suites side by side would not fit a terminal."""
     rendered = []
     for group in table.groups:
         view = rich.table.Table(title=group.title, title_justify="left")
-        view.add_column("")
+        rows = _rows_for(table, group)
+        add_label_column(view, "", [row.shown_label for row in rows if row.kind == "arm"])
         for suite in group.suites:
             view.add_column(column_label(suite), justify="right")
-        rows = _rows_for(table, group)
         for row, next_row in zip(rows, [*rows[1:], None]):
             # A rule between the study's own rows and the rows it is compared with.
             is_last_arm = row.kind == "arm" and (next_row is None or next_row.kind != "arm")
