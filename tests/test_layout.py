@@ -14,7 +14,7 @@ from axiomatic.data import mixtures, packing, tokenizer
 from axiomatic.data.mixtures import DataSpec
 from axiomatic.model import Decoder, ModelConfig
 from axiomatic.model.layout import PAD_SEGMENT, Layout
-from axiomatic.model.mixer import sentence_starts, within_names
+from axiomatic.model.mixer import left_neighbours, sentence_starts, within_names
 from axiomatic.model.positional import PE_KINDS
 from axiomatic.train.evaluate import evaluate, packed as packed_evaluation_batches
 from axiomatic.train.batches import Phase, assemble, assemble_packed
@@ -314,7 +314,7 @@ def name_mixer_inputs(premise: str, question: str):
     """A real row's ids, and each token's predecessor within its node name."""
     ids = torch.tensor([tokenizer.encode(premise, question)])
     model = make_model(pe="none", mixer="name", n_layer=1)
-    return ids, model, within_names(ids, None, model.name_token)
+    return ids, model, within_names(ids, left_neighbours(ids), model.name_token)
 
 
 def test_the_name_mixer_links_the_characters_of_one_name_only():
@@ -355,7 +355,7 @@ def test_the_name_mixer_needs_the_tokenizers_vocabulary():
 def test_a_sentence_starts_after_a_full_stop_or_a_question_mark():
     ids = torch.tensor([tokenizer.encode("ab causes c. c causes d.", "Does ab cause d?")])
     model = make_model(pe="none", mixer="sentence", n_layer=1)
-    start = sentence_starts(ids, None, model.sentence_end)[0].tolist()
+    start = sentence_starts(ids, left_neighbours(ids), model.sentence_end)[0].tolist()
     assert start == [0] * 5 + [5] * 4 + [9] * 6
     # a multi-question row: each question starts a sentence of its own after the premise
     questions = torch.tensor([tokenizer.encode("ab causes c.", "Does ab cause c?")[5:]] * 2).reshape(1, -1)
@@ -372,7 +372,7 @@ def test_the_sentence_mean_is_blind_to_order_and_place():
 
     def mixed(premise: str, question: str) -> tuple[list[str], torch.Tensor]:
         ids = torch.tensor([tokenizer.encode(premise, question)])
-        start = sentence_starts(ids, None, model.sentence_end)
+        start = sentence_starts(ids, left_neighbours(ids), model.sentence_end)
         return [tokenizer.VOCAB[i] for i in ids[0]], mean(model.tok_emb(ids), start)[0]
 
     spelled, out = mixed("x causes y. y causes z.", "Does x cause z?")

@@ -43,7 +43,7 @@ from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex
 from axiomatic.model.config import ModelConfig
 from axiomatic.model.layout import Layout
 from axiomatic.data import tokenizer
-from axiomatic.model.mixer import CausalConv, SentenceMean, sentence_starts, within_names
+from axiomatic.model.mixer import CausalConv, SentenceMean, left_neighbours, sentence_starts, within_names
 from axiomatic.model.positional import (
     ABSOLUTE_KINDS,
     AbsolutePositional,
@@ -81,8 +81,7 @@ class Context:
         # the token each one's mixer reads before it: its predecessor in its own sequence (None:
         # the token to the left), or, for the name and sentence mixers, only within its node name;
         # and where each token's sentence starts, for the sentence mixer's mean
-        self.mixer_predecessor = mixer_predecessor if mixer_predecessor is not None else (
-            None if layout is None else layout.predecessor)
+        self.mixer_predecessor = mixer_predecessor
         self.sentence_start = sentence_start
         self.rope = rope
         self.T = T
@@ -292,9 +291,10 @@ class Decoder(nn.Module):
         # FlexAttention has no dropout and this code no ALiBi score_mod: those keep the dense mask
         flex = (self.use_flex and layout is not None and slopes is None
                 and (self.config.dropout == 0 or not self.training))
-        mixer_predecessor = sentence_start = None
+        mixer_predecessor = None if layout is None else layout.predecessor
+        sentence_start = None
         if self.config.mixer in ("name", "sentence"):
-            predecessor = None if layout is None else layout.predecessor
+            predecessor = left_neighbours(tokens) if layout is None else layout.predecessor
             mixer_predecessor = within_names(tokens, predecessor, self.name_token)
             if self.config.mixer == "sentence":
                 sentence_start = sentence_starts(tokens, predecessor, self.sentence_end)

@@ -74,30 +74,31 @@ class SentenceMean(nn.Module):
         return (total - before) / count[..., None] * self.weight
 
 
-def sentence_starts(tokens: torch.Tensor, predecessor: torch.Tensor | None,
+def left_neighbours(tokens: torch.Tensor) -> torch.Tensor:
+    """The predecessor of every token of a plain row: the token to its left (-1 for the first)."""
+    return torch.arange(-1, tokens.size(1) - 1, device=tokens.device).expand_as(tokens)
+
+
+def sentence_starts(tokens: torch.Tensor, predecessor: torch.Tensor,
                     boundary_token: torch.Tensor) -> torch.Tensor:
     """Index of the first token of each token's sentence: a sentence starts at a token with no
     predecessor or whose predecessor ends a sentence (``boundary_token``: (vocab,) bool, the ids
     of ``.`` and ``?``). The tokens of a sentence are contiguous in every row kind (a question of
     a multi-question row starts a sentence of its own), so the start is a running maximum."""
-    if predecessor is None:
-        predecessor = torch.arange(-1, tokens.size(1) - 1, device=tokens.device).expand_as(tokens)
     ends = boundary_token[tokens].gather(1, predecessor.clamp(min=0))
     starts = (predecessor < 0) | ends
     index = torch.arange(tokens.size(1), device=tokens.device).expand_as(tokens)
     return torch.where(starts, index, 0).cummax(dim=1).values
 
 
-def within_names(tokens: torch.Tensor, predecessor: torch.Tensor | None,
+def within_names(tokens: torch.Tensor, predecessor: torch.Tensor,
                  name_token: torch.Tensor) -> torch.Tensor:
     """Each token's predecessor where both are characters of one node name, else -1.
 
-    tokens: (B, T) ids; predecessor: (B, T) as for :class:`CausalConv` (None: the token to the
-    left); name_token: (vocab,) bool, True for the ids that spell names. Two names never touch in
+    tokens: (B, T) ids; predecessor: (B, T) as for :class:`CausalConv` (:func:`left_neighbours`
+    for a plain row); name_token: (vocab,) bool, True for the ids that spell names. Two names never touch in
     a row (a word or a punctuation token always stands between them), so consecutive characters
     belong to one name."""
-    if predecessor is None:
-        predecessor = torch.arange(-1, tokens.size(1) - 1, device=tokens.device).expand_as(tokens)
     is_name = name_token[tokens]
     previous_is_name = is_name.gather(1, predecessor.clamp(min=0)) & (predecessor >= 0)
     return torch.where(is_name & previous_is_name, predecessor, -1)
