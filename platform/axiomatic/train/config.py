@@ -173,6 +173,9 @@ def try_build_run(sections: dict) -> tuple[RunConfig | None, Problems]:
     if not problems and built["train"].question_first:
         problems += _question_first_problems([built["data"], *(stage.data for stage, _ in stages)],
                                              raw.suites)
+    if not problems and built["train"].node_loss > 0:
+        problems += _node_loss_problems([built["data"], *(stage.data for stage, _ in stages)],
+                                        built["train"])
     if not problems and built["train"].given_first:
         problems += _given_first_problems([built["data"], *(stage.data for stage, _ in stages)],
                                           raw.suites)
@@ -214,6 +217,20 @@ def _question_first_problems(specs: list[TaskSpec], suite_names: list[str]) -> P
         problems.append(Problem("train.question_first", "needs data.questions_per_premise: 1 (several "
                                                         "questions in one row share the premise stated "
                                                         "before them)"))
+    return problems
+
+
+def _node_loss_problems(specs: list[TaskSpec], train: TrainConfig) -> Problems:
+    """What ``train.node_loss`` needs: the question before the premise (stated after it, no
+    premise token can know which path is asked) and d-separation rows to take its targets from."""
+    problems = []
+    if not train.question_first:
+        problems.append(Problem("train.node_loss", "needs train.question_first: true (a premise "
+                                                   "token sees the question only when it comes first)"))
+    if not any(spec.task == "dseparation" for spec in specs):
+        problems.append(Problem("train.node_loss", "needs d-separation data (data.task or a curriculum "
+                                                   "stage's task: dseparation); other tasks have no node "
+                                                   "targets"))
     return problems
 
 

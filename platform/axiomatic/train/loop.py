@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from axiomatic import metric_names
+from axiomatic.data.axioms.blocking import node_targets
 from axiomatic.data.packing import PackedBatch, packed_batches
 from axiomatic.data.suites import task_of_suite
 from axiomatic.data.tasks import yes_class
@@ -41,7 +42,7 @@ from axiomatic.train.config import RunConfig, TrainConfig
 from axiomatic.train.evaluate import evaluate
 from axiomatic.train.run_data import RunData, load_data
 from axiomatic.train.steps import batches_per_epoch, own_batch_rows, run_steps
-from axiomatic.train.objective import answer_loss, next_token_loss
+from axiomatic.train.objective import answer_loss, next_token_loss, node_loss
 
 Report = Callable[[dict, "Path | None"], None]
 
@@ -213,18 +214,23 @@ class Trainer:
             batch = assemble([(phase, idx), *extra])
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.cfg, self.state.step, self.total_steps)
-        aux = self.cfg.aux_loss > 0
+        aux, nodes = self.cfg.aux_loss > 0, self.cfg.node_loss > 0
         with torch.autocast(self.worker.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            if batch.layout is None and not aux:
+            if batch.layout is None and not (aux or nodes):
                 answers, every = self.forward(batch.tokens, batch.lengths)[:, None], None
             else:
                 answers, every = self.forward(batch.tokens, batch.lengths, layout=batch.layout,
-                                              every_position=aux)
+                                              every_position=aux or nodes)
         loss, correct = answer_loss(answers, batch.labels)
         total = loss
         if aux:
             layout = batch.layout or Layout.plain(batch.lengths, batch.tokens.size(1))
-            total = loss + self.cfg.aux_loss * next_token_loss(every, batch.tokens, layout)
+            total = total + self.cfg.aux_loss * next_token_loss(every, batch.tokens, layout)
+        if nodes:
+            targets = node_targets(batch.tokens.cpu().numpy(), batch.lengths.cpu().numpy())
+            count = int((targets >= 0).sum())
+            total = total + self.cfg.node_loss * node_loss(
+                every, torch.from_numpy(targets).to(every.device), count)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         if self.cfg.grad_clip:

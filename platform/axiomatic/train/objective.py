@@ -5,6 +5,8 @@ input token (``?``), whose target is ``Yes`` or ``No``. ``train.aux_loss: w`` ad
 language-modelling loss on the premise and question tokens: while the answer is at chance it gives
 no gradient toward finding the question's names in the premise, but predicting the 2nd and 3rd
 character of a name seen before is exactly that copy (a departure from the paper, off by default).
+``train.node_loss: w`` adds ``w`` times a per-node loss on question-first d-separation chains: at
+each node's last mention, does it block the asked path (``axiomatic.data.axioms.blocking``)?
 """
 
 from __future__ import annotations
@@ -32,6 +34,16 @@ def answer_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tenso
     loss = F.cross_entropy(logits.float().flatten(0, 1), wanted.flatten(), ignore_index=IGNORE)
     said_yes = logits[..., YES_ID] > logits[..., NO_ID]
     return loss, (said_yes == (labels == 1)) & present
+
+
+def node_loss(logits: torch.Tensor, targets: torch.Tensor, count: int) -> torch.Tensor:
+    """Mean binary cross-entropy of the (No, Yes) logits at the ``count`` positions with a node
+    target (1: the node blocks the asked path), from logits (B, T, vocab) at every position and
+    targets (B, T) with -1 elsewhere. Only the two logits compete, so it leaves the next-token
+    loss at the same positions free; 0 for a batch without targets (``count`` is read on the host)."""
+    pair = logits[..., [NO_ID, YES_ID]].float().flatten(0, 1)
+    total = F.cross_entropy(pair, targets.flatten(), ignore_index=-1, reduction="sum")
+    return total / max(count, 1)
 
 
 def next_token_loss(logits: torch.Tensor, tokens: torch.Tensor, layout: Layout) -> torch.Tensor:
