@@ -1,5 +1,6 @@
-"""Per-node d-separation targets (``train.node_loss``): read from question-first tokens, they
-agree with the d-separation oracle, exist only where a premise token can know them, and train."""
+"""Per-node d-separation targets (``train.node_loss``): read from question-first tokens, the
+blocking ones agree with the d-separation oracle and the given ones with the given sets; they
+exist only where a premise token can know them, and they train."""
 
 from __future__ import annotations
 
@@ -28,29 +29,38 @@ def targets_of(question: str, premise: str) -> dict[int, int]:
 
 
 def test_a_collider_blocks_unless_given_and_a_chain_node_blocks_when_given():
-    # positions: Are A and C d-separated ? | A(5) causes B(7) . C(9) causes B(11) .
     collider, chain = "A causes B. C causes B.", "A causes B. B causes C."
     # positions: Are A and C d-separated ? | A(6) causes B(8) . C(10) causes B(12) .
-    assert targets_of("Are A and C d-separated?", collider) == {6: 0, 10: 0, 12: 1}
+    # B is named twice: at 8 whether it is given, at 12 whether it blocks; A and C never block
+    assert targets_of("Are A and C d-separated?", collider) == {6: 0, 8: 0, 10: 0, 12: 1}
     # with 'given { B }' four tokens longer: A(10) B(12) B-or-C(14) B-or-C(16)
-    assert targets_of("Are A and C d-separated given {B}?", collider) == {10: 0, 14: 0, 16: 0}
-    assert targets_of("Are A and C d-separated given {B}?", chain) == {10: 0, 14: 1, 16: 0}
-    assert targets_of("Are A and C d-separated?", chain) == {6: 0, 10: 0, 12: 0}
+    assert targets_of("Are A and C d-separated given {B}?", collider) == {10: 0, 12: 1, 14: 0, 16: 0}
+    assert targets_of("Are A and C d-separated given {B}?", chain) == {10: 0, 12: 1, 14: 1, 16: 0}
+    assert targets_of("Are A and C d-separated?", chain) == {6: 0, 8: 0, 10: 0, 12: 0}
     # a node outside the pair's path never blocks it; a name's target sits on its last character
-    assert targets_of("Are Ab and B d-separated?", "Ab causes B. C causes B.") == {8: 0, 12: 0, 14: 0}
+    assert targets_of("Are Ab and B d-separated?", "Ab causes B. C causes B.") == {8: 0, 10: 0, 12: 0, 14: 0}
 
 
 def test_the_nodes_that_block_are_exactly_what_makes_a_pair_d_separated():
     data = dseparation.generate(dseparation.preset("DSEP", size=3000, seed=5))
     for turned in (rendering.question_first(data), rendering.question_first(rendering.given_first(data))):
-        targets = blocking.node_targets(turned.tokens, turned.lengths)
-        marked = (targets >= 0).any(axis=1)
+        blocks = blocking.node_targets(turned.tokens, turned.lengths, ("blocks",))
+        marked = (blocks >= 0).any(axis=1)
         assert 0.7 < marked.mean() < 0.8  # the chains, not the quarter of random DAGs
-        assert ((targets == 1).any(axis=1)[marked] == (turned.labels[marked] == 1)).all()
+        assert ((blocks == 1).any(axis=1)[marked] == (turned.labels[marked] == 1)).all()
+        # one given target per node named twice, 1 exactly as often as the given sets name one
+        given = blocking.node_targets(turned.tokens, turned.lengths, ("given",))
+        sizes = dseparation.given_sizes(turned.tokens, turned.lengths)
+        chain_nodes = (blocks >= 0).sum(axis=1)
+        assert ((given >= 0).sum(axis=1)[marked] == chain_nodes[marked] - 2).all()
+        ends_given = sizes[marked] - (given == 1).sum(axis=1)[marked]  # given nodes at a chain's end
+        assert ends_given.min() == 0 and 0 < (ends_given > 0).mean() < 0.6
     published = rendering.question_first(suites.build("dseparation/flipped_chain/len=7"))
-    targets = blocking.node_targets(published.tokens, published.lengths)
-    assert ((targets >= 0).sum(axis=1) == 7).all()
-    assert ((targets == 1).any(axis=1) == (published.labels == 1)).all()
+    blocks = blocking.node_targets(published.tokens, published.lengths, ("blocks",))
+    assert ((blocks >= 0).sum(axis=1) == 7).all()
+    assert ((blocks == 1).any(axis=1) == (published.labels == 1)).all()
+    both = blocking.node_targets(published.tokens, published.lengths)
+    assert ((both >= 0).sum(axis=1) == 7 + 5).all()
 
 
 def test_no_targets_where_no_premise_token_could_know_them():
@@ -62,7 +72,7 @@ def test_no_targets_where_no_premise_token_could_know_them():
     # a shuffled chain gets targets only in the 2 of its 5! sentence orders that walk it (10 of 600 expected)
     shuffled = rendering.question_first(dseparation.generate(dseparation.DSeparationSpec(
         size=600, seed=2, shuffle_share=1.0, chain_lengths=(6, 6))))
-    targets = blocking.node_targets(shuffled.tokens, shuffled.lengths)
+    targets = blocking.node_targets(shuffled.tokens, shuffled.lengths, ("blocks",))
     marked = (targets >= 0).any(axis=1)
     assert 0 < marked.sum() <= 25 and ((targets == 1).any(axis=1)[marked] == (shuffled.labels[marked] == 1)).all()
 
@@ -89,7 +99,7 @@ def test_the_node_loss_teaches_which_node_blocks():
     trainer = Trainer(RunConfig(spec, model_config, train), RunData(data, data, {}, "in-memory"), Worker())
     trainer.fit(lambda metrics, _: None)
     batch = assemble([(trainer.phases[-1], np.arange(256))])
-    targets = torch.from_numpy(blocking.node_targets(batch.tokens.numpy(), batch.lengths.numpy()))
+    targets = torch.from_numpy(blocking.node_targets(batch.tokens.numpy(), batch.lengths.numpy(), ("blocks",)))
     with torch.no_grad():
         every = trainer.model(batch.tokens, batch.lengths, every_position=True).tokens
     says_yes = every[..., tokenizer.YES_ID] > every[..., tokenizer.NO_ID]

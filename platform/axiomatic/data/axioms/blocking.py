@@ -4,9 +4,14 @@ A d-separation answer on a chain is an OR over the nodes between X and Y: the pa
 (``Yes``) when some node between them *blocks* the path, and a node blocks exactly when it is a
 collider (both edges point into it) XOR it is in the given set (a chain's collider has no
 descendants). Learned from the final label alone, that XOR-then-OR is slow (docs/training.md,
-"d-separation on a CPU"). ``train.node_loss`` supervises the inner step: at each node's last
-mention in the premise, where both of its edges have been stated, the model says whether the node
-blocks the asked path (``Yes``) or not (``No``, also for every node outside it and for X and Y).
+"d-separation on a CPU"). ``train.node_loss`` supervises the inner steps at each node of a chain:
+
+- ``blocks``, at the node's last mention in the premise, where both of its edges have been stated:
+  does it block the asked path (``Yes``), or not (``No``, also for every node outside the path
+  between X and Y, and for X and Y);
+- ``given``, at the first mention of a node named twice (every node but the chain's two ends): is
+  it in the question's given set. Membership is the half of the XOR that needs the question; with
+  ``blocks`` alone some seeds took thousands of steps longer to find it (docs/training.md).
 
 The targets are read from the tokens alone, so the same text gives the same targets wherever it
 comes from. They need the question before the premise (``train.question_first``): stated after
@@ -29,18 +34,23 @@ PERIOD, QUESTION_MARK = tokenizer.TOKEN_ID["."], tokenizer.TOKEN_ID["?"]
 OPEN, CLOSE, COMMA = (tokenizer.TOKEN_ID[p] for p in ("{", "}", ","))
 
 
-def node_targets(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """(B, T) int64: 1 at the last character of a node's last mention when that node blocks the
-    asked path, 0 when it does not, IGNORE everywhere else (and in every row without targets)."""
+KINDS = ("blocks", "given")
+
+
+def node_targets(tokens: np.ndarray, lengths: np.ndarray, kinds: tuple[str, ...] = KINDS) -> np.ndarray:
+    """(B, T) int64: at the last character of a node's mention, 1 or 0 for the target of each
+    kind asked for (``blocks`` at its last mention, ``given`` at the first of two), IGNORE
+    everywhere else (and in every row without targets)."""
     out = np.full(tokens.shape, IGNORE, dtype=np.int64)
     for row, length in enumerate(lengths):
-        for position, blocks in _row_targets(tokens[row, :length].tolist()):
-            out[row, position] = blocks
+        for position, kind, value in _row_targets(tokens[row, :length].tolist()):
+            if kind in kinds:
+                out[row, position] = value
     return out
 
 
-def _row_targets(row: list[int]) -> list[tuple[int, int]]:
-    """(position, target) pairs of one question-first row; empty when the row has none."""
+def _row_targets(row: list[int]) -> list[tuple[int, str, int]]:
+    """(position, kind, target) of one question-first row; empty when the row has none."""
     if QUESTION_MARK not in row:
         return []
     end = row.index(QUESTION_MARK)
@@ -58,7 +68,9 @@ def _row_targets(row: list[int]) -> list[tuple[int, int]]:
         into = [effect == node for _, effect in _edges_at(sentences, k)]
         collider = len(into) == 2 and all(into)
         blocks = low < k < high and collider != (node in given)
-        targets.append((_last_mention(sentences, k, node), int(blocks)))
+        targets.append((_last_mention(sentences, k, node), "blocks", int(blocks)))
+        if 0 < k < len(path) - 1:  # named twice, in sentences k - 1 and k
+            targets.append((_mention(sentences[k - 1], node), "given", int(node in given)))
     return targets
 
 
@@ -114,7 +126,12 @@ def _edges_at(sentences, k: int) -> list[tuple[tuple, tuple]]:
 
 def _last_mention(sentences, k: int, node: tuple) -> int:
     """Where path node k is last named: in sentence k, or in the last sentence for the last node."""
-    cause, cause_end, _, effect_end = sentences[min(k, len(sentences) - 1)]
+    return _mention(sentences[min(k, len(sentences) - 1)], node)
+
+
+def _mention(sentence, node: tuple) -> int:
+    """The position of the last character of ``node``'s name in one sentence that names it."""
+    cause, cause_end, _, effect_end = sentence
     return cause_end if cause == node else effect_end
 
 
