@@ -489,7 +489,7 @@ def test_departures_name_each_lever_an_arm_uses():
     targeted = departures(validate_study({"name": "nodes", "data": {"task": "dseparation", "size": 500},
                                           "train": {"device": "cpu", "question_first": True, "node_loss": 1.0}},
                                          "nodes.yaml"), [{"params": {}}])
-    assert any(note.startswith("train.node_loss > 0 (a per-node target") for note in targeted)
+    assert any(note.startswith("train.node_loss > 0 (per-node targets") for note in targeted)
     named = departures(validate_study({"name": "names", "model": {"preset": "tiny", "mixer": "name"},
                                        "train": {"device": "cpu"}}, "names.yaml"), [{"params": {}}])
     assert [note.split(" (")[0] for note in named if "mixer" in note] == ["model.mixer: name"]

@@ -71,8 +71,8 @@ def departures(spec: StudySpec, records: list[dict]) -> list[str]:
             any(tasks.questions_per_row(r.data) > 1 for r in runs),
         "train.aux_loss > 0 (a next-token loss on premise and question tokens besides the answer)":
             any(r.train.aux_loss > 0 for r in runs),
-        "train.node_loss > 0 (a per-node target on d-separation chains besides the answer: does "
-        "each node block the asked path)": any(r.train.node_loss > 0 for r in runs),
+        "train.node_loss > 0 (per-node targets on d-separation chains besides the answer: does "
+        "each node block the asked path, is it given)": any(r.train.node_loss > 0 for r in runs),
         "train.question_first (each question stated before its premise, in training and every "
         "suite)": any(r.train.question_first for r in runs),
         "train.given_first (each d-separation question's given set stated before its pair, in "
