@@ -5,8 +5,8 @@ input token (``?``), whose target is ``Yes`` or ``No``. ``train.aux_loss: w`` ad
 language-modelling loss on the premise and question tokens: while the answer is at chance it gives
 no gradient toward finding the question's names in the premise, but predicting the 2nd and 3rd
 character of a name seen before is exactly that copy (a departure from the paper, off by default).
-``train.node_loss: w`` adds ``w`` times a per-node loss on question-first d-separation chains: at
-each node's last mention, does it block the asked path (``axiomatic.data.axioms.blocking``)?
+``train.node_loss: w`` adds ``w`` times a per-node loss on question-first d-separation chains: does
+each node block the asked path, is it given (``axiomatic.data.axioms.blocking``)?
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from axiomatic.data.axioms import blocking
 from axiomatic.data.tokenizer import NO_ID, YES_ID
 from axiomatic.model.layout import Layout
 
@@ -38,11 +39,12 @@ def answer_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tenso
 
 def node_loss(logits: torch.Tensor, targets: torch.Tensor, count: int) -> torch.Tensor:
     """Mean binary cross-entropy of the (No, Yes) logits at the ``count`` positions with a node
-    target (1: the node blocks the asked path), from logits (B, T, vocab) at every position and
-    targets (B, T) with -1 elsewhere. Only the two logits compete, so it leaves the next-token
-    loss at the same positions free; 0 for a batch without targets (``count`` is read on the host)."""
+    target (1: Yes, the node blocks the asked path or is given), from logits (B, T, vocab) at
+    every position and targets (B, T) with ``blocking.IGNORE`` elsewhere. Only the two logits
+    compete, so it leaves the next-token loss at the same positions free; 0 for a batch without
+    targets (``count`` is read on the host, so nothing waits for the device)."""
     pair = logits[..., [NO_ID, YES_ID]].float().flatten(0, 1)
-    total = F.cross_entropy(pair, targets.flatten(), ignore_index=-1, reduction="sum")
+    total = F.cross_entropy(pair, targets.flatten(), ignore_index=blocking.IGNORE, reduction="sum")
     return total / max(count, 1)
 
 

@@ -60,9 +60,9 @@ class TrainConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     aux_loss: float = Field(0.0, ge=0, description="weight of the auxiliary next-token loss on "
                                                    "premise and question tokens (0: the paper's loss)")
-    node_loss: float = Field(0.0, ge=0, description="weight of a per-node loss on question-first "
-                             "d-separation chains: at each node's last mention, does it block the "
-                             "asked path (needs question_first; 0: off)")
+    node_loss: float = Field(0.0, ge=0, description="weight of per-node targets on question-first "
+                             "d-separation chains: does each node block the asked path, is it "
+                             "given (needs question_first; 0: off)")
     question_first: bool = Field(False, description="state each question before its premise, in "
                                  "training, validation and every suite; the answer is read at the "
                                  "row's last token (transitivity and d-separation, one question a row)")

@@ -65,7 +65,7 @@ def _row_targets(row: list[int]) -> list[tuple[int, str, int]]:
     low, high = sorted((path.index(x), path.index(y)))
     targets = []
     for k, node in enumerate(path):
-        into = [effect == node for _, effect in _edges_at(sentences, k)]
+        into = [effect == node for effect in _effects_at(sentences, k)]
         collider = len(into) == 2 and all(into)
         blocks = low < k < high and collider != (node in given)
         targets.append((_last_mention(sentences, k, node), "blocks", int(blocks)))
@@ -119,9 +119,9 @@ def _path(sentences) -> list[tuple] | None:
     return path if len(path) == len(pairs) + 1 == len(set(path)) else None
 
 
-def _edges_at(sentences, k: int) -> list[tuple[tuple, tuple]]:
-    """The (cause, effect) of the sentences naming path node k: sentence k - 1 and sentence k."""
-    return [(cause, effect) for cause, _, effect, _ in sentences[max(k - 1, 0) : k + 1]]
+def _effects_at(sentences, k: int) -> list[tuple]:
+    """The effects of the sentences naming path node k: sentence k - 1 and sentence k."""
+    return [effect for _, _, effect, _ in sentences[max(k - 1, 0) : k + 1]]
 
 
 def _last_mention(sentences, k: int, node: tuple) -> int:
