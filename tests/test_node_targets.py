@@ -113,6 +113,9 @@ def test_the_node_loss_teaches_which_node_blocks():
     ({"data": {"chain_lengths": [3, 4]}, "train": {"node_loss": 1.0, "question_first": True}},
      "needs d-separation data"),
     ({"data": {"task": "dseparation"}, "train": {"node_loss": -1.0}}, "train.node_loss"),
+    ({"data": {"task": "dseparation"}, "train": {"node_loss": 1.0, "question_first": True,
+                                                 "pack_length": 64, "batch_tokens": 512}},
+     "not available with train.pack_length"),
 ])
 def test_the_node_loss_refuses_what_it_cannot_target(sections, message):
     with pytest.raises(UserError, match=message):

@@ -227,6 +227,9 @@ def _node_loss_problems(specs: list[TaskSpec], train: TrainConfig) -> Problems:
     if not train.question_first:
         problems.append(Problem("train.node_loss", "needs train.question_first: true (a premise "
                                                    "token sees the question only when it comes first)"))
+    if train.pack_length is not None:
+        problems.append(Problem("train.node_loss", "not available with train.pack_length (the targets "
+                                                   "are read from rows of one question each)"))
     if not any(spec.task == "dseparation" for spec in specs):
         problems.append(Problem("train.node_loss", "needs d-separation data (data.task or a curriculum "
                                                    "stage's task: dseparation); other tasks have no node "
